@@ -1,0 +1,81 @@
+'use client';
+
+import Link from 'next/link';
+import { useEffect, useState } from 'react';
+
+export interface LiveStream {
+  id: string;
+  title: string;
+  live: boolean;
+  startedAt: string | null;
+  viewers: number;
+}
+
+function onAir(startedAt: string | null, now: number): string {
+  if (!startedAt) return '';
+  const s = Math.max(0, Math.floor((now - Date.parse(startedAt)) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** What is live now; refreshes itself without a page reload. */
+export function LiveList() {
+  const [streams, setStreams] = useState<LiveStream[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [now, setNow] = useState(() => Date.now());
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const res = await fetch('/api/streams', { cache: 'no-store' });
+        if (!res.ok) throw new Error(`server answered ${res.status}`);
+        const body = (await res.json()) as { streams: LiveStream[] };
+        if (!stopped) {
+          setStreams(body.streams);
+          setError(null);
+        }
+      } catch (err) {
+        if (!stopped) setError(`Could not load the live list: ${(err as Error).message}`);
+      }
+      if (!stopped) timer = setTimeout(load, 3000);
+    };
+    void load();
+    const tick = setInterval(() => setNow(Date.now()), 1000);
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      clearInterval(tick);
+    };
+  }, []);
+
+  if (error && !streams) return <div className="alert alert-error">{error}</div>;
+  if (!streams) return <p className="muted">Loading…</p>;
+  if (streams.length === 0) {
+    return (
+      <div className="panel empty" data-testid="live-empty">
+        <h2>Nobody is live right now</h2>
+        <p>Be the first: go live from this browser, nothing to install.</p>
+        <Link href="/broadcast" className="button button-primary">
+          Go live
+        </Link>
+      </div>
+    );
+  }
+  return (
+    <div className="cards" data-testid="live-list">
+      {streams.map((s) => (
+        <Link key={s.id} href={`/watch/${s.id}`} className="card" data-testid="live-card">
+          <span className="badge badge-live">Live</span>
+          <h3>{s.title || 'Untitled stream'}</h3>
+          <div className="muted">
+            {onAir(s.startedAt, now)} on air · {s.viewers} watching
+          </div>
+        </Link>
+      ))}
+    </div>
+  );
+}

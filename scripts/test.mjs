@@ -1,0 +1,76 @@
+// `npm test`: system packages, typecheck, lint, unit + integration, production build, e2e.
+// Ends with one line `N passed, N failed` summing every suite (typecheck, lint and build count as one each).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { findTestFiles, runNodeTests } from './run-node-tests.mjs';
+import { ensureSystemDeps } from './system-deps.mjs';
+
+const totals = { passed: 0, failed: 0 };
+const failures = [];
+
+function run(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('close', (code) => resolve(code ?? 1));
+    child.on('error', () => resolve(127));
+  });
+}
+
+function record(name, passed, failed) {
+  totals.passed += passed;
+  totals.failed += failed;
+  if (failed) failures.push(name);
+  console.log(`\n[test] ${name}: ${passed} passed, ${failed} failed\n`);
+}
+
+async function step(name, cmd, args, env) {
+  console.log(`\n[test] ${name}: ${cmd} ${args.join(' ')}`);
+  const code = await run(cmd, args, env);
+  record(name, code === 0 ? 1 : 0, code === 0 ? 0 : 1);
+  return code === 0;
+}
+
+const started = Date.now();
+try {
+  await ensureSystemDeps();
+} catch (err) {
+  console.error(`[test] ${err.message}`);
+  record('system packages', 0, 1);
+  console.log(`${totals.passed} passed, ${totals.failed} failed`);
+  process.exit(1);
+}
+
+await step('typecheck', 'npx', ['tsc', '--noEmit']);
+await step('lint', 'npx', ['eslint', '.', '--max-warnings=0']);
+
+console.log('\n[test] unit + integration');
+const files = findTestFiles();
+const unit = await runNodeTests(files);
+record('unit + integration', unit.passed, unit.failed);
+
+const built = await step('build', 'npx', ['next', 'build']);
+if (built) {
+  const report = 'playwright-report/e2e-report.json';
+  rmSync(report, { force: true });
+  console.log('\n[test] e2e (Playwright, Chromium)');
+  const code = await run('npx', ['playwright', 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: report });
+  let passed = 0;
+  let failed = 0;
+  if (existsSync(report)) {
+    const stats = JSON.parse(readFileSync(report, 'utf8')).stats ?? {};
+    passed = (stats.expected ?? 0) + (stats.flaky ?? 0);
+    failed = (stats.unexpected ?? 0) + (stats.skipped ?? 0);
+    if (stats.skipped) console.log(`[test] ${stats.skipped} e2e tests were skipped: counted as failed`);
+  }
+  if (code !== 0 && failed === 0) failed = 1;
+  if (passed + failed === 0) failed = 1; // an e2e run that ran nothing is a failure
+  record('e2e', passed, failed);
+} else {
+  record('e2e (not run: build failed)', 0, 1);
+}
+
+const secs = Math.round((Date.now() - started) / 1000);
+if (failures.length) console.log(`[test] failed suites: ${failures.join(', ')} (${secs}s)`);
+else console.log(`[test] all suites green (${secs}s)`);
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(totals.failed === 0 ? 0 : 1);

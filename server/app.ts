@@ -1,0 +1,127 @@
+import { EventEmitter } from 'node:events';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config';
+import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
+import { healthReport } from './http/health';
+import { HttpError, sendError, sendJson } from './http/respond';
+import type { Logger } from './log';
+import { listen, StartupError } from './net';
+
+export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  /** Serve the Next.js pages. Integration tests run the server without them. */
+  withNext: boolean;
+}
+
+export interface RunningServer {
+  httpPort: number;
+  rtmpPort: number | null;
+  ffmpeg: FfmpegInfo;
+  close(): Promise<void>;
+}
+
+type NextHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+async function createNext(config: Config, upgrades: EventEmitter): Promise<{ handle: NextHandler; close: () => Promise<void> }> {
+  const { default: next } = await import('next');
+  // Next attaches its own (dev HMR) upgrade listener to `httpServer`. We hand it an emitter of our own,
+  // so that only the upgrades we do not handle ourselves (everything but /ingest) ever reach it.
+  const app = next({
+    dev: config.dev,
+    dir: ROOT_DIR,
+    hostname: config.host,
+    port: config.port,
+    httpServer: upgrades as unknown as http.Server,
+  });
+  try {
+    await app.prepare();
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    if (/production build/i.test(msg)) throw new StartupError('no production build of the pages: run `npm run build` first (`npm start` does it)');
+    throw err;
+  }
+  const handle = app.getRequestHandler();
+  return { handle: (req, res) => handle(req, res), close: () => app.close() };
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { config, logger } = opts;
+  const startedAt = Date.now();
+
+  const ffmpeg = await locateFfmpeg(config.ffmpegPath);
+  if (ffmpeg.found) {
+    logger.info({ path: ffmpeg.path, version: ffmpeg.version, source: ffmpeg.source }, `ffmpeg ${ffmpeg.version} from ${ffmpeg.source}`);
+    for (const s of ffmpeg.skipped) if (s.startsWith('FFMPEG_PATH')) logger.warn(`ffmpeg candidate skipped: ${s}`);
+  } else {
+    logger.warn({ skipped: ffmpeg.skipped }, `browser ingest unavailable: ${ffmpeg.reason}`);
+  }
+
+  const upgrades = new EventEmitter();
+  const nextApp = opts.withNext ? await createNext(config, upgrades) : null;
+  const rtmpPort: number | null = null;
+
+  const server = http.createServer();
+  let httpPort = config.port;
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') {
+      sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
+      return;
+    }
+    if (url.pathname === '/api/streams' && req.method === 'GET') {
+      sendJson(res, 200, { streams: [] });
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      sendError(res, 404, `no API route ${req.method} ${url.pathname}`);
+      return;
+    }
+    if (nextApp) return nextApp.handle(req, res);
+    sendError(res, 404, 'not found');
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (status >= 500) logger.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error');
+      else res.destroy();
+    });
+  });
+
+  const ownUpgrades = new Map<string, UpgradeHandler>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const own = ownUpgrades.get(pathname);
+    if (own) own(req, socket, head);
+    else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+  });
+
+  httpPort = await listen(server, config.port, config.host, 'PORT');
+  logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    httpPort,
+    rtmpPort,
+    ffmpeg,
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (nextApp) await nextApp.close().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every setting the server reads from its environment, validated once at start. */
+const portSchema = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().positive().max(60);
+
+const schema = z.object({
+  PORT: portSchema.default(3000),
+  RTMP_PORT: portSchema.default(1935),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FFMPEG_PATH: z.string().min(1).optional(),
+  PUBLISH_AUTH: z.enum(['key', 'none']).default('key'),
+  RTMP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100000).default(5000),
+  PUBLISHER_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
+  HLS_SEGMENT_TARGET: seconds.default(1),
+  HLS_PART_TARGET: seconds.default(0.2),
+});
+
+export type Config = {
+  port: number;
+  rtmpPort: number;
+  host: string;
+  publicUrl: string | undefined;
+  dataDir: string;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  ffmpegPath: string | undefined;
+  publishAuth: 'key' | 'none';
+  rtmpMaxConnections: number;
+  publisherGraceMs: number;
+  hlsSegmentTarget: number;
+  hlsPartTarget: number;
+  dev: boolean;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parse the environment. Throws ConfigError with one line per bad variable, naming it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dev?: boolean } = {}): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    picked[key] = value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+  const result = schema.safeParse(picked);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      return `invalid ${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const c = result.data;
+  if (c.HLS_PART_TARGET > c.HLS_SEGMENT_TARGET) {
+    throw new ConfigError(
+      `invalid HLS_PART_TARGET=${c.HLS_PART_TARGET}: must not exceed HLS_SEGMENT_TARGET=${c.HLS_SEGMENT_TARGET}`,
+    );
+  }
+  return {
+    port: c.PORT,
+    rtmpPort: c.RTMP_PORT,
+    host: c.HOST,
+    publicUrl: c.PUBLIC_URL,
+    dataDir: path.resolve(c.DATA_DIR),
+    logLevel: c.LOG_LEVEL,
+    ffmpegPath: c.FFMPEG_PATH,
+    publishAuth: c.PUBLISH_AUTH,
+    rtmpMaxConnections: c.RTMP_MAX_CONNECTIONS,
+    publisherGraceMs: c.PUBLISHER_GRACE_SECONDS * 1000,
+    hlsSegmentTarget: c.HLS_SEGMENT_TARGET,
+    hlsPartTarget: c.HLS_PART_TARGET,
+    dev: opts.dev ?? false,
+  };
+}
