@@ -5,10 +5,15 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config';
 import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
+import { handleApi } from './http/api';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import type { Logger } from './log';
+import { Hub } from './media/hub';
+import { StreamRegistry } from './media/registry';
 import { listen, StartupError } from './net';
+import { rtmpRelay } from './relay/rtmp';
+import { RtmpServer } from './rtmp/server';
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -23,6 +28,9 @@ export interface RunningServer {
   httpPort: number;
   rtmpPort: number | null;
   ffmpeg: FfmpegInfo;
+  hub: Hub;
+  registry: StreamRegistry;
+  rtmp: RtmpServer;
   close(): Promise<void>;
 }
 
@@ -63,9 +71,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     logger.warn({ skipped: ffmpeg.skipped }, `browser ingest unavailable: ${ffmpeg.reason}`);
   }
 
+  const registry = await StreamRegistry.open(config.dataDir);
+  const hub = new Hub({
+    graceMs: config.publisherGraceMs,
+    onListenerError: (err, where) => logger.error({ err }, `hub: ${where} failed`),
+  });
+  if (config.publishAuth === 'none') logger.warn('PUBLISH_AUTH=none: anyone can publish to any stream name');
+
   const upgrades = new EventEmitter();
   const nextApp = opts.withNext ? await createNext(config, upgrades) : null;
-  const rtmpPort: number | null = null;
+
+  const rtmpLog = logger.child({ component: 'rtmp' });
+  const rtmp = new RtmpServer(
+    { maxConnections: config.rtmpMaxConnections, log: rtmpLog },
+    rtmpRelay({ hub, registry, publishAuth: config.publishAuth, log: rtmpLog }),
+  );
+  let rtmpPort: number | null = null;
+  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl };
 
   const server = http.createServer();
   let httpPort = config.port;
@@ -76,11 +98,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
       return;
     }
-    if (url.pathname === '/api/streams' && req.method === 'GET') {
-      sendJson(res, 200, { streams: [] });
-      return;
-    }
     if (url.pathname.startsWith('/api/')) {
+      if (await handleApi(req, res, url, apiDeps)) return;
       sendError(res, 404, `no API route ${req.method} ${url.pathname}`);
       return;
     }
@@ -107,7 +126,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
 
-  httpPort = await listen(server, config.port, config.host, 'PORT');
+  rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
+  try {
+    httpPort = await listen(server, config.port, config.host, 'PORT');
+  } catch (err) {
+    await rtmp.close();
+    throw err;
+  }
+  logger.info({ port: rtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
   logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
 
   let closing: Promise<void> | null = null;
@@ -115,8 +141,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     httpPort,
     rtmpPort,
     ffmpeg,
+    hub,
+    registry,
+    rtmp,
     close() {
       closing ??= (async () => {
+        hub.close('server stopping');
+        await rtmp.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         if (nextApp) await nextApp.close().catch(() => undefined);

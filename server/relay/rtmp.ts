@@ -1,0 +1,178 @@
+/**
+ * Wires RTMP connections to the hub: publishers become publish sessions, players become
+ * subscribers. The only place that knows both the RTMP session API and the hub.
+ */
+import { MediaFormatError, parseAudioTag, parseVideoTag, type MediaPacket } from '../codec/flv';
+import { Hub, PublishRefused, type PublishSession, type StreamInit, type SubscriberSink } from '../media/hub';
+import { STREAM_ID_PATTERN, type StreamRegistry } from '../media/registry';
+import { RtmpProtocolError } from '../rtmp/errors';
+import type { ConnectionHandler, RtmpConnection, RtmpLog } from '../rtmp/server';
+import { RtmpSession, type Decision } from '../rtmp/session';
+
+export interface RelayDeps {
+  hub: Hub;
+  registry: StreamRegistry;
+  publishAuth: 'key' | 'none';
+  log: RtmpLog;
+  /** The RTMP application name clients connect to. */
+  app?: string;
+}
+
+/** One media encoding per packet, shared by every player on message stream 1 (nearly all of them). */
+const encoded = new WeakMap<MediaPacket, Buffer>();
+function encodeForPlayer(streamId: number, p: MediaPacket, timestamp = p.dts): Buffer {
+  if (streamId !== 1 || timestamp !== p.dts) return RtmpSession.encodeMedia(streamId, p.kind, timestamp, p.flv);
+  let b = encoded.get(p);
+  if (!b) encoded.set(p, (b = RtmpSession.encodeMedia(1, p.kind, p.dts, p.flv)));
+  return b;
+}
+
+/** Small payloads may be views into a large socket read; copy them so caches do not pin whole reads. */
+function own(payload: Buffer): Buffer {
+  return payload.byteOffset === 0 && payload.buffer.byteLength === payload.length ? payload : Buffer.from(payload);
+}
+
+class RtmpPlayer implements SubscriberSink {
+  readonly kind = 'rtmp';
+  private starts = 0;
+  constructor(
+    private readonly conn: RtmpConnection,
+    private readonly streamId: number,
+    private readonly name: string,
+  ) {}
+
+  start(init: StreamInit): void {
+    const s = this.conn.session;
+    if (this.starts++ > 0) s.notifyPublish(this.streamId, this.name);
+    if (init.metadata) s.sendMetadata(this.streamId, init.metadata as never);
+    const t0 = init.gop[0]?.dts;
+    for (const cfg of [init.videoConfig, init.audioConfig]) {
+      if (cfg) this.conn.write(encodeForPlayer(this.streamId, cfg, t0 ?? cfg.dts));
+    }
+    for (const p of init.gop) this.conn.write(encodeForPlayer(this.streamId, p));
+  }
+  packet(p: MediaPacket): void {
+    this.conn.write(encodeForPlayer(this.streamId, p));
+  }
+  metadata(m: Record<string, unknown>): void {
+    this.conn.session.sendMetadata(this.streamId, m as never);
+  }
+  unpublished(): void {
+    this.conn.session.notifyUnpublish(this.streamId, this.name);
+  }
+  end(reason: string): void {
+    this.conn.session.notifyPlayStop(this.streamId, this.name, reason);
+    this.conn.close(reason);
+  }
+  bufferedBytes(): number {
+    return this.conn.bufferedBytes();
+  }
+}
+
+const refuse = (code: string, description: string): Decision => ({ ok: false, code, description });
+
+export function rtmpRelay(deps: RelayDeps): (conn: RtmpConnection) => ConnectionHandler {
+  const { hub, registry, log } = deps;
+  const appName = deps.app ?? 'live';
+  return (conn) => {
+    const publishing = new Map<number, { id: string; session: PublishSession }>();
+    const playing = new Map<number, { id: string; unsubscribe: () => void }>();
+
+    return {
+      connect(info) {
+        if (info.app !== appName) {
+          log.info({ conn: conn.id, remote: conn.remote, app: info.app }, 'RTMP connect refused: unknown application');
+          return refuse('NetConnection.Connect.Rejected', `Unknown application "${info.app.slice(0, 64)}"; use rtmp://host/${appName}/...`);
+        }
+        return { ok: true };
+      },
+
+      publish({ streamId, name }) {
+        let id: string;
+        if (deps.publishAuth === 'none') {
+          if (!STREAM_ID_PATTERN.test(name)) return refuse('NetStream.Publish.BadName', 'Invalid stream name.');
+          id = registry.ensureOpen(name).id;
+        } else {
+          const record = registry.verifyKey(name);
+          if (!record) {
+            log.warn({ conn: conn.id, remote: conn.remote }, 'RTMP publish refused: wrong or missing stream key');
+            return refuse('NetStream.Publish.Unauthorized', 'Publishing needs a valid stream key (create one with POST /api/streams).');
+          }
+          id = record.id;
+        }
+        let session: PublishSession;
+        try {
+          session = hub.publish(id, { kind: 'rtmp', remote: conn.remote, drop: (reason) => conn.close(reason) });
+        } catch (err) {
+          if (err instanceof PublishRefused) {
+            log.warn({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish refused: stream already has a live publisher');
+            return refuse('NetStream.Publish.BadName', 'Stream already publishing.');
+          }
+          throw err;
+        }
+        publishing.set(streamId, { id, session });
+        log.info({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish started');
+        return { ok: true };
+      },
+
+      play({ streamId, name }) {
+        const id = name;
+        if (!STREAM_ID_PATTERN.test(id) || (!registry.get(id) && !hub.isActive(id))) {
+          return refuse('NetStream.Play.StreamNotFound', `No such stream: ${id.slice(0, 64)}.`);
+        }
+        const sink = new RtmpPlayer(conn, streamId, id);
+        // Reply to play first (the session does it after this returns), then the media.
+        queueMicrotask(() => {
+          if (!playing.has(streamId)) return;
+          const unsubscribe = hub.subscribe(id, sink);
+          playing.set(streamId, { id, unsubscribe });
+        });
+        playing.set(streamId, { id, unsubscribe: () => undefined });
+        log.info({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP play started');
+        return { ok: true };
+      },
+
+      media({ streamId, kind, timestamp, payload }) {
+        const pub = publishing.get(streamId);
+        if (!pub) return;
+        let p: MediaPacket;
+        try {
+          const body = own(payload);
+          p = kind === 'video' ? parseVideoTag(body, timestamp, Date.now()) : parseAudioTag(body, timestamp, Date.now());
+        } catch (err) {
+          if (err instanceof MediaFormatError) throw new RtmpProtocolError(err.message);
+          throw err;
+        }
+        pub.session.packet(p);
+      },
+
+      metadata({ streamId, data }) {
+        publishing.get(streamId)?.session.metadata(data as Record<string, unknown>);
+      },
+
+      streamClosed(streamId, role) {
+        if (role === 'publish') {
+          const pub = publishing.get(streamId);
+          publishing.delete(streamId);
+          if (pub) {
+            pub.session.end('publisher stopped');
+            log.info({ conn: conn.id, stream: pub.id }, 'RTMP publish stopped');
+          }
+        } else {
+          playing.get(streamId)?.unsubscribe();
+          playing.delete(streamId);
+        }
+      },
+
+      closed(reason) {
+        for (const [, pub] of publishing) {
+          pub.session.end(reason);
+          log.info({ conn: conn.id, stream: pub.id, reason }, 'RTMP publisher disconnected');
+        }
+        publishing.clear();
+        for (const [, p] of playing) p.unsubscribe();
+        playing.clear();
+      },
+    };
+  };
+}
