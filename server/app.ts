@@ -111,6 +111,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     route(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       if (status >= 500) logger.error({ err, url: req.url }, 'request failed');
+      if (status === 413) {
+        // The rest of the body is not read: answer, then close the connection.
+        res.setHeader('Connection', 'close');
+        res.on('finish', () => req.socket.destroy());
+      }
       if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error');
       else res.destroy();
     });

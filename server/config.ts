@@ -45,7 +45,7 @@ export class ConfigError extends Error {
 }
 
 /** Parse the environment. Throws ConfigError with one line per bad variable, naming it. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dev?: boolean } = {}): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, opts: { dev?: boolean } = {}): Config {
   const picked: Record<string, string | undefined> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];

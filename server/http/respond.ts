@@ -32,8 +32,9 @@ export function readJsonBody(req: IncomingMessage, limit = 16 * 1024): Promise<u
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
         reject(new HttpError(413, `request body larger than ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);

@@ -7,6 +7,7 @@ import { Hub, PublishRefused, type PublishSession, type StreamInit, type Subscri
 import { STREAM_ID_PATTERN, type StreamRegistry } from '../media/registry';
 import { RtmpProtocolError } from '../rtmp/errors';
 import type { ConnectionHandler, RtmpConnection, RtmpLog } from '../rtmp/server';
+import { UserControlEvent } from '../rtmp/messages';
 import { RtmpSession, type Decision } from '../rtmp/session';
 
 export interface RelayDeps {
@@ -58,9 +59,12 @@ class RtmpPlayer implements SubscriberSink {
     this.conn.session.sendMetadata(this.streamId, m as never);
   }
   unpublished(): void {
-    this.conn.session.notifyUnpublish(this.streamId, this.name);
+    // Only "no data for now": ffmpeg, ffplay and librtmp players end the stream on UnpublishNotify,
+    // which would defeat the grace period. UnpublishNotify is sent when the stream really ends.
+    this.conn.session.sendUserControl(UserControlEvent.StreamDry, this.streamId);
   }
   end(reason: string): void {
+    this.conn.session.notifyUnpublish(this.streamId, this.name);
     this.conn.session.notifyPlayStop(this.streamId, this.name, reason);
     this.conn.close(reason);
   }
