@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config';
 import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
 import { handleApi } from './http/api';
+import { HlsService } from './hls/service';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import type { Logger } from './log';
@@ -29,6 +30,7 @@ export interface RunningServer {
   rtmpPort: number | null;
   ffmpeg: FfmpegInfo;
   hub: Hub;
+  hls: HlsService;
   registry: StreamRegistry;
   rtmp: RtmpServer;
   close(): Promise<void>;
@@ -87,7 +89,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     rtmpRelay({ hub, registry, publishAuth: config.publishAuth, log: rtmpLog }),
   );
   let rtmpPort: number | null = null;
-  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl };
+  const hls = new HlsService(hub, {
+    segmentTarget: config.hlsSegmentTarget,
+    partTarget: config.hlsPartTarget,
+    log: logger.child({ component: 'hls' }),
+  });
+  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id) };
 
   const server = http.createServer();
   let httpPort = config.port;
@@ -98,6 +105,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
       return;
     }
+    if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
     if (url.pathname.startsWith('/api/')) {
       if (await handleApi(req, res, url, apiDeps)) return;
       sendError(res, 404, `no API route ${req.method} ${url.pathname}`);
@@ -147,10 +155,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     rtmpPort,
     ffmpeg,
     hub,
+    hls,
     registry,
     rtmp,
     close() {
       closing ??= (async () => {
+        hls.close();
         hub.close('server stopping');
         await rtmp.close();
         server.closeAllConnections();

@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { APIRequestContext } from '@playwright/test';
+import { E2E_RTMP_PORT } from '../playwright.config';
+
+export const RTMP_BASE = `rtmp://127.0.0.1:${E2E_RTMP_PORT}/live`;
+
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of started) c.kill('SIGKILL');
+});
+
+/** ffmpeg publishing a synthetic 320x240@25 H.264/AAC stream in real time until stopped. */
+export function publish(key: string, opts: { size?: string } = {}): { stop: () => Promise<void>; stderr: () => string } {
+  const child = spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=25`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25',
+    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', `${RTMP_BASE}/${key}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.add(child);
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-5000)));
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  return {
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      started.delete(child);
+    },
+    stderr: () => err,
+  };
+}
+
+export async function createStream(request: APIRequestContext, title = 'e2e'): Promise<{ id: string; key: string }> {
+  const res = await request.post('/api/streams', { data: { title } });
+  if (res.status() !== 201) throw new Error(`create stream: ${res.status()}`);
+  return res.json();
+}
+
+export async function waitLive(request: APIRequestContext, id: string, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await request.get(`/api/streams/${id}`);
+    if (res.ok() && (await res.json()).live) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`stream ${id} did not go live`);
+}

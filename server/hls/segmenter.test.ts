@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import type { MediaPacket } from '../codec/flv';
+import { makeTestPackets } from '../testing/flv-file';
+import { run } from '../testing/harness';
+import { renderPlaylist, type PlaylistOptions } from './playlist';
+import { Segmenter } from './segmenter';
+
+const OPTS = { segmentTarget: 1, partTarget: 0.2, keepSegments: 10 };
+const POPTS: PlaylistOptions = { segmentTarget: 1, partTarget: 0.2, windowSegments: 7, partSegments: 3 };
+const clone = (p: MediaPacket): MediaPacket => ({ ...p });
+
+function attrs(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of line.slice(line.indexOf(':') + 1).matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)) out[m[1]] = m[2].replace(/^"|"$/g, '');
+  return out;
+}
+
+describe('segmenter and playlist', () => {
+  let packets: MediaPacket[];
+  before(async () => {
+    packets = await makeTestPackets({ seconds: 5, fps: 25, gop: 25 });
+  });
+
+  test('segments start on keyframes, parts stay within the part target, numbering and PDT are consistent', () => {
+    const s = new Segmenter(OPTS);
+    for (const p of packets) s.packet(clone(p));
+    const done = s.segments.filter((x) => x.complete);
+    assert.ok(done.length >= 3, `complete segments: ${done.length}`);
+    done.forEach((seg, i) => {
+      if (i > 0) assert.equal(seg.msn, done[i - 1].msn + 1);
+      assert.equal(seg.parts[0].independent, true, `segment ${seg.msn} starts independent`);
+      assert.ok(Math.abs(seg.duration - 1) < 0.05, `segment ${seg.msn} lasts ${seg.duration}`);
+      const sum = seg.parts.reduce((n, p) => n + p.duration, 0);
+      assert.ok(Math.abs(sum - seg.duration) < 0.002, `parts add up to the segment (${sum} vs ${seg.duration})`);
+      seg.parts.forEach((p, j) => {
+        assert.equal(p.index, j);
+        assert.ok(p.duration <= 0.2 + 0.0011, `part ${seg.msn}.${j} lasts ${p.duration}`);
+        if (j < seg.parts.length - 1) assert.ok(p.duration >= 0.85 * 0.2 - 0.001, `part ${seg.msn}.${j} too short: ${p.duration}`);
+      });
+      if (i > 0) assert.ok(seg.programDateTime > done[i - 1].programDateTime, 'PDT increases');
+      if (i > 0) assert.ok(Math.abs(seg.programDateTime - done[i - 1].programDateTime - done[i - 1].duration * 1000) < 2, 'PDT follows media time');
+    });
+  });
+
+  test('the playlist carries the LL-HLS tags and its invariants hold', () => {
+    const s = new Segmenter(OPTS);
+    for (const p of packets) s.packet(clone(p));
+    const text = renderPlaylist(s, POPTS);
+    const lines = text.trim().split('\n');
+    assert.equal(lines[0], '#EXTM3U');
+    const version = Number(lines.find((l) => l.startsWith('#EXT-X-VERSION:'))!.split(':')[1]);
+    assert.ok(version >= 9);
+    const td = Number(lines.find((l) => l.startsWith('#EXT-X-TARGETDURATION:'))!.split(':')[1]);
+    const pt = Number(attrs(lines.find((l) => l.startsWith('#EXT-X-PART-INF:'))!)['PART-TARGET']);
+    const sc = attrs(lines.find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'))!);
+    assert.equal(sc['CAN-BLOCK-RELOAD'], 'YES');
+    assert.ok(Number(sc['PART-HOLD-BACK']) >= 3 * pt - 1e-9);
+    assert.ok(Number(sc['CAN-SKIP-UNTIL']) >= 6 * td);
+    const msn0 = Number(lines.find((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'))!.split(':')[1]);
+    assert.equal(msn0, s.segments[0].msn);
+    assert.ok(lines.some((l) => l.startsWith('#EXT-X-MAP:URI=')));
+    const extinf = lines.filter((l) => l.startsWith('#EXTINF:')).map((l) => Number(l.slice(8, -1)));
+    for (const d of extinf) assert.ok(Math.round(d) <= td);
+    const parts = lines.filter((l) => l.startsWith('#EXT-X-PART:')).map(attrs);
+    for (const p of parts) assert.ok(Number(p.DURATION) <= pt + 1e-9, `part ${p.URI} ${p.DURATION} > ${pt}`);
+    const pdts = lines.filter((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')).map((l) => Date.parse(l.slice(25)));
+    assert.equal(pdts.length, s.segments.length);
+    for (let i = 1; i < pdts.length; i++) assert.ok(pdts[i] > pdts[i - 1]);
+    const hint = attrs(lines.find((l) => l.startsWith('#EXT-X-PRELOAD-HINT:'))!);
+    const next = s.nextPart();
+    assert.equal(hint.TYPE, 'PART');
+    assert.equal(hint.URI, `${s.run}-part${next.msn}.${next.index}.m4s`);
+    // The hinted part is not yet listed.
+    assert.ok(!parts.some((p) => p.URI === hint.URI));
+    assert.ok(!text.includes('#EXT-X-ENDLIST'));
+    s.end();
+    const ended = renderPlaylist(s, POPTS);
+    assert.ok(ended.trim().endsWith('#EXT-X-ENDLIST'));
+    assert.ok(!ended.includes('PRELOAD-HINT'));
+  });
+
+  test('a long playlist gets a delta update with EXT-X-SKIP', async () => {
+    const long = await makeTestPackets({ seconds: 12, fps: 10, gop: 10, audio: false });
+    const s = new Segmenter(OPTS);
+    for (const p of long) s.packet(clone(p));
+    const full = renderPlaylist(s, { ...POPTS, windowSegments: 9 });
+    const delta = renderPlaylist(s, { ...POPTS, windowSegments: 9 }, { skip: true });
+    const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta)?.[1]);
+    assert.ok(skipped >= 1, delta);
+    const segs = (t: string) => t.split('\n').filter((l) => l.endsWith('.m4s') && !l.startsWith('#'));
+    assert.equal(segs(delta).length + skipped, segs(full).length);
+    assert.deepEqual(segs(delta), segs(full).slice(skipped));
+  });
+
+  test('init + parts make a valid fMP4 that ffprobe decodes frame for frame', async () => {
+    const s = new Segmenter(OPTS);
+    for (const p of packets) s.packet(clone(p));
+    s.end();
+    const done = s.segments.filter((x) => x.complete);
+    const file = Buffer.concat([s.init!, ...done.flatMap((seg) => seg.parts.map((p) => p.data))]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-seg-'));
+    try {
+      const f = path.join(dir, 'out.mp4');
+      await writeFile(f, file);
+      const p = run('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,sample_rate,nb_read_frames', '-of', 'json', f], { timeoutMs: 30000 });
+      assert.equal(await p.exited, 0, p.stderr());
+      const streams = (JSON.parse(p.stdout().toString()) as { streams: Array<Record<string, string | number>> }).streams;
+      const v = streams.find((x) => x.codec_name === 'h264')!;
+      const a = streams.find((x) => x.codec_name === 'aac')!;
+      assert.equal(v.width, 320);
+      assert.equal(v.height, 240);
+      assert.equal(a.sample_rate, '48000');
+      const videoIn = packets.filter((x) => x.kind === 'video' && !x.config && x.data.length > 0).length;
+      assert.equal(Number(v.nb_read_frames), videoIn, 'every video frame is in the output');
+      const dec = run('ffmpeg', ['-v', 'error', '-i', f, '-f', 'null', '-'], { timeoutMs: 30000 });
+      assert.equal(await dec.exited, 0);
+      assert.equal(dec.stderr().trim(), '', 'decodes without errors');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a publisher that comes back with new parameters gets a discontinuity and a new init', async () => {
+    const other = await makeTestPackets({ seconds: 3, size: '640x360', fps: 25, gop: 25 });
+    const s = new Segmenter(OPTS);
+    for (const p of packets) s.packet(clone(p));
+    const v0 = s.initVersion;
+    s.restart();
+    const last = packets[packets.length - 1].dts;
+    for (const p of other) s.packet({ ...p, dts: p.dts + last + 1000 });
+    assert.equal(s.initVersion, v0 + 1);
+    const text = renderPlaylist(s, { ...POPTS, windowSegments: 10 });
+    assert.ok(text.includes('#EXT-X-DISCONTINUITY\n'), text);
+    const maps = text.split('\n').filter((l) => l.startsWith('#EXT-X-MAP'));
+    assert.equal(maps.length, 2);
+  });
+});

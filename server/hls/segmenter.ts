@@ -1,0 +1,339 @@
+/**
+ * Cuts one stream's packets into LL-HLS segments and parts (CMAF fMP4).
+ *
+ * - A segment starts at a video keyframe once the current one has reached the segment target.
+ * - A part closes as soon as the frame that ends it has arrived: when a video frame arrives whose
+ *   successor would push the part past the part target, the part [start, this frame) is written.
+ * - Audio samples go into whichever part is open when they arrive; each track keeps its own
+ *   continuous timeline (tfdt), so parts need not align audio and video exactly.
+ * - Without video (audio-only streams) parts and segments are cut on audio time.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MediaPacket } from '../codec/flv';
+import { parseAsc } from './aac';
+import { initSegment, mediaFragment } from './fmp4';
+import { parseAvcC, parseSps } from './h264';
+import type { AudioTrackInfo, Sample, VideoTrackInfo } from './types';
+
+export const VIDEO_TIMESCALE = 90_000;
+const VIDEO_TRACK_ID = 1;
+const AUDIO_TRACK_ID = 2;
+const AAC_FRAME = 1024;
+
+export interface Part {
+  msn: number;
+  index: number;
+  /** Seconds. */
+  duration: number;
+  independent: boolean;
+  data: Buffer;
+}
+
+export interface Segment {
+  msn: number;
+  parts: Part[];
+  /** Seconds; final once `complete`. */
+  duration: number;
+  complete: boolean;
+  /** Wall-clock ms of the segment's first frame. */
+  programDateTime: number;
+  discontinuity: boolean;
+  /** Which init segment (EXT-X-MAP) this segment needs. */
+  initVersion: number;
+  /** Stream time (ms) of the first sample. */
+  startDts: number;
+}
+
+export interface SegmenterOptions {
+  /** Seconds. */
+  segmentTarget: number;
+  /** Seconds. */
+  partTarget: number;
+  /** Segments kept in memory (the playlist shows a few less). */
+  keepSegments: number;
+}
+
+interface Tracks {
+  video?: VideoTrackInfo;
+  audio?: AudioTrackInfo;
+  videoKey: string;
+  audioKey: string;
+}
+
+interface PendingVideo {
+  dts: number;
+  cts: number;
+  keyframe: boolean;
+  data: Buffer;
+}
+
+export class Segmenter {
+  /** A token in every media URI, so a stream that restarts never reuses a cached name. */
+  readonly run = randomBytes(4).toString('hex');
+  readonly segments: Segment[] = [];
+  init: Buffer | null = null;
+  initVersion = -1;
+  discontinuitySequence = 0;
+  ended = false;
+  /** Longest part so far, seconds (PART-TARGET must not be below it). */
+  maxPartDuration = 0;
+  /** Called after every new part and at the end. */
+  onChange: () => void = () => undefined;
+
+  private videoConfig: MediaPacket | null = null;
+  private audioConfig: MediaPacket | null = null;
+  private tracks: Tracks | null = null;
+  private nextMsn = 0;
+  private fragmentSeq = 1;
+  private current: Segment | null = null;
+  private partStart = 0; // ms
+  private partVideo: Sample[] = [];
+  private partAudio: Sample[] = [];
+  private lastVideo: PendingVideo | null = null;
+  private lastVideoInterval = 40; // ms, updated from the stream
+  private audioNext: number | null = null; // next audio dts in audio timescale
+  private needDiscontinuity = false;
+  /** Wall clock anchor: wall ms = anchorWall + (dts - anchorDts); kept at the earliest arrival seen. */
+  private anchor: { wall: number; dts: number } | null = null;
+
+  constructor(private readonly opts: SegmenterOptions) {}
+
+  get mediaSequence(): number {
+    return this.segments[0]?.msn ?? this.nextMsn;
+  }
+
+  /** The part the next one will be: what the preload hint names. */
+  nextPart(): { msn: number; index: number } {
+    if (this.current) return { msn: this.current.msn, index: this.current.parts.length };
+    return { msn: this.nextMsn, index: 0 };
+  }
+
+  /** A new publish session begins (configs come as packets after this). */
+  restart(): void {
+    this.flush();
+    // The timeline jumps over the gap: tell players.
+    if (this.segments.length) this.needDiscontinuity = true;
+    this.videoConfig = null;
+    this.audioConfig = null;
+    this.ended = false;
+  }
+
+  /** The publisher left: write out what we have. */
+  flush(): void {
+    if (this.lastVideo) {
+      this.pushVideoSample(this.lastVideo, this.lastVideoInterval);
+      this.lastVideo = null;
+    }
+    const end = this.currentEnd();
+    if (this.current && end !== null) this.closePart(end);
+    this.closeSegment();
+    this.audioNext = null;
+  }
+
+  end(): void {
+    this.flush();
+    this.ended = true;
+    this.onChange();
+  }
+
+  packet(p: MediaPacket): void {
+    // Other codecs are relayed over RTMP but not packaged; empty bodies (AVC end of sequence) carry no sample.
+    if (p.codec === 'other' || p.data.length === 0) return;
+    if (p.config) {
+      if (p.kind === 'video') this.videoConfig = p;
+      else this.audioConfig = p;
+      // A config that differs from what the init segment says: cut here and start anew.
+      if (this.tracks) {
+        const key = p.data.toString('base64');
+        if ((p.kind === 'video' && key !== this.tracks.videoKey) || (p.kind === 'audio' && key !== this.tracks.audioKey)) {
+          this.flush();
+          this.tracks = null;
+        }
+      }
+      return;
+    }
+    this.noteArrival(p);
+    if (!this.tracks && !this.setupTracks(p)) return;
+    const t = this.tracks!;
+    if (p.kind === 'video') {
+      if (!t.video) return;
+      this.onVideo(p);
+    } else {
+      if (!t.audio) return;
+      this.onAudio(p, t.audio);
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private setupTracks(p: MediaPacket): boolean {
+    // Start on a video keyframe when there is video; audio before it is dropped.
+    const hasVideo = this.videoConfig !== null;
+    if (hasVideo && !(p.kind === 'video' && p.keyframe)) return false;
+    const tracks: Tracks = { videoKey: '', audioKey: '' };
+    if (this.videoConfig) {
+      try {
+        const avc = parseAvcC(this.videoConfig.data);
+        const sps = parseSps(avc.sps[0]);
+        tracks.video = { codec: 'h264', avcC: this.videoConfig.data, width: sps.width, height: sps.height, timescale: VIDEO_TIMESCALE };
+        tracks.videoKey = this.videoConfig.data.toString('base64');
+      } catch {
+        /* unusable config: no video track */
+      }
+    }
+    if (this.audioConfig) {
+      try {
+        const asc = parseAsc(this.audioConfig.data);
+        tracks.audio = { codec: 'aac', asc: this.audioConfig.data, sampleRate: asc.sampleRate, channels: asc.channels, timescale: asc.sampleRate };
+        tracks.audioKey = this.audioConfig.data.toString('base64');
+      } catch {
+        /* unusable config: no audio track */
+      }
+    }
+    if (!tracks.video && !tracks.audio) return false;
+    if (tracks.video && !(p.kind === 'video' && p.keyframe)) return false;
+    const prev = this.init;
+    const init = initSegment({ video: tracks.video, audio: tracks.audio });
+    this.init = init;
+    if (!prev || !prev.equals(init)) {
+      this.initVersion++;
+      if (prev) this.needDiscontinuity = true;
+    }
+    this.tracks = tracks;
+    this.audioNext = null;
+    return true;
+  }
+
+  private noteArrival(p: MediaPacket): void {
+    if (!this.anchor || p.receivedAt - p.dts < this.anchor.wall - this.anchor.dts) {
+      this.anchor = { wall: p.receivedAt, dts: p.dts };
+    }
+  }
+
+  private wallClock(dts: number): number {
+    return this.anchor ? this.anchor.wall + (dts - this.anchor.dts) : Date.now();
+  }
+
+  private currentEnd(): number | null {
+    if (!this.current) return null;
+    const v = this.partVideo.at(-1);
+    if (v) return (v.dts + v.duration) / 90;
+    return this.partStart + this.audioDurationMs();
+  }
+
+  private audioDurationMs(): number {
+    const a = this.tracks?.audio;
+    if (!a || this.partAudio.length === 0) return 0;
+    const first = this.partAudio[0];
+    const last = this.partAudio[this.partAudio.length - 1];
+    return ((last.dts + last.duration - first.dts) * 1000) / a.timescale;
+  }
+
+  private onVideo(p: MediaPacket): void {
+    const prev = this.lastVideo;
+    if (prev) {
+      let interval = p.dts - prev.dts;
+      if (interval <= 0) interval = 1;
+      if (interval < 1000) this.lastVideoInterval = interval;
+      this.pushVideoSample(prev, interval);
+    }
+    const d = p.dts;
+    const segTargetMs = this.opts.segmentTarget * 1000;
+    const partTargetMs = this.opts.partTarget * 1000;
+    if (p.keyframe && (!this.current || d - this.current.startDts >= segTargetMs - this.lastVideoInterval / 2)) {
+      if (this.current) {
+        this.closePart(d);
+        this.closeSegment();
+      }
+      this.openSegment(d);
+    } else if (this.current && d + this.lastVideoInterval - this.partStart > partTargetMs + 1 && this.partVideo.length > 0) {
+      this.closePart(d);
+    }
+    this.lastVideo = { dts: d, cts: p.cts, keyframe: p.keyframe, data: p.data };
+  }
+
+  private pushVideoSample(v: PendingVideo, intervalMs: number): void {
+    if (!this.current) return;
+    this.partVideo.push({
+      dts: Math.round(v.dts * 90),
+      cts: Math.round(v.cts * 90),
+      duration: Math.max(1, Math.round((v.dts + intervalMs) * 90) - Math.round(v.dts * 90)),
+      keyframe: v.keyframe,
+      data: v.data,
+    });
+  }
+
+  private onAudio(p: MediaPacket, a: AudioTrackInfo): void {
+    const exact = Math.round((p.dts * a.timescale) / 1000);
+    // Keep the audio timeline continuous (AAC frames are 1024 samples); resync on a real gap.
+    const dts = this.audioNext !== null && Math.abs(exact - this.audioNext) <= AAC_FRAME * 2 ? this.audioNext : exact;
+    this.audioNext = dts + AAC_FRAME;
+    if (!this.tracks?.video) {
+      const d = p.dts;
+      const segTargetMs = this.opts.segmentTarget * 1000;
+      const partTargetMs = this.opts.partTarget * 1000;
+      const frameMs = (AAC_FRAME * 1000) / a.timescale;
+      if (!this.current) this.openSegment(d);
+      else if (d - this.current.startDts >= segTargetMs - frameMs / 2) {
+        this.closePart(d);
+        this.closeSegment();
+        this.openSegment(d);
+      } else if (d + frameMs - this.partStart > partTargetMs + 1 && this.partAudio.length > 0) {
+        this.closePart(d);
+      }
+    }
+    if (!this.current) return; // video streams: audio before the first keyframe is dropped
+    this.partAudio.push({ dts, cts: 0, duration: AAC_FRAME, keyframe: true, data: p.data });
+  }
+
+  private openSegment(startDts: number): void {
+    this.current = {
+      msn: this.nextMsn++,
+      parts: [],
+      duration: 0,
+      complete: false,
+      programDateTime: this.wallClock(startDts),
+      discontinuity: this.needDiscontinuity,
+      initVersion: this.initVersion,
+      startDts,
+    };
+    this.needDiscontinuity = false;
+    this.segments.push(this.current);
+    this.partStart = startDts;
+  }
+
+  private closePart(endDts: number): void {
+    const seg = this.current;
+    if (!seg || (this.partVideo.length === 0 && this.partAudio.length === 0)) return;
+    const trafs: Array<{ trackId: number; baseDecodeTime: number; samples: Sample[] }> = [];
+    if (this.partVideo.length) trafs.push({ trackId: VIDEO_TRACK_ID, baseDecodeTime: this.partVideo[0].dts, samples: this.partVideo });
+    if (this.partAudio.length) trafs.push({ trackId: AUDIO_TRACK_ID, baseDecodeTime: this.partAudio[0].dts, samples: this.partAudio });
+    const data = mediaFragment(this.fragmentSeq++, trafs);
+    const duration = Math.max(0.001, (endDts - this.partStart) / 1000);
+    const independent = this.tracks?.video ? this.partVideo.length > 0 && this.partVideo[0].keyframe : true;
+    seg.parts.push({ msn: seg.msn, index: seg.parts.length, duration, independent, data });
+    seg.duration = (endDts - seg.startDts) / 1000;
+    if (duration > this.maxPartDuration) this.maxPartDuration = duration;
+    this.partVideo = [];
+    this.partAudio = [];
+    this.partStart = endDts;
+    this.onChange();
+  }
+
+  private closeSegment(): void {
+    const seg = this.current;
+    if (!seg) return;
+    this.current = null;
+    if (seg.parts.length === 0) {
+      this.segments.pop();
+      this.nextMsn--;
+      return;
+    }
+    seg.complete = true;
+    while (this.segments.length > this.opts.keepSegments) {
+      const gone = this.segments.shift()!;
+      if (gone.discontinuity) this.discontinuitySequence++;
+    }
+    this.onChange();
+  }
+}
