@@ -38,6 +38,7 @@ export async function findChromium() {
 export async function missingSystemDeps() {
   const missing = [];
   if (!onPath('ffmpeg') || !onPath('ffprobe')) missing.push('ffmpeg');
+  if (!onPath('rtmpdump')) missing.push('rtmpdump'); // a librtmp client, for the relay's compatibility tests
   if (!(await findChromium())) missing.push('chromium');
   return missing;
 }

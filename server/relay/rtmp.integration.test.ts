@@ -107,6 +107,25 @@ describe('RTMP relay with real ffmpeg', () => {
     await first.kill();
   });
 
+  test('a librtmp client (rtmpdump) plays the stream', async () => {
+    const s = await server.createStream();
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`);
+    procs.push(pub);
+    await waitLive(server, s.id);
+    const out = path.join(tmp, 'rtmpdump.flv');
+    const dump = run('rtmpdump', ['-q', '-r', `${server.rtmpUrl}/${s.id}`, '--live', '-o', out], { timeoutMs: 30000 });
+    procs.push(dump);
+    await waitFor('rtmpdump attached', () => server.hub.stats(s.id)?.subscribers.rtmp === 1);
+    await new Promise((r) => setTimeout(r, 3000));
+    const code = await dump.kill('SIGTERM'); // rtmpdump closes its file cleanly on SIGTERM
+    assert.ok(code === 0 || code === 2, `rtmpdump exit ${code}: ${dump.stderr()}`); // 2: "download may be incomplete"
+    const info = await flvInfo(out);
+    assert.equal(info.streams.find((x) => x.codec_type === 'video')?.codec_name, 'h264');
+    assert.equal(info.streams.find((x) => x.codec_type === 'audio')?.codec_name, 'aac');
+    assert.ok(Number(info.format.duration) >= 2, `got ${info.format.duration} s`);
+    await pub.kill();
+  });
+
   test('unknown stream: play is refused with StreamNotFound', async () => {
     const p = run('ffprobe', ['-v', 'error', `${server.rtmpUrl}/nosuchstream`], { timeoutMs: 15000 });
     assert.notEqual(await p.exited, 0);
