@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config';
 import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
-import { handleApi } from './http/api';
+import { baseUrls, handleApi } from './http/api';
+import { IngestService } from './ingest/service';
 import { HlsService } from './hls/service';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
@@ -31,6 +32,7 @@ export interface RunningServer {
   ffmpeg: FfmpegInfo;
   hub: Hub;
   hls: HlsService;
+  ingest: IngestService;
   registry: StreamRegistry;
   rtmp: RtmpServer;
   close(): Promise<void>;
@@ -94,6 +96,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     partTarget: config.hlsPartTarget,
     log: logger.child({ component: 'hls' }),
   });
+  const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const ingest = new IngestService({
+    hub,
+    registry,
+    ffmpeg,
+    rtmpBase: () => `rtmp://${loopback.includes(':') ? `[${loopback}]` : loopback}:${rtmpPort}/live`,
+    urls: (req, id) => {
+      const { origin, rtmp: rtmpBase } = baseUrls(req, config.publicUrl, rtmpPort);
+      return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };
+    },
+    log: logger.child({ component: 'ingest' }),
+  });
   const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id) };
 
   const server = http.createServer();
@@ -106,6 +120,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
+    if (url.pathname === '/api/ingest' && req.method === 'GET') {
+      sendJson(res, 200, ingest.info());
+      return;
+    }
     if (url.pathname.startsWith('/api/')) {
       if (await handleApi(req, res, url, apiDeps)) return;
       sendError(res, 404, `no API route ${req.method} ${url.pathname}`);
@@ -129,7 +147,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     });
   });
 
-  const ownUpgrades = new Map<string, UpgradeHandler>();
+  const ownUpgrades = new Map<string, UpgradeHandler>([['/ingest', (req, socket, head) => ingest.handleUpgrade(req, socket, head)]]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -156,10 +174,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ffmpeg,
     hub,
     hls,
+    ingest,
     registry,
     rtmp,
     close() {
       closing ??= (async () => {
+        await ingest.close();
         hls.close();
         hub.close('server stopping');
         await rtmp.close();

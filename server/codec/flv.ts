@@ -23,6 +23,8 @@ export interface MediaPacket {
   flv: Buffer;
   /** Wall-clock ms at which the packet reached the server. */
   receivedAt: number;
+  /** Wall-clock ms (server clock) at which the frame was captured, when the ingest knows it. */
+  captureTime?: number;
 }
 
 export class MediaFormatError extends Error {

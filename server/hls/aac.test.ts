@@ -20,7 +20,10 @@ function realAsc(sampleRate: number, channels: number): Buffer {
   const file = path.join(dir, `sine-${sampleRate}-${channels}.flv`);
   execFileSync(
     'ffmpeg',
-    ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${sampleRate}:duration=0.2`, '-c:a', 'aac', '-ac', String(channels), '-f', 'flv', file],
+    [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${sampleRate}:duration=0.2`],
+      ...['-c:a', 'aac', '-ac', String(channels), '-f', 'flv', file],
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const flv = readFileSync(file);
@@ -65,9 +68,15 @@ describe('parseAsc on real ffmpeg AAC', () => {
 
 describe('parseAsc escapes and errors', () => {
   test('well-known 2-byte configs', () => {
-    assert.deepEqual(parseAsc(Buffer.from('1210', 'hex')), { objectType: 2, sampleRate: 44100, outputSampleRate: 44100, channels: 2, codecString: 'mp4a.40.2' });
+    assert.deepEqual(parseAsc(Buffer.from('1210', 'hex')), {
+      objectType: 2,
+      sampleRate: 44100,
+      outputSampleRate: 44100,
+      channels: 2,
+      codecString: 'mp4a.40.2',
+    });
     assert.equal(parseAsc(Buffer.from('1190', 'hex')).sampleRate, 48000);
-    assert.equal(parseAsc(Buffer.from('13f8', 'hex')).channels, 8); // channelConfiguration 7 -> 7.1
+    assert.equal(parseAsc(Buffer.from('11b8', 'hex')).channels, 8); // channelConfiguration 7 -> 7.1
   });
 
   test('samplingFrequencyIndex 15: explicit 24-bit frequency', () => {

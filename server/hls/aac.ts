@@ -4,7 +4,9 @@
 import { BitReader, BitstreamError } from './h264';
 
 /** samplingFrequencyIndex 0..12 (Table 1.18); 13 and 14 are reserved, 15 means an explicit 24-bit value follows. */
-export const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+export const AAC_SAMPLE_RATES = [
+  96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
 
 /** channelConfiguration -> channel count (Table 1.19, including the values added in later amendments). */
 const CHANNELS: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 8, 11: 7, 12: 8, 13: 24, 14: 8 };

@@ -187,7 +187,14 @@ function mp4a(info: AudioTrackInfo): Buffer {
   );
 }
 
-function trak(trackId: number, kind: 'video' | 'audio', timescale: number, w: number, h: number, entry: Buffer): Buffer {
+function trak(
+  trackId: number,
+  kind: 'video' | 'audio',
+  timescale: number,
+  w: number,
+  h: number,
+  entry: Buffer,
+): Buffer {
   const isAudio = kind === 'audio';
   const mediaHeader = isAudio
     ? fullBox('smhd', 0, 0, u16(0) /* balance */, u16(0))
@@ -216,7 +223,9 @@ function trex(trackId: number): Buffer {
 }
 
 function checkUint(v: number, max: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} must be an integer in 0..${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new RangeError(`${what} must be an integer in 0..${max}, got ${v}`);
+  }
 }
 
 /**
@@ -255,7 +264,8 @@ export function initSegment(tracks: { video?: VideoTrackInfo; audio?: AudioTrack
 // ---------------------------------------------------------------------------------------------------------------
 // Media fragments. Runs for every part of every stream: sizes first, one allocation, one copy per sample.
 
-const fourcc = (s: string): number => s.charCodeAt(0) * 0x1000000 + ((s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3));
+const fourcc = (s: string): number =>
+  s.charCodeAt(0) * 0x1000000 + ((s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3));
 const MOOF = fourcc('moof');
 const MFHD = fourcc('mfhd');
 const TRAF = fourcc('traf');
@@ -302,7 +312,9 @@ export function mediaFragment(seq: number, parts: TrackFragment[]): Buffer {
       throw new RangeError(`mediaFragment: bad trackId ${trackId}`);
     }
     if (!Number.isSafeInteger(baseDecodeTime) || baseDecodeTime < 0) {
-      throw new RangeError(`mediaFragment: track ${trackId} baseDecodeTime must be a non-negative integer, got ${baseDecodeTime}`);
+      throw new RangeError(
+        `mediaFragment: track ${trackId} baseDecodeTime must be a non-negative integer, got ${baseDecodeTime}`,
+      );
     }
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i];

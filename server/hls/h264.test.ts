@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -37,20 +37,77 @@ interface Encoded {
 }
 
 /** Encode one second of testsrc with libx264 to raw H.264 and return its SPS, PPS and what ffprobe says. */
-function encode(name: string, size: string, x264: string[]): Encoded {
+function encode(name: string, size: string, x264: string[], preset = 'ultrafast'): Encoded {
   const file = path.join(dir, `${name}.h264`);
   execFileSync(
     'ffmpeg',
-    ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25:duration=0.2`, '-c:v', 'libx264', '-preset', 'ultrafast', ...x264, '-f', 'h264', file],
+    [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=25:duration=0.2`],
+      ...['-c:v', 'libx264', '-preset', preset, ...x264, '-f', 'h264', file],
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const nals = annexBNals(readFileSync(file));
   const sps = nals.find((n) => (n[0] & 0x1f) === 7);
   const pps = nals.find((n) => (n[0] & 0x1f) === 8);
   assert.ok(sps && pps, 'SPS and PPS in the stream');
-  const out = execFileSync('ffprobe', ['-v', 'error', '-of', 'json', '-show_entries', 'stream=width,height,profile,level', '-show_streams', file], { encoding: 'utf8' });
-  const s = JSON.parse(out).streams[0];
-  return { sps, pps, probe: { width: s.width, height: s.height, profile: s.profile, level: s.level } };
+  return { sps, pps, probe: probe(file) };
+}
+
+function probe(file: string): Encoded['probe'] {
+  const probeArgs = ['-v', 'error', '-of', 'json', '-show_entries', 'stream=width,height,profile,level', '-show_streams'];
+  const s = JSON.parse(execFileSync('ffprobe', [...probeArgs, file], { encoding: 'utf8' })).streams[0];
+  return { width: s.width, height: s.height, profile: s.profile, level: s.level };
+}
+
+const ueBits = (v: number): string => {
+  const s = (v + 1).toString(2);
+  return '0'.repeat(s.length - 1) + s;
+};
+const seBits = (v: number): string => ueBits(v > 0 ? 2 * v - 1 : -2 * v);
+
+/** Insert emulation_prevention_three_byte where the RBSP has 00 00 followed by 00..03. */
+function escapeRbsp(rbsp: Uint8Array): Buffer {
+  const out: number[] = [];
+  let zeros = 0;
+  for (const b of rbsp) {
+    if (zeros >= 2 && b <= 3) {
+      out.push(3);
+      zeros = 0;
+    }
+    out.push(b);
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  return Buffer.from(out);
+}
+
+/** Rewrite a High-profile SPS (which has seq_scaling_matrix_present_flag = 0) to carry scaling lists. */
+function withScalingLists(sps: Buffer): Buffer {
+  const rbsp = unescapeRbsp(sps.subarray(1));
+  const r = new BitReader(rbsp);
+  r.u(24); // profile, constraints, level
+  r.ue(); // seq_parameter_set_id
+  const chroma = r.ue();
+  if (chroma === 3) r.u(1);
+  r.ue(); // bit_depth_luma_minus8
+  r.ue(); // bit_depth_chroma_minus8
+  r.u(1); // qpprime_y_zero_transform_bypass_flag
+  const pos = r.position;
+  const bits = [...rbsp].map((b) => b.toString(2).padStart(8, '0')).join('');
+  assert.equal(bits[pos], '0', 'seq_scaling_matrix_present_flag already set');
+  const stopBit = bits.lastIndexOf('1');
+  let lists = '1';
+  for (let i = 0; i < (chroma === 3 ? 12 : 8); i++) {
+    const size = i < 6 ? 16 : 64;
+    if (i === 1) lists += '0'; // not present: fall-back rule
+    else if (i === 2 || i === 6) lists += '1' + seBits(-8); // nextScale 0 at j = 0: useDefaultScalingMatrixFlag
+    else lists += '1' + seBits(8) + seBits(0).repeat(size - 1); // explicit, all 16 (flat)
+  }
+  let out = bits.slice(0, pos) + lists + bits.slice(pos + 1, stopBit) + '1';
+  while (out.length % 8) out += '0';
+  const bytes = Buffer.alloc(out.length / 8);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(out.slice(i * 8, i * 8 + 8), 2);
+  return Buffer.concat([sps.subarray(0, 1), escapeRbsp(bytes)]);
 }
 
 const PROFILE_IDC: Record<string, number> = {
@@ -85,12 +142,12 @@ describe('parseSps on real libx264 output', () => {
   });
 
   test('1280x720 high', () => {
-    const e = encode('high720', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p']);
+    const e = encode('high720', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p'], 'veryfast');
     checkAgainstFfprobe(e, { width: 1280, height: 720, codec: /^avc1\.6400/ });
   });
 
   test('1920x1080 high: coded 1088, cropped to 1080', () => {
-    const e = encode('high1080', '1920x1080', ['-profile:v', 'high', '-pix_fmt', 'yuv420p', '-level', '4.0']);
+    const e = encode('high1080', '1920x1080', ['-profile:v', 'high', '-pix_fmt', 'yuv420p', '-level', '4.0'], 'veryfast');
     const info = checkAgainstFfprobe(e, { width: 1920, height: 1080 });
     assert.equal(info.codecString, 'avc1.640028');
   });
@@ -113,19 +170,38 @@ describe('parseSps on real libx264 output', () => {
     assert.equal(info.chromaFormatIdc, 3);
   });
 
-  test('High 4:2:2 with scaling matrices (cqm=jvt) at 642x362', () => {
-    const e = encode('yuv422cqm', '642x362', ['-pix_fmt', 'yuv422p', '-x264-params', 'cqm=jvt:8x8dct=1']);
+  test('High 4:2:2 at 642x362 (chroma_format_idc 2: crop unit 2 across, 1 down)', () => {
+    const e = encode('yuv422', '642x362', ['-pix_fmt', 'yuv422p']);
     const info = checkAgainstFfprobe(e, { width: 642, height: 362, codec: /^avc1\.7A/ });
     assert.equal(info.chromaFormatIdc, 2);
   });
 
-  test('High with custom scaling matrices at 4:2:0 (cqm=jvt)', () => {
-    const e = encode('cqm420', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p', '-x264-params', 'cqm=jvt:8x8dct=1']);
-    checkAgainstFfprobe(e, { width: 1280, height: 720 });
-  });
+  // x264 sends custom quant matrices in the PPS, never the SPS. So splice seq_scaling_matrix_present_flag = 1 and a
+  // set of scaling lists (explicit flat-16, "use default" via a delta to 0, absent/fall-back) into real SPSes, put
+  // them back into the stream, and check that ffmpeg still decodes it and agrees with us on the size.
+  for (const [name, size, args, preset] of [
+    ['scaling-420', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p'], 'veryfast'],
+    ['scaling-444', '321x241', ['-pix_fmt', 'yuv444p'], 'ultrafast'],
+  ] as const) {
+    test(`SPS with scaling lists (${name}) parses and ffmpeg agrees`, () => {
+      const e = encode(name, size, [...args], preset);
+      const spliced = withScalingLists(e.sps);
+      assert.ok(spliced.length > e.sps.length + 20, 'lists were added');
+      const file = path.join(dir, `${name}-spliced.h264`);
+      const start = Buffer.from([0, 0, 0, 1]);
+      const nals = annexBNals(readFileSync(path.join(dir, `${name}.h264`)));
+      writeFileSync(file, Buffer.concat(nals.flatMap((n) => [start, (n[0] & 0x1f) === 7 ? spliced : n])));
+      const r = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      const before = parseSps(e.sps);
+      const after = checkAgainstFfprobe({ ...e, sps: spliced, probe: probe(file) }, { width: before.width, height: before.height });
+      assert.deepEqual(after, before);
+    });
+  }
 
   test('real avcC built from the stream parses back; SPS in it gives the same info', () => {
-    const e = encode('avcc', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p']);
+    const e = encode('avcc', '1280x720', ['-profile:v', 'high', '-pix_fmt', 'yuv420p'], 'veryfast');
     const avcC = Buffer.concat([
       Buffer.from([1, e.sps[1], e.sps[2], e.sps[3], 0xfc | 3, 0xe0 | 1]),
       Buffer.from([e.sps.length >> 8, e.sps.length & 0xff]),
@@ -146,8 +222,9 @@ describe('parseSps on real libx264 output', () => {
 });
 
 describe('h264 malformed input', () => {
-  const sps = Buffer.from('6742c01ed9005005bb0110000003001000000303c0f162e480', 'hex');
-  const pps = Buffer.from('68cb8cb2', 'hex');
+  // Real libx264 640x360 baseline SPS (coded 368 lines, cropped; has emulation prevention bytes) and PPS.
+  const sps = Buffer.from('6742c01eda0280bfe5c044000003000400000300c83c58ba80', 'hex');
+  const pps = Buffer.from('68ce0fc8', 'hex');
   const avcC = Buffer.concat([Buffer.from([1, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0, sps.length]), sps, Buffer.from([1, 0, pps.length]), pps]);
 
   test('the synthetic fixtures are valid', () => {
@@ -157,6 +234,7 @@ describe('h264 malformed input', () => {
     assert.equal(info.codecString, 'avc1.42C01E');
     assert.equal(info.width, 640);
     assert.equal(info.height, 360);
+    assert.equal(info.frameMbsOnly, true);
   });
 
   test('every truncation of an avcC throws', () => {
@@ -176,9 +254,22 @@ describe('h264 malformed input', () => {
     bad((b) => b.writeUInt16BE(0xffff, 6), /runs past the end/);
   });
 
-  test('every truncation of an SPS throws (never reads past the end)', () => {
-    // The last byte is VUI/rbsp trailing data only, so stop before the fields we need run out.
-    for (let n = 0; n < 10; n++) assert.throws(() => parseSps(sps.subarray(0, n)), BitstreamError, `prefix ${n}`);
+  test('a truncated SPS throws or parses exactly as the whole one (never reads past the end)', () => {
+    // Fields after frame cropping (VUI) are not read, so long enough prefixes parse; shorter ones must throw.
+    const full = parseSps(sps);
+    let threw = 0;
+    for (let n = 0; n < sps.length; n++) {
+      let info;
+      try {
+        info = parseSps(sps.subarray(0, n));
+      } catch (err) {
+        assert.ok(err instanceof BitstreamError, `prefix ${n}: ${String(err)}`);
+        threw++;
+        continue;
+      }
+      assert.deepEqual(info, full, `prefix ${n}`);
+    }
+    assert.ok(threw >= 8, `${threw} prefixes threw`);
     assert.throws(() => parseSps(pps), /NAL type 8/);
     assert.throws(() => parseSps(Buffer.from([0x67, 0x64, 0, 0x1e, 0x00, 0x00, 0x00, 0x00])), /Exp-Golomb|truncated/);
   });

@@ -24,6 +24,11 @@ export class BitReader {
     return this.bits - this.pos;
   }
 
+  /** Bits read so far. */
+  get position(): number {
+    return this.pos;
+  }
+
   /** Read n (0..32) bits as an unsigned number. */
   u(n: number): number {
     if (n === 0) return 0;
@@ -44,7 +49,9 @@ export class BitReader {
   }
 
   skip(n: number): void {
-    if (this.pos + n > this.bits) throw new BitstreamError(`${this.what}: truncated (skip ${n} bits at bit ${this.pos})`);
+    if (this.pos + n > this.bits) {
+      throw new BitstreamError(`${this.what}: truncated (skip ${n} bits at bit ${this.pos})`);
+    }
     this.pos += n;
   }
 
@@ -208,7 +215,9 @@ export function parseSps(sps: Buffer): SpsInfo {
   }
 
   const log2MaxFrameNumMinus4 = r.ue();
-  if (log2MaxFrameNumMinus4 > 12) throw new BitstreamError(`SPS: log2_max_frame_num_minus4 ${log2MaxFrameNumMinus4} > 12`);
+  if (log2MaxFrameNumMinus4 > 12) {
+    throw new BitstreamError(`SPS: log2_max_frame_num_minus4 ${log2MaxFrameNumMinus4} > 12`);
+  }
   const pocType = r.ue();
   if (pocType === 0) {
     const v = r.ue();

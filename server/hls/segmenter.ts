@@ -95,6 +95,7 @@ export class Segmenter {
   private needDiscontinuity = false;
   /** Wall clock anchor: wall ms = anchorWall + (dts - anchorDts); kept at the earliest arrival seen. */
   private anchor: { wall: number; dts: number } | null = null;
+  private captured = false;
 
   constructor(private readonly opts: SegmenterOptions) {}
 
@@ -204,10 +205,14 @@ export class Segmenter {
     return true;
   }
 
+  /** PDT comes from the capture time where the ingest knows it, else the earliest arrival seen. */
   private noteArrival(p: MediaPacket): void {
-    if (!this.anchor || p.receivedAt - p.dts < this.anchor.wall - this.anchor.dts) {
-      this.anchor = { wall: p.receivedAt, dts: p.dts };
+    const wall = p.captureTime ?? p.receivedAt;
+    if (p.captureTime !== undefined && !this.captured) {
+      this.captured = true;
+      this.anchor = null;
     }
+    if (!this.anchor || wall - p.dts < this.anchor.wall - this.anchor.dts) this.anchor = { wall, dts: p.dts };
   }
 
   private wallClock(dts: number): number {

@@ -160,3 +160,28 @@ test('the GOP cache is bounded', () => {
   pub.packet(key(2033));
   assert.equal(sink.packets.length, 1);
 });
+
+test('a capture clock set before publishing stamps packets with their capture time', () => {
+  const hub = new Hub();
+  const sink = new FakeSink();
+  hub.subscribe('s', sink);
+  hub.expectCaptureClock('s', () => 1_000_000);
+  const pub = hub.publish('s', handle());
+  pub.packet(key(40));
+  assert.equal(sink.packets[0].captureTime, 1_000_040);
+  const other = hub.publish('t', handle());
+  other.packet(key(0));
+  assert.equal(hub.stats('t')?.state, 'live');
+});
+
+test('finish() ends the stream as soon as the publisher leaves, without the grace period', () => {
+  const hub = new Hub({ graceMs: 60_000 });
+  const sink = new FakeSink();
+  hub.subscribe('s', sink);
+  const pub = hub.publish('s', handle());
+  pub.packet(key(0));
+  hub.finish('s');
+  pub.end('stopped');
+  assert.equal(sink.ended, 'stream ended');
+  assert.equal(hub.stats('s'), null);
+});

@@ -138,12 +138,18 @@ class Stream {
   packetsIn = 0;
   dropped = 0;
   everPublished = false;
+  /** For the next publish session: how to learn the wall time of its timestamp 0. */
+  pendingCaptureClock: (() => number | null) | null = null;
+  /** End at once when the publisher leaves, without the grace period. */
+  endOnUnpublish = false;
   constructor(readonly id: string) {}
 }
 
 class Session implements PublishSession {
   active = true;
   offset: number | null = null;
+  /** Capture clock: wall ms (server clock) of the publisher's timestamp 0, when known. */
+  captureZero: (() => number | null) | null = null;
   lastActivity: number;
   constructor(
     readonly hub: Hub,
@@ -196,6 +202,9 @@ export class Hub {
     if (stream.graceTimer) clearTimeout(stream.graceTimer);
     stream.graceTimer = null;
     const session = new Session(this, stream, handle);
+    session.captureZero = stream.pendingCaptureClock;
+    stream.pendingCaptureClock = null;
+    stream.endOnUnpublish = false;
     stream.session = session;
     stream.publisher = handle;
     stream.state = 'live';
@@ -233,6 +242,27 @@ export class Hub {
       if (stream.hasVideo && !stream.gopCaching) sub.waitingForKey = true;
     }
     return () => this.unsubscribe(sub, 'unsubscribed', false);
+  }
+
+  /**
+   * The next publisher of `id` (e.g. the ingest's own ffmpeg) has timestamp 0 at a known wall time
+   * (capture time on the server's clock). `clock` is asked at the first packet, when it knows best.
+   */
+  expectCaptureClock(id: string, clock: () => number | null): void {
+    let stream = this.streams.get(id);
+    if (!stream) {
+      stream = new Stream(id);
+      this.streams.set(id, stream);
+    }
+    stream.pendingCaptureClock = clock;
+  }
+
+  /** The publisher stopped on purpose: end the stream as soon as it leaves, skipping the grace period. */
+  finish(id: string): void {
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    if (stream.session) stream.endOnUnpublish = true;
+    else if (stream.state === 'reconnecting') this.endStream(stream, 'stream ended');
   }
 
   isLive(id: string): boolean {
@@ -281,6 +311,10 @@ export class Hub {
     const now = this.options.now();
     session.lastActivity = now;
     // Keep one continuous timeline across publish sessions, so players and the packager never see time go back.
+    if (session.captureZero) {
+      const zero = session.captureZero();
+      if (zero !== null) p.captureTime = zero + p.dts;
+    }
     if (session.offset === null) {
       session.offset =
         stream.lastDts === null ? 0 : stream.lastDts + Math.max(1, Math.min(now - stream.lastPacketAt, 60_000)) - p.dts;
@@ -323,6 +357,10 @@ export class Hub {
     this.resetGop(stream);
     for (const sub of stream.subs) if (sub.started) this.safe(() => sub.sink.unpublished(), 'sink unpublished');
     this.events.emit('unpublish', { id: stream.id, reason });
+    if (stream.endOnUnpublish) {
+      this.endStream(stream, 'stream ended');
+      return;
+    }
     stream.graceTimer = setTimeout(() => this.endStream(stream, 'stream ended'), this.options.graceMs);
     stream.graceTimer.unref?.();
   }
