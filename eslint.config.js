@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', 'bench/**', 'e2e/**', '*.config.*'],
+    files: ['scripts/**', 'bench/**', 'e2e/**', '*.config.*', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 );
