@@ -120,6 +120,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
+    if (url.pathname === '/api/time') {
+      // For viewers' clock offsets (latency readouts): the server's clock, to the millisecond.
+      sendJson(res, 200, { now: Date.now() });
+      return;
+    }
     if (url.pathname === '/api/ingest' && req.method === 'GET') {
       sendJson(res, 200, ingest.info());
       return;

@@ -2,6 +2,7 @@
 
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
+import { formatDuration } from '../lib/clock';
 
 export interface LiveStream {
   id: string;
@@ -12,12 +13,7 @@ export interface LiveStream {
 }
 
 function onAir(startedAt: string | null, now: number): string {
-  if (!startedAt) return '';
-  const s = Math.max(0, Math.floor((now - Date.parse(startedAt)) / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  return startedAt ? formatDuration(now - Date.parse(startedAt)) : '';
 }
 
 /** What is live now; refreshes itself without a page reload. */

@@ -97,6 +97,19 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     }
     throw new HttpError(405, `${req.method} is not allowed on /api/streams`);
   }
+  const w = /^\/api\/watch\/([^/]+)$/.exec(p);
+  if (w && req.method === 'GET') {
+    // The watch page's view of a stream: always 200 (an unknown id may still go live), never a 404 in the console.
+    const id = decodeURIComponent(w[1]);
+    if (!STREAM_ID_PATTERN.test(id)) {
+      sendJson(res, 200, { id: '', known: false, title: '', state: 'idle', live: false, startedAt: null, viewers: 0 });
+      return true;
+    }
+    const stats = deps.hub.stats(id);
+    const known = !!deps.registry.get(id) || (!!stats && stats.state !== 'idle');
+    sendJson(res, 200, { ...publicStream(req, deps, id, stats), known });
+    return true;
+  }
   const m = /^\/api\/streams\/([^/]+)$/.exec(p);
   if (m) {
     if (req.method !== 'GET') throw new HttpError(405, `${req.method} is not allowed here`);

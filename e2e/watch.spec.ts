@@ -1,0 +1,64 @@
+import { expect, test, type Page } from '@playwright/test';
+import { createStream, publish, waitLive } from './support';
+
+test.describe.configure({ mode: 'serial' });
+
+const videoState = (page: Page) =>
+  page.getByTestId('video').evaluate((v: HTMLVideoElement) => ({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, paused: v.paused }));
+
+test('a viewer opened before the broadcast waits, starts by itself, shows latency and viewers, then "ended"', async ({ page, request }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const { id, key } = await createStream(request, 'Watch test');
+  await page.goto(`/watch/${id}`);
+  await expect(page.getByTestId('stage-message')).toContainText('Waiting for the broadcaster');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Watch test');
+  await expect(page.getByTestId('phase')).toHaveText('Offline');
+
+  const pub = publish(key, { size: '640x360' });
+  try {
+    await waitLive(request, id);
+    await expect(page.getByTestId('phase')).toHaveText('Live', { timeout: 15000 });
+    await expect.poll(async () => (await videoState(page)).t, { timeout: 20000 }).toBeGreaterThan(1);
+    const a = await videoState(page);
+    await page.waitForTimeout(1500);
+    const b = await videoState(page);
+    expect(b.t).toBeGreaterThan(a.t + 0.5);
+    expect(b.w).toBe(640);
+    expect(b.h).toBe(360);
+    await expect(page.getByTestId('latency')).toHaveText(/^\d+\.\d s behind live$/, { timeout: 10000 });
+    await expect(page.getByTestId('viewers')).toHaveText(/^[1-9]\d* watching$/, { timeout: 10000 });
+    await expect(page.getByTestId('unmute')).toBeVisible();
+    await page.getByTestId('unmute').click();
+    await expect(page.getByTestId('unmute')).toHaveAttribute('aria-pressed', 'true');
+    // The RTMP pull address is offered.
+    await expect(page.getByText(`ffplay rtmp://`)).toBeVisible();
+  } finally {
+    await pub.stop();
+  }
+  // The publisher is gone: reconnecting during the grace period, then ended.
+  await expect(page.getByTestId('phase')).toHaveText('Ended', { timeout: 20000 });
+  await expect(page.getByTestId('stage-message')).toContainText('The stream has ended', { timeout: 10000 });
+  expect(errors).toEqual([]);
+});
+
+test('the directory lists a live stream and drops it when it ends, without a reload', async ({ page, request }) => {
+  const { id, key } = await createStream(request, 'Directory test');
+  await page.goto('/');
+  await expect(page.getByTestId('live-empty')).toBeVisible();
+  const pub = publish(key);
+  try {
+    await waitLive(request, id);
+    const card = page.getByTestId('live-card').filter({ hasText: 'Directory test' });
+    await expect(card).toBeVisible({ timeout: 10000 });
+    await expect(card).toContainText('watching');
+    await card.click();
+    await expect(page).toHaveURL(new RegExp(`/watch/${id}$`));
+    await page.goto('/');
+    await expect(card).toBeVisible();
+  } finally {
+    await pub.stop();
+  }
+  await expect(page.getByTestId('live-card').filter({ hasText: 'Directory test' })).toHaveCount(0, { timeout: 20000 });
+  await expect(page.getByTestId('live-empty')).toBeVisible();
+});
