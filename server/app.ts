@@ -157,6 +157,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     const own = ownUpgrades.get(pathname);
+    logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
     if (own) own(req, socket, head);
     else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
