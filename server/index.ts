@@ -23,7 +23,8 @@ async function main(): Promise<void> {
 
   let running: Awaited<ReturnType<typeof startServer>>;
   try {
-    running = await startServer({ config, logger, withNext: true });
+    // --api-only: everything but the pages (for tests and benchmarks that need no build).
+    running = await startServer({ config, logger, withNext: !process.argv.includes('--api-only') });
   } catch (err) {
     if (err instanceof StartupError) {
       process.stderr.write(`startup error: ${err.message}\n`);
