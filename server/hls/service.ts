@@ -48,6 +48,8 @@ class HlsStream implements SubscriberSink {
   unsubscribe: () => void = () => undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   viewers = new Map<string, number>();
+  /** Rendered playlists (full and delta) until the next change: every blocked viewer gets the same bytes. */
+  private rendered: { full: Buffer | null; delta: Buffer | null } = { full: null, delta: null };
 
   constructor(
     readonly id: string,
@@ -66,7 +68,13 @@ class HlsStream implements SubscriberSink {
     return s;
   }
 
+  playlist(skip: boolean, render: () => string): Buffer {
+    const key = skip ? 'delta' : 'full';
+    return (this.rendered[key] ??= Buffer.from(render()));
+  }
+
   private changed(): void {
+    this.rendered = { full: null, delta: null };
     const s = this.segmenter;
     if (s.init && !this.inits.has(s.initVersion)) this.inits.set(s.initVersion, s.init);
     if (this.inits.size > 1) {
@@ -369,7 +377,7 @@ export class HlsService {
     }
     if (res.destroyed) return;
     const skip = skipRaw === 'YES' || skipRaw === 'v2';
-    const text = renderPlaylist(st.segmenter, this.playlistOptions(), { skip });
+    const text = st.playlist(skip, () => renderPlaylist(st.segmenter, this.playlistOptions(), { skip }));
     const cache = st.segmenter.ended ? 'public, max-age=10' : msn !== null ? 'public, max-age=6' : 'public, max-age=1';
     send(res, 200, PLAYLIST_TYPE, text, cache, head);
   }
