@@ -80,7 +80,7 @@ interface ChunkStreamState {
   /** A message is partially received on this chunk stream. */
   inProgress: boolean;
   received: number;
-  /** Assembly buffer of a multi-chunk message (allocated once, full length). */
+  /** Assembly buffer of a multi-chunk message (grows with the bytes received, up to the message length). */
   buf: Buffer | null;
 }
 
@@ -162,8 +162,14 @@ export class ChunkReader {
         }
         const take = avail < remaining ? avail : remaining;
         let buf = cs.buf;
-        if (buf === null) {
-          buf = Buffer.allocUnsafe(cs.length);
+        // Grow with what has really arrived (doubling, capped at the message length), so a peer that
+        // announces huge messages and sends little costs little memory.
+        const need = cs.received + take;
+        if (buf === null || buf.length < need) {
+          const size = Math.min(cs.length, Math.max(need, buf === null ? 64 * 1024 : buf.length * 2));
+          const grown = Buffer.allocUnsafe(size);
+          if (buf !== null) buf.copy(grown, 0, 0, cs.received);
+          buf = grown;
           cs.buf = buf;
         }
         data.copy(buf, cs.received, pos, pos + take);
