@@ -6,6 +6,8 @@ import { readFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connectPlayer } from '../testing/rtmp-client';
+import { MessageType } from '../rtmp/messages';
 import { probe, publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
 
 async function flvInfo(file: string) {
@@ -79,6 +81,34 @@ describe('RTMP relay with real ffmpeg', () => {
     // ffprobe start-up included; generous so a loaded machine does not fail it.
     assert.ok(elapsed < 5000, `first frames after ${elapsed} ms`);
     await pub.kill();
+  });
+
+  test('a late player gets its first frame within 1 s, and it is a keyframe (GOP cache)', async () => {
+    const s = await server.createStream();
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 50 }); // 2 s GOPs: no waiting for the next one
+    procs.push(pub);
+    await waitLive(server, s.id);
+    await new Promise((r) => setTimeout(r, 1300)); // join in the middle of a GOP
+    let firstFrameAt = 0;
+    let firstFrame: Buffer | null = null;
+    const t0 = Date.now();
+    const player = await connectPlayer(`${server.rtmpUrl}/${s.id}`, {
+      onMessage: (m) => {
+        // The first coded picture (AVC packet type 1), after the sequence header.
+        if (!firstFrame && m.type === MessageType.Video && m.payload[1] === 1) {
+          firstFrame = Buffer.from(m.payload.subarray(0, 2));
+          firstFrameAt = Date.now();
+        }
+      },
+    });
+    try {
+      await waitFor('first frame', () => firstFrame !== null, 5000);
+      assert.equal(firstFrame![0] >> 4, 1, 'the first frame is a keyframe');
+      assert.ok(firstFrameAt - t0 < 1000, `first frame after ${firstFrameAt - t0} ms (connect + play included)`);
+    } finally {
+      player.socket.destroy();
+      await pub.kill();
+    }
   });
 
   test('wrong and missing keys are refused, the stream stays down', async () => {
