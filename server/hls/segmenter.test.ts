@@ -139,3 +139,35 @@ describe('segmenter and playlist', () => {
     assert.equal(maps.length, 2);
   });
 });
+
+describe('segmenter robustness', () => {
+  test('a huge timestamp jump starts a new timeline with a discontinuity instead of breaking the stream', async () => {
+    const packets = await makeTestPackets({ seconds: 3, fps: 25, gop: 25 });
+    const s = new Segmenter(OPTS);
+    const media = packets.filter((p) => !p.config);
+    const configs = packets.filter((p) => p.config);
+    for (const p of [...configs, ...media]) s.packet({ ...p });
+    const before = s.segments.length;
+    for (const p of media) s.packet({ ...p, dts: p.dts + 50_000_000 });
+    s.end();
+    assert.ok(s.segments.length > before + 1, 'segments keep coming after the jump');
+    const jumped = s.segments.find((seg) => seg.startDts >= 50_000_000);
+    assert.ok(jumped?.discontinuity, 'the first segment after the jump is a discontinuity');
+    assert.ok(renderPlaylist(s, { ...POPTS, windowSegments: 10 }).includes('#EXT-X-DISCONTINUITY'));
+    // And backwards.
+    for (const p of media) s.packet({ ...p, dts: p.dts + 1000 });
+    assert.ok(s.segments.at(-1)!.startDts < 50_000_000);
+  });
+
+  test('audio with no video frames does not pile up', async () => {
+    const packets = await makeTestPackets({ seconds: 2, fps: 25, gop: 25 });
+    const s = new Segmenter(OPTS);
+    for (const p of packets) s.packet({ ...p });
+    const audio = packets.filter((p) => p.kind === 'audio' && !p.config);
+    const last = packets.at(-1)!.dts;
+    // 5000 audio frames (~107 s) and no video at all.
+    for (let i = 0; i < 5000; i++) s.packet({ ...audio[i % audio.length], dts: last + 21 + i * 21 });
+    const parts = s.segments.flatMap((seg) => seg.parts);
+    assert.ok(parts.length >= 3, 'audio is written out in bounded parts');
+  });
+});

@@ -19,6 +19,10 @@ export const VIDEO_TIMESCALE = 90_000;
 const VIDEO_TRACK_ID = 1;
 const AUDIO_TRACK_ID = 2;
 const AAC_FRAME = 1024;
+/** A jump in timestamps larger than this (either way) starts a new timeline (EXT-X-DISCONTINUITY). */
+const MAX_JUMP_MS = 10_000;
+/** A part that somehow collects more samples than this is written out (bounded memory whatever the input). */
+const MAX_PART_SAMPLES = 2000;
 
 export interface Part {
   msn: number;
@@ -92,6 +96,7 @@ export class Segmenter {
   private lastVideo: PendingVideo | null = null;
   private lastVideoInterval = 40; // ms, updated from the stream
   private audioNext: number | null = null; // next audio dts in audio timescale
+  private lastAudioDts: number | null = null;
   private needDiscontinuity = false;
   /** Wall clock anchor: wall ms = anchorWall + (dts - anchorDts); kept at the earliest arrival seen. */
   private anchor: { wall: number; dts: number } | null = null;
@@ -236,6 +241,11 @@ export class Segmenter {
 
   private onVideo(p: MediaPacket): void {
     const prev = this.lastVideo;
+    if (prev && (p.dts < prev.dts - MAX_JUMP_MS || p.dts > prev.dts + MAX_JUMP_MS)) {
+      // The publisher's clock jumped: end what we have and start a new timeline at the next keyframe.
+      this.timelineBreak();
+      return this.onVideo(p);
+    }
     if (prev) {
       let interval = p.dts - prev.dts;
       if (interval <= 0) interval = 1;
@@ -257,6 +267,11 @@ export class Segmenter {
     this.lastVideo = { dts: d, cts: p.cts, keyframe: p.keyframe, data: p.data };
   }
 
+  private timelineBreak(): void {
+    this.flush();
+    this.needDiscontinuity = true;
+  }
+
   private pushVideoSample(v: PendingVideo, intervalMs: number): void {
     if (!this.current) return;
     this.partVideo.push({
@@ -269,6 +284,8 @@ export class Segmenter {
   }
 
   private onAudio(p: MediaPacket, a: AudioTrackInfo): void {
+    if (!this.tracks?.video && this.lastAudioDts !== null && Math.abs(p.dts - this.lastAudioDts) > MAX_JUMP_MS) this.timelineBreak();
+    this.lastAudioDts = p.dts;
     const exact = Math.round((p.dts * a.timescale) / 1000);
     // Keep the audio timeline continuous (AAC frames are 1024 samples); resync on a real gap.
     const dts = this.audioNext !== null && Math.abs(exact - this.audioNext) <= AAC_FRAME * 2 ? this.audioNext : exact;
@@ -289,6 +306,7 @@ export class Segmenter {
     }
     if (!this.current) return; // video streams: audio before the first keyframe is dropped
     this.partAudio.push({ dts, cts: 0, duration: AAC_FRAME, keyframe: true, data: p.data });
+    if (this.partAudio.length > MAX_PART_SAMPLES) this.closePart(p.dts);
   }
 
   private openSegment(startDts: number): void {
@@ -313,7 +331,17 @@ export class Segmenter {
     const trafs: Array<{ trackId: number; baseDecodeTime: number; samples: Sample[] }> = [];
     if (this.partVideo.length) trafs.push({ trackId: VIDEO_TRACK_ID, baseDecodeTime: this.partVideo[0].dts, samples: this.partVideo });
     if (this.partAudio.length) trafs.push({ trackId: AUDIO_TRACK_ID, baseDecodeTime: this.partAudio[0].dts, samples: this.partAudio });
-    const data = mediaFragment(this.fragmentSeq++, trafs);
+    let data: Buffer;
+    try {
+      data = mediaFragment(this.fragmentSeq++, trafs);
+    } catch {
+      // Samples the fMP4 writer cannot express (absurd timestamps): drop them, never keep them around.
+      this.partVideo = [];
+      this.partAudio = [];
+      this.partStart = endDts;
+      this.needDiscontinuity = true;
+      return;
+    }
     const duration = Math.max(0.001, (endDts - this.partStart) / 1000);
     const independent = this.tracks?.video ? this.partVideo.length > 0 && this.partVideo[0].keyframe : true;
     seg.parts.push({ msn: seg.msn, index: seg.parts.length, duration, independent, data });

@@ -166,7 +166,7 @@ export class ChunkReader {
         // announces huge messages and sends little costs little memory.
         const need = cs.received + take;
         if (buf === null || buf.length < need) {
-          const size = Math.min(cs.length, Math.max(need, buf === null ? 64 * 1024 : buf.length * 2));
+          const size = Math.min(cs.length, Math.max(need, buf === null ? 4096 : buf.length * 2));
           const grown = Buffer.allocUnsafe(size);
           if (buf !== null) buf.copy(grown, 0, 0, cs.received);
           buf = grown;

@@ -345,6 +345,8 @@ export class RtmpSession {
     const app = splitName(str(o.app).replace(/\/+$/, '')).name;
     const decision = this.hooks.connect({ app, tcUrl: str(o.tcUrl), flashVer: str(o.flashVer), commandObject: o });
     if (!decision.ok) {
+      // Our messages are chunked at OUT_CHUNK_SIZE: say so first, or a _error over 128 bytes reaches the peer garbled.
+      this.sendControl(MessageType.SetChunkSize, setChunkSize(OUT_CHUNK_SIZE));
       this.sendCommand(0, '_error', txn, null, { level: 'error', code: decision.code, description: decision.description });
       this.requestClose(`connect refused: ${decision.description}`);
       return;
