@@ -36,6 +36,8 @@ const DEFAULTS: HlsOptions = {
 const VIEWER_WINDOW_MS = 6_000;
 
 interface Waiter {
+  /** Part requests are answered before playlist requests: a viewer that asked for the part needs it first. */
+  part: boolean;
   ready: () => boolean;
   resolve: (ok: boolean) => void;
 }
@@ -82,10 +84,12 @@ class HlsStream implements SubscriberSink {
       used.add(s.initVersion);
       for (const v of this.inits.keys()) if (!used.has(v)) this.inits.delete(v);
     }
-    for (const w of [...this.waiters]) {
-      if (w.ready()) {
-        this.waiters.delete(w);
-        w.resolve(true);
+    for (const pass of [true, false]) {
+      for (const w of this.waiters) {
+        if (w.part === pass && w.ready()) {
+          this.waiters.delete(w);
+          w.resolve(true);
+        }
       }
     }
   }
@@ -155,12 +159,12 @@ function send(res: ServerResponse, status: number, type: string, body: Buffer | 
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Expose-Headers': 'Content-Length, Date, Age',
   });
-  if (head) {
+  if (head) res.end();
+  else if (parts.length === 1) res.end(parts[0]); // headers and body in one write
+  else {
+    for (const b of parts) res.write(b);
     res.end();
-    return;
   }
-  for (const b of parts) res.write(b);
-  res.end();
 }
 
 function sendStatus(res: ServerResponse, status: number, message: string): void {
@@ -240,11 +244,12 @@ export class HlsService {
   }
 
   /** Wait until `ready()` or the time limit; resolves true when ready. */
-  private wait(st: HlsStream, ready: () => boolean, ms: number): Promise<boolean> {
+  private wait(st: HlsStream, ready: () => boolean, ms: number, part = false): Promise<boolean> {
     if (ready()) return Promise.resolve(true);
     if (st.waiters.size >= this.options.maxWaiters) return Promise.resolve(false);
     return new Promise((resolve) => {
       const w: Waiter = {
+        part,
         ready,
         resolve: (ok) => {
           clearTimeout(timer);
@@ -322,7 +327,7 @@ export class HlsService {
       const next = seg.nextPart();
       const ahead = msn === next.msn ? index - next.index : msn === next.msn + 1 ? index + 1 : -1;
       if (!seg.ended && ahead >= 0 && ahead <= 1) {
-        await this.wait(st, () => st.findPart(msn, index) !== undefined || st.segmenter.ended || (st.findSegment(msn)?.complete ?? false), this.blockMs(st));
+        await this.wait(st, () => st.findPart(msn, index) !== undefined || st.segmenter.ended || (st.findSegment(msn)?.complete ?? false), this.blockMs(st), true);
         part = st.findPart(msn, index);
       }
     }

@@ -1,0 +1,410 @@
+/**
+ * LL-HLS load generator: N simulated low-latency viewers of one stream, in their own process.
+ * Started by viewers.ts; it can also be run by hand against a running server:
+ *
+ *   npx tsx bench/hls/viewer-load.ts --base http://127.0.0.1:8080 --id <stream id> --viewers 100 \
+ *     [--ramp 10] [--from <wall ms>] [--to <wall ms>] [--out result.json]
+ *
+ * Each viewer behaves like hls.js in low-latency mode, on two keep-alive HTTP/1.1 connections
+ * of its own (one for playlists, one for media), with a minimal HTTP client on raw sockets so that
+ * the load generator spends as little CPU as possible per request:
+ *   - join: GET index.m3u8, the init segment and the newest part;
+ *   - loop: blocking playlist reload `?_HLS_msn=M&_HLS_part=P` for the preload-hinted part (M,P),
+ *     and at the same time a blocking request for the hinted part itself on the media connection;
+ *     when the playlist arrives, any listed part not fetched yet is fetched, then the new hint.
+ * Per part and viewer it records the wall time at which the whole part was received. Only parts
+ * received within [from, to] count. Delays reported:
+ *   abs     receive time − the part's end on the wall clock, from the playlist: PROGRAM-DATE-TIME of
+ *           its segment + the durations of the parts up to it. The server anchors PDT on the earliest
+ *           relay arrival of the stream's packets, and a part closes when the frame at its end time
+ *           arrives, so this is ≈ (closing-frame arrival jitter, ≥ 0) + server processing + HTTP.
+ *   spread  receive time − the fastest viewer's receive time of the same part.
+ *   ready   (with --probe-file, written by server-probe.ts in the server process) receive time − the
+ *           moment the server's segmenter created the part: the server + HTTP delay proper.
+ *   late    (with --probe-file) part created − its PDT-derived end: how late the closing frame came
+ *           in (publisher pacing, relay), the part of `abs` the server does not control.
+ * The result (JSON) goes to --out, or to stdout.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { log, parsePlaylist, partKey, sleep, summarize, wallNow, type ParsedPlaylist } from './common';
+
+const { values: args } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    id: { type: 'string' },
+    viewers: { type: 'string', default: '100' },
+    ramp: { type: 'string', default: '10' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    seconds: { type: 'string', default: '30' },
+    out: { type: 'string' },
+    'probe-file': { type: 'string' },
+  },
+});
+if (!args.base || !args.id) throw new Error('--base and --id are required');
+const base = new URL(args.base);
+const id = args.id;
+const N = Number(args.viewers);
+const rampMs = Number(args.ramp) * 1000;
+const startedAt = wallNow();
+const from = args.from ? Number(args.from) : startedAt + rampMs + 3000;
+const to = args.to ? Number(args.to) : from + Number(args.seconds) * 1000;
+const host = `${base.hostname}:${base.port}`;
+
+// ---- a minimal keep-alive HTTP/1.1 client --------------------------------------------------
+
+interface Response {
+  status: number;
+  body: Buffer;
+  head: number;
+  done: number;
+}
+
+const counters = { requests: 0, responses: 0, errors: 0, status: new Map<number, number>(), reconnects: 0 };
+
+const EMPTY = Buffer.alloc(0);
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+
+interface Active {
+  path: string;
+  keep: boolean;
+  resolve: (r: Response | null) => void;
+  head: number;
+  status: number;
+  /** Body bytes still to come; -1 until the headers are in. */
+  remaining: number;
+  chunks: Buffer[];
+}
+
+/** One keep-alive connection, one request at a time (no pipelining). Bodies are kept only when asked. */
+class Conn {
+  private sock: net.Socket | null = null;
+  private headBuf: Buffer = EMPTY;
+  private queue: Array<{ path: string; keep: boolean; resolve: (r: Response | null) => void }> = [];
+  private active: Active | null = null;
+  private closed = false;
+
+  constructor(private readonly ua: string) {}
+
+  get(path: string, keep = true): Promise<Response | null> {
+    return new Promise((resolve) => {
+      this.queue.push({ path, keep, resolve });
+      if (!this.active) this.next();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.sock?.destroy();
+    for (const q of this.queue) q.resolve(null);
+    this.queue = [];
+    this.active?.resolve(null);
+    this.active = null;
+  }
+
+  private connect(): net.Socket {
+    // Read into one shared buffer (no allocation per read: media bodies are counted, not kept);
+    // onData copies what it keeps before returning.
+    const s = net.connect({
+      host: base.hostname,
+      port: Number(base.port),
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
+          this.onData(Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true;
+        },
+      },
+    });
+    s.setNoDelay(true);
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      if (this.sock !== s) return;
+      this.sock = null;
+      this.headBuf = EMPTY;
+      if (this.active) {
+        counters.errors++;
+        const a = this.active;
+        this.active = null;
+        a.resolve(null);
+        if (!this.closed) setImmediate(() => this.next());
+      }
+    });
+    counters.reconnects++;
+    return s;
+  }
+
+  private next(): void {
+    if (this.closed || this.active) return;
+    const q = this.queue.shift();
+    if (!q) return;
+    this.sock ??= this.connect();
+    this.active = { ...q, head: 0, status: 0, remaining: -1, chunks: [] };
+    counters.requests++;
+    this.sock.write(`GET ${q.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${this.ua}\r\nAccept: */*\r\n\r\n`);
+  }
+
+  private onData(d: Buffer): void {
+    const a = this.active;
+    if (!a) return;
+    if (a.remaining < 0) {
+      const buf = this.headBuf.length ? Buffer.concat([this.headBuf, d]) : d;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        this.headBuf = Buffer.from(buf); // a copy: `d` is the shared read buffer
+        return;
+      }
+      this.headBuf = EMPTY;
+      a.head = wallNow();
+      const headText = buf.subarray(0, end).toString('latin1');
+      a.status = Number(headText.slice(9, 12));
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(headText);
+      a.remaining = m ? Number(m[1]) : 0;
+      d = buf.subarray(end + 4);
+    }
+    const take = Math.min(d.length, a.remaining);
+    if (a.keep && take > 0) a.chunks.push(Buffer.from(d.subarray(0, take))); // a copy, see connect()
+    a.remaining -= take;
+    if (a.remaining > 0) return;
+    this.active = null;
+    counters.responses++;
+    counters.status.set(a.status, (counters.status.get(a.status) ?? 0) + 1);
+    const body = a.chunks.length === 1 ? a.chunks[0] : a.chunks.length ? Buffer.concat(a.chunks) : EMPTY;
+    a.resolve({ status: a.status, body, head: a.head, done: wallNow() });
+    this.next();
+  }
+}
+
+// ---- viewers ---------------------------------------------------------------------------------
+
+/** Per part: its PDT-derived end (wall ms) and every viewer's receive time. */
+const partTimes = new Map<string, { endWall: number; recv: number[]; ttfb: number[] }>();
+const parseCache = new Map<string, ParsedPlaylist>();
+
+function parseCached(text: string): ParsedPlaylist {
+  let p = parseCache.get(text);
+  if (!p) {
+    p = parsePlaylist(text);
+    parseCache.set(text, p);
+    if (parseCache.size > 32) parseCache.delete(parseCache.keys().next().value!);
+  }
+  return p;
+}
+
+const order = (msn: number, index: number) => msn * 10_000 + index;
+const plPath = `/hls/${id}/index.m3u8`;
+let stopping = false;
+const perViewer = { partsFetched: 0, hinted: 0, catchUp: 0, playlists: 0, blockedPlaylistNon200: 0 };
+
+class Viewer {
+  private pl: Conn;
+  private media: Conn;
+  private last = -1; // order() of the newest part requested
+  private endWall = new Map<string, number>();
+
+  constructor(readonly n: number) {
+    this.pl = new Conn(`llhls-viewer-${n}`);
+    this.media = new Conn(`llhls-viewer-${n}`);
+  }
+
+  async run(): Promise<void> {
+    let r = await this.pl.get(plPath);
+    while (!stopping) {
+      if (!r || r.status !== 200) {
+        if (r) perViewer.blockedPlaylistNon200++;
+        await sleep(200);
+        r = await this.pl.get(plPath);
+        this.last = -1;
+        continue;
+      }
+      perViewer.playlists++;
+      const p = parseCached(r.body.toString('latin1'));
+      if (p.ended) return;
+      for (const part of p.parts) this.endWall.set(partKey(part.msn, part.index), part.endWall);
+      if (this.last < 0) {
+        // Join: the init segment and the newest part (the player starts near the live edge).
+        const newest = p.parts.at(-1);
+        const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(r.body.toString('latin1'));
+        if (init) void this.media.get(`/hls/${id}/${init[1]}`, false);
+        if (newest) {
+          this.fetchPart(newest.msn, newest.index, newest.uri, false);
+          this.last = order(newest.msn, newest.index);
+        }
+      }
+      for (const part of p.parts) {
+        if (order(part.msn, part.index) > this.last) {
+          this.fetchPart(part.msn, part.index, part.uri, false);
+          this.last = order(part.msn, part.index);
+        }
+      }
+      const h = p.hint;
+      if (!h) {
+        await sleep(100);
+        r = await this.pl.get(plPath);
+        continue;
+      }
+      if (order(h.msn, h.index) > this.last) {
+        this.fetchPart(h.msn, h.index, h.uri, true);
+        this.last = order(h.msn, h.index);
+      }
+      r = await this.pl.get(`${plPath}?_HLS_msn=${h.msn}&_HLS_part=${h.index}`);
+    }
+  }
+
+  private fetchPart(msn: number, index: number, uri: string, hinted: boolean): void {
+    const key = partKey(msn, index);
+    void this.media.get(`/hls/${id}/${uri}`, false).then((res) => {
+      if (!res || res.status !== 200) return;
+      perViewer.partsFetched++;
+      if (hinted) perViewer.hinted++;
+      else perViewer.catchUp++;
+      let rec = partTimes.get(key);
+      if (!rec) partTimes.set(key, (rec = { endWall: NaN, recv: [], ttfb: [] }));
+      const end = this.endWall.get(key);
+      if (end !== undefined) rec.endWall = end;
+      rec.recv.push(res.done);
+      rec.ttfb.push(res.head);
+      if (this.endWall.size > 200) {
+        for (const k of [...this.endWall.keys()].slice(0, 100)) this.endWall.delete(k);
+      }
+    });
+  }
+
+  close(): void {
+    this.pl.close();
+    this.media.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const viewers: Viewer[] = [];
+  const runs: Promise<void>[] = [];
+  log(`loadgen: ${N} viewers over ${rampMs / 1000} s; window ${((from - startedAt) / 1000).toFixed(1)}..${((to - startedAt) / 1000).toFixed(1)} s`);
+  for (let i = 0; i < N; i++) {
+    const v = new Viewer(i);
+    viewers.push(v);
+    runs.push(v.run().catch((err: unknown) => log(`viewer ${i}: ${String(err)}`)));
+    const due = startedAt + ((i + 1) * rampMs) / N;
+    const wait = due - wallNow();
+    if (wait > 0) await sleep(wait);
+  }
+  log(`loadgen: ${N} viewers running`);
+  const lagFrom = Math.max(0, from - wallNow());
+  await sleep(lagFrom);
+  lag.reset();
+  lag.enable();
+  const counts0 = { ...counters, ...perViewer };
+  const cpu0 = process.cpuUsage();
+  const wall0 = wallNow();
+  await sleep(Math.max(0, to - wallNow()));
+  lag.disable();
+  const cpu1 = process.cpuUsage(cpu0);
+  const wallDt = (wallNow() - wall0) / 1000;
+  const counts1 = { ...counters, ...perViewer };
+  // Let the slowest viewers receive the window's last parts, then stop (bounded).
+  await sleep(2000);
+  stopping = true;
+  for (const v of viewers) v.close();
+  await Promise.race([Promise.all(runs), sleep(3000)]);
+
+  const probe = new Map<string, number>();
+  const bursts: number[] = [];
+  const serverLag: { p99: number[]; max: number[] } = { p99: [], max: [] };
+  if (args['probe-file'] && existsSync(args['probe-file'])) {
+    for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
+      const f = line.split(' ');
+      if (f[0] === 'L') {
+        const at = Number(f[1]);
+        if (at > from && at <= to) {
+          serverLag.p99.push(Number(f[3]));
+          serverLag.max.push(Number(f[4]));
+        }
+      } else if (f.length >= 3) {
+        probe.set(partKey(Number(f[0]), Number(f[1])), Number(f[2]));
+        if (f.length >= 6 && Number(f[2]) > from && Number(f[2]) <= to) bursts.push(Number(f[5]));
+      }
+    }
+  }
+  const abs: number[] = [];
+  const fromReady: number[] = [];
+  const fromReadyTtfb: number[] = [];
+  const late: number[] = [];
+  const spread: number[] = [];
+  const ttfbAbs: number[] = [];
+  const perPartViewers: number[] = [];
+  /** Per second of the window (by the part's first arrival): delay samples, to see whether it is steady. */
+  const bySecond: number[][] = [];
+  // The parts whose first copy arrived within the window, with every copy (up to 2 s after it).
+  for (const [key, rec] of partTimes) {
+    const first = Math.min(...rec.recv);
+    if (first < from || first > to) continue;
+    perPartViewers.push(rec.recv.length);
+    const ready = probe.get(key);
+    if (ready !== undefined && Number.isFinite(rec.endWall)) late.push(ready - rec.endWall);
+    for (const t of rec.recv) {
+      spread.push(t - first);
+      if (Number.isFinite(rec.endWall)) abs.push(t - rec.endWall);
+      if (ready !== undefined) fromReady.push(t - ready);
+      const sec = Math.floor((first - from) / 1000);
+      (bySecond[sec] ??= []).push(ready !== undefined ? t - ready : t - rec.endWall);
+    }
+    if (Number.isFinite(rec.endWall)) for (const t of rec.ttfb) ttfbAbs.push(t - rec.endWall);
+    if (ready !== undefined) for (const t of rec.ttfb) fromReadyTtfb.push(t - ready);
+  }
+  const status: Record<string, number> = {};
+  for (const [k, v] of counters.status) status[k] = v;
+  const result = {
+    viewers: N,
+    window: { from, to, seconds: (to - from) / 1000 },
+    delays: {
+      fromReady: summarize(fromReady),
+      fromReadyTtfb: summarize(fromReadyTtfb),
+      late: summarize(late),
+      abs: summarize(abs),
+      ttfbAbs: summarize(ttfbAbs),
+      spread: summarize(spread),
+      viewersPerPart: summarize(perPartViewers),
+      bySecond: [...bySecond].map((v) => {
+        const x = summarize(v ?? []);
+        return { p50: Math.round(x.p50 * 10) / 10, p99: Math.round(x.p99 * 10) / 10 };
+      }),
+    },
+    rates: {
+      requestsPerSec: (counts1.requests - counts0.requests) / wallDt,
+      partsPerViewerPerSec: (counts1.partsFetched - counts0.partsFetched) / wallDt / N,
+      playlistsPerViewerPerSec: (counts1.playlists - counts0.playlists) / wallDt / N,
+      catchUpShare: (counts1.catchUp - counts0.catchUp) / Math.max(1, counts1.partsFetched - counts0.partsFetched),
+    },
+    errors: { connectionErrors: counters.errors, playlistNon200: perViewer.blockedPlaylistNon200, status, connects: counters.reconnects },
+    /** The server's event-loop delay (from server-probe.ts): per-second p99 and max, summarised over the window. */
+    /** Per part (from server-probe.ts): part ready → next check phase, i.e. the synchronous fan-out burst. */
+    serverBurstMs: summarize(bursts),
+    serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },
+    loadgen: {
+      cpuPct: ((cpu1.user + cpu1.system) / 1e6 / wallDt) * 100,
+      eventLoopDelayMs: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+    },
+  };
+  const text = JSON.stringify(result, null, 1);
+  if (args.out) writeFileSync(args.out, text);
+  else process.stdout.write(`${text}\n`);
+  log(`loadgen: done (${counters.requests} requests, ${counters.errors} connection errors)`);
+}
+
+// Bounded: whatever happens, this process ends shortly after its window.
+setTimeout(() => {
+  log('loadgen: hard deadline reached, exiting');
+  process.exit(2);
+}, Math.max(0, to - wallNow()) + 25_000).unref();
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

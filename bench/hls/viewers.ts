@@ -1,0 +1,317 @@
+/**
+ * LL-HLS fan-out benchmark: N low-latency viewers of one 2.5 Mbit/s 720p30 stream.
+ *
+ *   npx tsx bench/hls/viewers.ts [--viewers 1,100,500,1000] [--seconds 30] [--ramp 10] [--settle 3]
+ *     [--profile] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
+ *
+ * Three processes per point, all on 127.0.0.1: the server (`node --import tsx server/index.ts
+ * --api-only`, fresh for each point), ffmpeg publishing the pre-encoded file in real time
+ * (`-re -stream_loop -1 -c copy`), and the load generator (viewer-load.ts, N viewers). After the
+ * ramp and a settle time, over a window of --seconds, it reads from /proc the CPU (utime+stime) of
+ * the server, load generator, ffmpeg, kernel threads and the whole machine, and samples the
+ * server's RSS every second. Delays come from the load generator (see viewer-load.ts).
+ * --profile runs the server with `--cpu-prof` (bench/.cache/profiles-hls) and prints where its CPU goes.
+ * The server runs with the preload server-probe.ts (exact part creation times; --plain: without it).
+ * --nice N runs the three children at priority N (os.setPriority), for a machine shared with others.
+ * Every child is stopped by its PID at the end of its point; every wait is bounded.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CACHE, ROOT, cpuSeconds, ensureMedia, fmt, kernelThreadsSeconds, log, machineExtras, machinePct, machineTicks, parsePlaylist, publishArgs, rssMiB, sleep, wallNow, type Summary,
+} from './common';
+import { profileReport, summarizeProfile } from './profile-summary';
+
+const { values: args } = parseArgs({
+  options: {
+    viewers: { type: 'string', default: '1,100,500,1000' },
+    seconds: { type: 'string', default: '30' },
+    ramp: { type: 'string', default: '10' },
+    settle: { type: 'string', default: '3' },
+    profile: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'quiet-wait': { type: 'string', default: '20' },
+    'max-other': { type: 'string', default: '60' },
+    plain: { type: 'boolean', default: false },
+    nice: { type: 'string', default: '0' },
+  },
+});
+const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
+const seconds = Number(args.seconds);
+const rampS = Number(args.ramp);
+const settleS = Number(args.settle);
+const quietWait = Number(args['quiet-wait']);
+const maxOther = Number(args['max-other']);
+const niceness = Number(args.nice);
+/**
+ * Children run in sessions of their own (detached: setsid), so with the kernel's autogroup
+ * scheduling (on here) the server, the load generator and ffmpeg each compete for the CPU as
+ * separate sessions, like separate programs, and not as one share beside the other sessions on
+ * the machine. --nice N also sets each child's nice and its autogroup's nice to N.
+ */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+function own(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('close', () => children.delete(child));
+  if (niceness && child.pid) {
+    try {
+      os.setPriority(child.pid, niceness);
+      writeFileSync(`/proc/${child.pid}/autogroup`, String(niceness));
+    } catch (err) {
+      log(`priority ${niceness} for ${child.pid} failed: ${(err as Error).message}`);
+    }
+  }
+  return child;
+}
+const PROFILE_DIR = path.join(CACHE, 'profiles-hls');
+
+interface LoadResult {
+  viewers: number;
+  delays: { fromReady: Summary; fromReadyTtfb: Summary; late: Summary; abs: Summary; ttfbAbs: Summary; spread: Summary; viewersPerPart: Summary };
+  rates: { requestsPerSec: number; partsPerViewerPerSec: number; playlistsPerViewerPerSec: number; catchUpShare: number };
+  errors: { connectionErrors: number; playlistNon200: number; status: Record<string, number>; connects: number };
+  serverEventLoopMs: { p99OfSeconds: Summary; maxOfSeconds: Summary };
+  serverBurstMs: Summary;
+  loadgen: { cpuPct: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
+}
+
+interface PointResult {
+  viewers: number;
+  serverCpuPct: number;
+  loadgenCpuPct: number;
+  ffmpegCpuPct: number;
+  kernelCpuPct: number;
+  machineCpuPct: number;
+  otherCpuPct: number;
+  softirqPct: number;
+  stealPct: number;
+  rssMiB: { start: number; max: number; end: number };
+  load: LoadResult | null;
+  profile?: string;
+  error?: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function stop(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('close', r));
+  child.kill(signal);
+  await Promise.race([done, sleep(graceMs)]);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await Promise.race([done, sleep(2000)]);
+  }
+}
+
+/** Wait (bounded) until the machine is reasonably idle: other sessions share these 2 cores. */
+async function waitQuiet(): Promise<number> {
+  const deadline = Date.now() + quietWait * 1000;
+  let load = 0;
+  for (;;) {
+    const a = machineTicks();
+    await sleep(2000);
+    load = machinePct(a, machineTicks());
+    if (load <= maxOther || Date.now() > deadline) return load;
+    log(`machine busy (${load.toFixed(0)} % of one core from other processes), waiting ...`);
+  }
+}
+
+async function runPoint(n: number, runTag: string): Promise<PointResult> {
+  const idle = await waitQuiet();
+  log(`--- ${n} viewers (machine load before start: ${idle.toFixed(0)} %)`);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'golive-hls-viewers-'));
+  const [port, rtmpPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${port}`;
+  // One directory per point: tsx's loader thread writes a profile of its own beside the main thread's.
+  const profileDir = path.join(PROFILE_DIR, `${runTag}-n${n}`);
+  const probeFile = path.join(CACHE, 'results', `hls-probe-${runTag}-n${n}.txt`);
+  mkdirSync(path.dirname(probeFile), { recursive: true });
+  const nodeArgs = ['--import', 'tsx', ...(args.plain ? [] : ['--import', './bench/hls/server-probe.ts']), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server/index.ts', '--api-only'];
+  const server = own(spawn(process.execPath, nodeArgs, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  }));
+  let serverErr = '';
+  server.stderr?.on('data', (d: Buffer) => (serverErr = (serverErr + d.toString()).slice(-4000)));
+  let ffmpeg: ChildProcess | null = null;
+  let loadgen: ChildProcess | null = null;
+  const result: PointResult = {
+    viewers: n, serverCpuPct: NaN, loadgenCpuPct: NaN, ffmpegCpuPct: NaN, kernelCpuPct: NaN, machineCpuPct: NaN, otherCpuPct: NaN, softirqPct: NaN, stealPct: NaN,
+    rssMiB: { start: NaN, max: NaN, end: NaN }, load: null,
+  };
+  try {
+    // Server up?
+    const upBy = Date.now() + 30_000;
+    for (;;) {
+      if (server.exitCode !== null) throw new Error(`server exited ${server.exitCode}: ${serverErr}`);
+      if (Date.now() > upBy) throw new Error(`server not up after 30 s: ${serverErr}`);
+      const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await sleep(200);
+    }
+    const res = await fetch(`${base}/api/streams`, { method: 'POST', body: '{}' });
+    if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status}`);
+    const { id, key } = (await res.json()) as { id: string; key: string };
+    ffmpeg = own(spawn('ffmpeg', publishArgs(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`), { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
+    let ffErr = '';
+    ffmpeg.stderr?.on('data', (d: Buffer) => (ffErr = (ffErr + d.toString()).slice(-4000)));
+    const liveBy = Date.now() + 20_000;
+    for (;;) {
+      if (Date.now() > liveBy) throw new Error(`no LL-HLS parts after 20 s; ffmpeg: ${ffErr}`);
+      const r = await fetch(`${base}/hls/${id}/index.m3u8`).catch(() => null);
+      if (r?.ok && parsePlaylist(await r.text()).parts.length >= 3) break;
+      await sleep(200);
+    }
+    const start = wallNow() + 500;
+    const from = start + (rampS + settleS) * 1000;
+    const to = from + seconds * 1000;
+    const outFile = path.join(CACHE, 'results', `hls-load-${runTag}-n${n}.json`);
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    rmSync(outFile, { force: true });
+    await sleep(500);
+    loadgen = own(spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(n), '--ramp', String(rampS), '--from', String(from), '--to', String(to), '--out', outFile, ...(args.plain ? [] : ['--probe-file', probeFile])],
+      { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+    ));
+    const lgExit = new Promise<number | string>((r) => loadgen!.once('close', (code, sig) => r(code ?? sig ?? -1)));
+    result.rssMiB.start = rssMiB(server.pid) ?? NaN;
+
+    await sleep(Math.max(0, from - wallNow()));
+    const snap = () => ({ at: wallNow(), m: machineTicks(), s: cpuSeconds(server.pid), l: cpuSeconds(loadgen!.pid), f: cpuSeconds(ffmpeg!.pid), k: kernelThreadsSeconds() });
+    const s0 = snap();
+    let rssMax = rssMiB(server.pid) ?? NaN;
+    while (wallNow() < to) {
+      await sleep(Math.min(1000, Math.max(0, to - wallNow())));
+      rssMax = Math.max(rssMax, rssMiB(server.pid) ?? NaN);
+      if (server.exitCode !== null) throw new Error(`server exited ${server.exitCode} during the window: ${serverErr}`);
+    }
+    const s1 = snap();
+    result.rssMiB.max = rssMax;
+    result.rssMiB.end = rssMiB(server.pid) ?? NaN;
+    const dt = (s1.at - s0.at) / 1000;
+    const pct = (a: number | null, b: number | null) => (a !== null && b !== null ? ((b - a) / dt) * 100 : NaN);
+    result.serverCpuPct = pct(s0.s, s1.s);
+    result.loadgenCpuPct = pct(s0.l, s1.l);
+    result.ffmpegCpuPct = pct(s0.f, s1.f);
+    result.kernelCpuPct = pct(s0.k, s1.k);
+    result.machineCpuPct = machinePct(s0.m, s1.m);
+    const extras = machineExtras(s0.m, s1.m);
+    result.softirqPct = extras.softirq;
+    result.stealPct = extras.steal;
+    // softirq time is in no process's utime/stime: take it out of "other" too.
+    result.otherCpuPct = result.machineCpuPct - result.serverCpuPct - result.loadgenCpuPct - result.ffmpegCpuPct - result.kernelCpuPct - result.softirqPct;
+
+    const code = await Promise.race([lgExit, sleep(30_000).then(() => 'timeout')]);
+    if (code !== 0) throw new Error(`load generator ended with ${code}`);
+    result.load = JSON.parse(readFileSync(outFile, 'utf8')) as LoadResult;
+  } catch (err) {
+    result.error = (err as Error).message;
+    log(`point ${n}: ${result.error}`);
+  } finally {
+    await stop(loadgen, 'SIGKILL');
+    await stop(ffmpeg);
+    await stop(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (args.profile && existsSync(profileDir)) {
+    // The main thread's profile is the one with the most busy time.
+    const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profileDir, f));
+    const busiest = files
+      .map((f) => ({ f, s: summarizeProfile(f) }))
+      .sort((a, b) => b.s.totalMs - b.s.idleMs - (a.s.totalMs - a.s.idleMs))[0];
+    if (busiest) {
+      result.profile = path.relative(ROOT, busiest.f);
+      console.log(`\n${n} viewers: ${profileReport(busiest.f, 20)}\n`);
+    }
+  }
+  const l = result.load;
+  log(
+    `${n} viewers: server CPU ${fmt(result.serverCpuPct)} %, RSS max ${fmt(result.rssMiB.max)} MiB; loadgen ${fmt(result.loadgenCpuPct)} %, ffmpeg ${fmt(result.ffmpegCpuPct)} %, kernel ${fmt(result.kernelCpuPct + result.softirqPct)} %, steal ${fmt(result.stealPct)} %, other ${fmt(result.otherCpuPct)} %` +
+      (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
+  );
+  return result;
+}
+
+function table(results: PointResult[]): string {
+  const two = (x: Summary | undefined) => (x && x.n > 0 ? `${fmt(x.p50)} / ${fmt(x.p99)}` : '–');
+  const three = (x: Summary | undefined) => (x && x.n > 0 ? `${fmt(x.p50)} / ${fmt(x.p99)} / ${fmt(x.max)}` : '–');
+  const rows = results.map((r) => {
+    const l = r.load;
+    const delay = l ? (l.delays.fromReady.n > 0 ? l.delays.fromReady : l.delays.abs) : null;
+    const fits = l && delay ? (r.serverCpuPct < 100 && delay.p99 < 100 && l.rates.partsPerViewerPerSec > 4.9 ? 'yes' : 'no') : '–';
+    const cells = [
+      r.viewers,
+      fmt(r.serverCpuPct),
+      fmt(r.rssMiB.max, 0),
+      l ? fmt(l.rates.requestsPerSec, 0) : '–',
+      l ? fmt(l.rates.partsPerViewerPerSec, 2) : '–',
+      two(l?.delays.fromReadyTtfb),
+      three(l?.delays.fromReady),
+      two(l?.delays.abs),
+      two(l?.delays.spread),
+      two(l?.serverBurstMs),
+      l ? `${fmt(l.serverEventLoopMs.p99OfSeconds.p50)} / ${fmt(l.serverEventLoopMs.maxOfSeconds.max)}` : '–',
+      l ? `${l.errors.connectionErrors} / ${l.errors.playlistNon200}` : '–',
+      `${fmt(r.loadgenCpuPct)} (${l ? fmt(l.loadgen.eventLoopDelayMs.p99) : '–'})`,
+      fmt(r.ffmpegCpuPct),
+      fmt(r.kernelCpuPct + r.softirqPct),
+      fmt(r.otherCpuPct),
+      `${fits}${r.error ? ` (${r.error})` : ''}`,
+    ];
+    return `| ${cells.join(' | ')} |`;
+  });
+  return [
+    '| viewers | server CPU % | server RSS MiB max | req/s | parts / viewer / s | part ready → first byte, ms p50 / p99 | part ready → whole part, ms p50 / p99 / max | PDT part end → whole part, ms p50 / p99 | spread vs fastest viewer, ms p50 / p99 | server fan-out burst per part, ms p50 / p99 | server event-loop delay, ms p99 (median s) / max | conn. errors / playlist non-200 | load gen CPU % (loop delay p99 ms) | ffmpeg CPU % | kernel (softirq + kthreads) % | other processes % | 1 core and p99 < 100 ms |',
+    `|${' --- |'.repeat(17)}`,
+    ...rows,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  ensureMedia();
+  if (args.profile) mkdirSync(PROFILE_DIR, { recursive: true });
+  const runTag = new Date().toISOString().replace(/[:.]/g, '-');
+  const versions = {
+    node: process.version,
+    ffmpeg: spawnSync('ffmpeg', ['-version']).stdout.toString().split('\n')[0].replace(/^ffmpeg version (\S+).*/, '$1'),
+    cpu: os.cpus()[0]?.model ?? '?',
+    cores: os.cpus().length,
+  };
+  log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})`);
+  const results: PointResult[] = [];
+  for (const n of counts) results.push(await runPoint(n, runTag));
+  console.log(`\n${table(results)}\n`);
+  const out = args.json ?? path.join(CACHE, 'results', `hls-viewers-${runTag}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), versions, seconds, rampS, settleS, results }, null, 1));
+  log(`results: ${path.relative(ROOT, out)}`);
+  if (args.profile) log(`profiles: ${path.relative(ROOT, PROFILE_DIR)}/${runTag}-n*/`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
