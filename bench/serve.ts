@@ -1,0 +1,57 @@
+/**
+ * Our server, alone in its own process, for the benchmarks: the real server without the Next
+ * pages, configured from the environment like `npm run serve` (PORT and RTMP_PORT default to 0,
+ * HOST to 127.0.0.1, DATA_DIR to a fresh temp dir, LOG_LEVEL to warn).
+ *
+ * Prints one JSON line `{"event":"ready","pid":…,"httpPort":…,"rtmpPort":…}` on stdout when it
+ * listens. On SIGUSR2 it prints `{"event":"stats","streams":[…]}` (the hub's view, including frames
+ * dropped for slow subscribers). SIGTERM/SIGINT close it.
+ *
+ *   node --import tsx bench/serve.ts
+ *
+ * Diagnostic switch: BENCH_TCP_NODELAY=0 turns every setNoDelay(true) of this process into a no-op
+ * (the server asks for TCP_NODELAY on RTMP sockets), to measure what Nagle's algorithm would save.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer } from '../server/app';
+import { loadConfig } from '../server/config';
+import { createLogger } from '../server/log';
+
+if (process.env.BENCH_TCP_NODELAY === '0') {
+  type TcpBinding = { TCP: { prototype: { setNoDelay(on: boolean): number } } };
+  const { TCP } = (process as unknown as { binding(name: string): TcpBinding }).binding('tcp_wrap');
+  TCP.prototype.setNoDelay = () => 0;
+  console.error('bench/serve.ts: BENCH_TCP_NODELAY=0, TCP_NODELAY disabled for this process');
+}
+
+const ownDataDir = process.env.DATA_DIR ? null : await mkdtemp(path.join(os.tmpdir(), 'golive-bench-'));
+const env = { ...process.env };
+env.PORT ??= '0';
+env.RTMP_PORT ??= '0';
+env.HOST ??= '127.0.0.1';
+env.LOG_LEVEL ??= 'warn';
+if (ownDataDir) env.DATA_DIR = ownDataDir;
+
+const config = loadConfig(env);
+const logger = createLogger(config.logLevel, false);
+const running = await startServer({ config, logger, withNext: false });
+console.log(JSON.stringify({ event: 'ready', pid: process.pid, httpPort: running.httpPort, rtmpPort: running.rtmpPort }));
+
+process.on('SIGUSR2', () => {
+  console.log(JSON.stringify({ event: 'stats', streams: running.hub.activeStats(), rtmpConnections: running.rtmp.connectionCount }));
+});
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const force = setTimeout(() => process.exit(1), 5000);
+  force.unref();
+  await running.close().catch(() => undefined);
+  if (ownDataDir) await rm(ownDataDir, { recursive: true, force: true }).catch(() => undefined);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
