@@ -62,7 +62,7 @@ export default defineConfig({
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       DATA_DIR: path.join(os.tmpdir(), 'golive-e2e-data'),
-      PUBLISHER_GRACE_SECONDS: '3',
+      PUBLISHER_GRACE_SECONDS: '10',
     },
   },
 });

@@ -194,6 +194,19 @@ describe('browser ingest over /ingest', () => {
     await waitFor('ffmpeg gone', () => server.ingest.running === 0, 10000);
   });
 
+  test('a first chunk split after one byte is still recognised', async () => {
+    const s = await server.createStream();
+    const c = await connect(server);
+    await start(c, s);
+    c.ws.send(h264.subarray(0, 1));
+    const sending = sendPaced(c, h264.subarray(1), 3);
+    await waitFor('relay live', () => server.hub.isLive(s.id), 15000);
+    await sending;
+    c.ws.send(JSON.stringify({ type: 'stop' }));
+    assert.equal((await c.closed).code, 1000);
+    await waitFor('ffmpeg gone', () => server.ingest.running === 0, 10000);
+  });
+
   test('server shutdown ends every ingest ffmpeg', async () => {
     const local = await startTestServer();
     try {

@@ -46,6 +46,7 @@ class IngestSession {
   private progress: FfmpegProgress | null = null;
   private offset: { value: number; rtt: number } | null = null;
   private firstChunk = true;
+  private head: Buffer | null = null;
   private format: { input: 'webm' | 'mp4'; transcode: boolean } | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private liveSince = 0;
@@ -192,6 +193,13 @@ class IngestSession {
       return;
     }
     if (this.firstChunk) {
+      // Decide on the first 8 bytes, however the recorder split them.
+      chunk = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      if (chunk.length < 8) {
+        this.head = chunk;
+        return;
+      }
+      this.head = null;
       this.firstChunk = false;
       if (!startsMediaFile(chunk, this.format.input)) {
         this.close(Close.Unsupported, `the first chunk is not the start of a ${this.format.input === 'webm' ? 'WebM' : 'MP4'} file`);

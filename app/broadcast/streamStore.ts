@@ -1,0 +1,104 @@
+/**
+ * The stream this browser broadcasts to, kept in localStorage (`golive.stream`) so a reload or a reconnect goes on
+ * with the same id and key.
+ */
+
+export const STORAGE_KEY = 'golive.stream';
+
+export interface StoredStream {
+  id: string;
+  key: string;
+  /** RTMP server URL for OBS (`urls.obsServer` of POST /api/streams). */
+  obsServer?: string;
+}
+
+export function loadStream(): StoredStream | null {
+  try {
+    const raw = window.localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const v = JSON.parse(raw) as Partial<StoredStream> | null;
+    if (!v || typeof v.id !== 'string' || typeof v.key !== 'string' || !v.id || !v.key) return null;
+    return { id: v.id, key: v.key, ...(typeof v.obsServer === 'string' ? { obsServer: v.obsServer } : {}) };
+  } catch {
+    return null;
+  }
+}
+
+export function saveStream(s: StoredStream): void {
+  try {
+    window.localStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+  } catch {
+    /* private mode: the stream lives as long as the page */
+  }
+}
+
+export function forgetStream(): void {
+  try {
+    window.localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    /* nothing stored */
+  }
+}
+
+async function errorText(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { error?: unknown };
+    if (typeof body.error === 'string' && body.error) return body.error;
+  } catch {
+    /* not JSON */
+  }
+  return `the server answered ${res.status}`;
+}
+
+/** POST /api/streams. Throws an Error fit to show. */
+export async function createStream(title: string): Promise<StoredStream> {
+  let res: Response;
+  try {
+    res = await fetch('/api/streams', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(title ? { title } : {}),
+    });
+  } catch (err) {
+    throw new Error(`Could not reach the server to create a stream: ${(err as Error).message}`);
+  }
+  if (!res.ok) throw new Error(`Could not create a stream: ${await errorText(res)}`);
+  const body = (await res.json()) as { id: string; key: string; urls?: { obsServer?: string } };
+  const stream: StoredStream = { id: body.id, key: body.key, ...(body.urls?.obsServer ? { obsServer: body.urls.obsServer } : {}) };
+  saveStream(stream);
+  return stream;
+}
+
+/**
+ * The RTMP server URL of a stored stream that lacks it (stored by hand or by an older page): derived from
+ * GET /api/streams/<id>. Null when the server does not know the stream.
+ */
+export async function fetchObsServer(id: string): Promise<string | null> {
+  const res = await fetch(`/api/streams/${encodeURIComponent(id)}`, { cache: 'no-store' });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`Could not look up stream ${id}: ${await errorText(res)}`);
+  const body = (await res.json()) as { urls?: { rtmpPlay?: string } };
+  const play = body.urls?.rtmpPlay ?? '';
+  const suffix = `/${id}`;
+  if (!play.endsWith(suffix)) throw new Error(`Could not look up stream ${id}: no RTMP address`);
+  return play.slice(0, -suffix.length);
+}
+
+export interface IngestInfo {
+  available: boolean;
+  reason?: string;
+  maxMessageBytes: number;
+}
+
+/** GET /api/ingest. A server without the route has no browser ingest. */
+export async function fetchIngestInfo(): Promise<IngestInfo> {
+  const res = await fetch('/api/ingest', { cache: 'no-store' });
+  if (res.status === 404) return { available: false, reason: 'this server has no browser ingest (/api/ingest not found)', maxMessageBytes: 0 };
+  if (!res.ok) throw new Error(`GET /api/ingest answered ${res.status}`);
+  const body = (await res.json()) as Partial<IngestInfo>;
+  return {
+    available: body.available === true,
+    reason: typeof body.reason === 'string' ? body.reason : undefined,
+    maxMessageBytes: typeof body.maxMessageBytes === 'number' && body.maxMessageBytes > 0 ? body.maxMessageBytes : 1024 * 1024,
+  };
+}
