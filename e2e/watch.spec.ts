@@ -62,3 +62,38 @@ test('the directory lists a live stream and drops it when it ends, without a rel
   await expect(page.getByTestId('live-card').filter({ hasText: 'Directory test' })).toHaveCount(0, { timeout: 20000 });
   await expect(page.getByTestId('live-empty')).toBeVisible();
 });
+
+test('broadcaster and viewer in one browser: 1280x720 plays with a latency readout, and "ended" follows Stop', async ({ browser }) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.grantPermissions(['camera', 'microphone']);
+  const broadcaster = await context.newPage();
+  try {
+    await broadcaster.goto('/broadcast');
+    await broadcaster.evaluate(() => localStorage.removeItem('golive.stream'));
+    await broadcaster.reload();
+    await broadcaster.getByTestId('go-live').click();
+    await expect(broadcaster.getByTestId('status')).toHaveText(/live/i, { timeout: 30000 });
+    const id = await broadcaster.evaluate(() => (window as unknown as { __golive: { state(): { streamId: string } } }).__golive.state().streamId);
+    expect(id).toMatch(/^[a-z0-9]+$/);
+
+    const viewer = await context.newPage();
+    await viewer.goto(`/watch/${id}`);
+    await expect(viewer.getByTestId('phase')).toHaveText('Live', { timeout: 20000 });
+    await expect.poll(async () => (await videoState(viewer)).t, { timeout: 30000 }).toBeGreaterThan(1);
+    const a = await videoState(viewer);
+    await viewer.waitForTimeout(1500);
+    const b = await videoState(viewer);
+    expect(b.t).toBeGreaterThan(a.t + 0.5);
+    expect(b.w).toBe(1280);
+    expect(b.h).toBe(720);
+    await expect(viewer.getByTestId('latency')).toHaveText(/^\d+\.\d s behind live$/, { timeout: 10000 });
+    await expect(viewer.getByTestId('viewers')).toHaveText(/^[1-9]\d* watching$/, { timeout: 10000 });
+
+    await broadcaster.bringToFront();
+    await broadcaster.getByTestId('stop').click();
+    await expect(broadcaster.getByTestId('status')).toHaveText(/ended/i, { timeout: 15000 });
+    await expect(viewer.getByTestId('phase')).toHaveText('Ended', { timeout: 15000 });
+  } finally {
+    await context.close();
+  }
+});

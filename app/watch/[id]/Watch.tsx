@@ -208,7 +208,7 @@ export function Watch({ id }: { id: string }) {
           {playing && (
             <div className="player-controls">
               <button type="button" className="button button-small" onClick={toggleMute} aria-pressed={!muted} data-testid="unmute">
-                {muted ? '🔇 Unmute' : '🔊 Mute'}
+                {muted ? 'Unmute' : 'Mute'}
               </button>
               {behind && (
                 <button type="button" className="button button-small button-primary" onClick={jumpToLive} data-testid="jump-live">
@@ -216,7 +216,7 @@ export function Watch({ id }: { id: string }) {
                 </button>
               )}
               <button type="button" className="button button-small" onClick={fullscreen} aria-label="Fullscreen">
-                ⛶ Fullscreen
+                Fullscreen
               </button>
             </div>
           )}
