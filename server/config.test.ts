@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './config';
+import { listen, StartupError } from './net';
+
+test('defaults, and values from the environment', () => {
+  const d = loadConfig({});
+  assert.equal(d.port, 3000);
+  assert.equal(d.rtmpPort, 1935);
+  assert.equal(d.publishAuth, 'key');
+  assert.equal(d.publisherGraceMs, 10_000);
+  const c = loadConfig({ PORT: '8080', RTMP_PORT: '1936', PUBLIC_URL: 'https://live.example.com/', PUBLISH_AUTH: 'none', LOG_LEVEL: 'debug' });
+  assert.equal(c.port, 8080);
+  assert.equal(c.publicUrl, 'https://live.example.com');
+  assert.equal(c.publishAuth, 'none');
+});
+
+test('a bad value names its variable', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /^invalid PORT="abc"/],
+    [{ RTMP_PORT: '70000' }, /^invalid RTMP_PORT="70000"/],
+    [{ LOG_LEVEL: 'loud' }, /^invalid LOG_LEVEL="loud"/],
+    [{ PUBLIC_URL: 'not a url' }, /^invalid PUBLIC_URL/],
+    [{ PUBLISH_AUTH: 'maybe' }, /^invalid PUBLISH_AUTH/],
+    [{ HLS_PART_TARGET: '2', HLS_SEGMENT_TARGET: '1' }, /HLS_PART_TARGET=2: must not exceed HLS_SEGMENT_TARGET=1/],
+  ];
+  for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+});
+
+test('a port already in use is one clear error naming the port and its variable', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    await assert.rejects(listen(net.createServer(), port, '127.0.0.1', 'RTMP_PORT'), (e: unknown) => e instanceof StartupError && e.message === `port ${port} (RTMP_PORT) is already in use on 127.0.0.1`);
+  } finally {
+    taken.close();
+  }
+});
