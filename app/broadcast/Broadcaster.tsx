@@ -1,7 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState, type SyntheticEvent } from 'react';
-import { CopyField } from '../components/CopyField';
+import { CopyField, useCopy } from '../components/CopyField';
 import type { Status } from './ingest';
 import {
   AUDIO_BITS_PER_SECOND,
@@ -773,16 +773,7 @@ export function Broadcaster() {
 
 /** The watch page address with Copy and Open. */
 function WatchLink({ url }: { url: string }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(url);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
-    } catch {
-      setCopied(false);
-    }
-  };
+  const { copied, copy } = useCopy(url);
   return (
     <div className="field">
       <span className="field-label" id="watch-link-label">

@@ -2,8 +2,8 @@
 
 import { useState } from 'react';
 
-/** A read-only value with a copy button. */
-export function CopyField({ label, value }: { label: string; value: string }) {
+/** Copy `value` to the clipboard; `copied` is true for a moment afterwards. */
+export function useCopy(value: string): { copied: boolean; copy: () => Promise<void> } {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
     try {
@@ -14,6 +14,12 @@ export function CopyField({ label, value }: { label: string; value: string }) {
       setCopied(false);
     }
   };
+  return { copied, copy };
+}
+
+/** A read-only value with a copy button. */
+export function CopyField({ label, value }: { label: string; value: string }) {
+  const { copied, copy } = useCopy(value);
   return (
     <div className="field">
       <label>{label}</label>
