@@ -26,8 +26,15 @@ export function targetDuration(s: Segmenter, o: PlaylistOptions): number {
   return td;
 }
 
+/**
+ * PART-TARGET: the configured target, or the longest part still in memory if one is longer (a frame that arrived
+ * late). Only parts in the window count, so one early glitch does not raise PART-HOLD-BACK, and so the players'
+ * latency, for the rest of the stream.
+ */
 export function partTarget(s: Segmenter, o: PlaylistOptions): number {
-  return Math.max(o.partTarget, Math.ceil(s.maxPartDuration * 1000) / 1000);
+  let longest = 0;
+  for (const seg of s.segments) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+  return Math.max(o.partTarget, Math.ceil(longest * 1000) / 1000);
 }
 
 export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: boolean } = {}): string {

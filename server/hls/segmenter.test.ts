@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
 import { makeTestPackets } from '../testing/flv-file';
 import { run } from '../testing/harness';
-import { renderPlaylist, type PlaylistOptions } from './playlist';
+import { partTarget, renderPlaylist, type PlaylistOptions } from './playlist';
 import { Segmenter } from './segmenter';
 
 const OPTS = { segmentTarget: 1, partTarget: 0.2, keepSegments: 10 };
@@ -170,4 +170,18 @@ describe('segmenter robustness', () => {
     const parts = s.segments.flatMap((seg) => seg.parts);
     assert.ok(parts.length >= 3, 'audio is written out in bounded parts');
   });
+});
+
+test('one late frame raises PART-TARGET only while its part is in the window', async () => {
+  const packets = await makeTestPackets({ seconds: 8, fps: 25, gop: 25, audio: false });
+  const s = new Segmenter({ ...OPTS, keepSegments: 3 });
+  let shift = 0;
+  let withGlitch = 0;
+  for (const p of packets) {
+    if (!p.config && p.dts === 400) shift = 500; // a 540 ms hole between two frames, early on
+    s.packet({ ...p, dts: p.dts + shift });
+    if (p.dts === 1600) withGlitch = partTarget(s, POPTS);
+  }
+  assert.ok(withGlitch > 0.5, `the long part is declared while listed (${withGlitch})`);
+  assert.equal(partTarget(s, POPTS), 0.2, 'and forgotten once it left the window');
 });

@@ -79,8 +79,6 @@ export class Segmenter {
   initVersion = -1;
   discontinuitySequence = 0;
   ended = false;
-  /** Longest part so far, seconds (PART-TARGET must not be below it). */
-  maxPartDuration = 0;
   /** Called after every new part and at the end. */
   onChange: () => void = () => undefined;
 
@@ -346,7 +344,6 @@ export class Segmenter {
     const independent = this.tracks?.video ? this.partVideo.length > 0 && this.partVideo[0].keyframe : true;
     seg.parts.push({ msn: seg.msn, index: seg.parts.length, duration, independent, data });
     seg.duration = (endDts - seg.startDts) / 1000;
-    if (duration > this.maxPartDuration) this.maxPartDuration = duration;
     this.partVideo = [];
     this.partAudio = [];
     this.partStart = endDts;

@@ -1,0 +1,181 @@
+/**
+ * Checks the LL-HLS parts our server serves for timeline holes: fetches the playlist, the init
+ * segment and every listed part (again and again while a window runs), and verifies per track that each part starts where the previous
+ * one ended (tfdt == previous tfdt + sum of sample durations). A hole in either track becomes a
+ * hole in the browser's buffered ranges (MSE buffers the intersection of audio and video), where
+ * playback stalls and hls.js raises its target latency.
+ *
+ *   npx tsx bench/latency/check-parts.ts http://127.0.0.1:PORT/hls/<id>/index.m3u8
+ */
+
+interface Box {
+  type: string;
+  start: number; // payload start
+  end: number;
+}
+
+function boxes(b: Buffer, start: number, end: number): Box[] {
+  const out: Box[] = [];
+  let p = start;
+  while (p + 8 <= end) {
+    let size = b.readUInt32BE(p);
+    const type = b.toString('latin1', p + 4, p + 8);
+    let head = 8;
+    if (size === 1) {
+      size = Number(b.readBigUInt64BE(p + 8));
+      head = 16;
+    } else if (size === 0) size = end - p;
+    if (size < head || p + size > end) break;
+    out.push({ type, start: p + head, end: p + size });
+    p += size;
+  }
+  return out;
+}
+
+const child = (b: Buffer, box: Box, type: string) => boxes(b, box.start, box.end).find((x) => x.type === type);
+
+/** track_ID -> timescale (and handler) from an init segment. */
+function parseInit(b: Buffer): Map<number, { timescale: number; kind: string }> {
+  const tracks = new Map<number, { timescale: number; kind: string }>();
+  const moov = boxes(b, 0, b.length).find((x) => x.type === 'moov');
+  if (!moov) return tracks;
+  for (const trak of boxes(b, moov.start, moov.end).filter((x) => x.type === 'trak')) {
+    const tkhd = child(b, trak, 'tkhd');
+    const mdia = child(b, trak, 'mdia');
+    if (!tkhd || !mdia) continue;
+    const id = b.readUInt32BE(tkhd.start + (b[tkhd.start] === 1 ? 20 : 12));
+    const mdhd = child(b, mdia, 'mdhd');
+    const hdlr = child(b, mdia, 'hdlr');
+    if (!mdhd) continue;
+    const timescale = b.readUInt32BE(mdhd.start + (b[mdhd.start] === 1 ? 20 : 12));
+    const kind = hdlr ? b.toString('latin1', hdlr.start + 8, hdlr.start + 12) : '?';
+    tracks.set(id, { timescale, kind: kind === 'vide' ? 'video' : kind === 'soun' ? 'audio' : kind });
+  }
+  return tracks;
+}
+
+/** Per track of one fragment: base decode time and total duration, in the track's timescale. */
+function parseFragment(b: Buffer): Map<number, { tfdt: number; duration: number; samples: number }> {
+  const out = new Map<number, { tfdt: number; duration: number; samples: number }>();
+  for (const moof of boxes(b, 0, b.length).filter((x) => x.type === 'moof')) {
+    for (const traf of boxes(b, moof.start, moof.end).filter((x) => x.type === 'traf')) {
+      const tfhd = child(b, traf, 'tfhd');
+      const tfdt = child(b, traf, 'tfdt');
+      if (!tfhd || !tfdt) continue;
+      const tfFlags = b.readUInt32BE(tfhd.start) & 0xffffff;
+      const id = b.readUInt32BE(tfhd.start + 4);
+      let q = tfhd.start + 8;
+      if (tfFlags & 0x1) q += 8;
+      if (tfFlags & 0x2) q += 4;
+      const defaultDuration = tfFlags & 0x8 ? b.readUInt32BE(q) : 0;
+      const base = b[tfdt.start] === 1 ? Number(b.readBigUInt64BE(tfdt.start + 4)) : b.readUInt32BE(tfdt.start + 4);
+      let duration = 0;
+      let samples = 0;
+      for (const trun of boxes(b, traf.start, traf.end).filter((x) => x.type === 'trun')) {
+        const flags = b.readUInt32BE(trun.start) & 0xffffff;
+        const count = b.readUInt32BE(trun.start + 4);
+        let r = trun.start + 8;
+        if (flags & 0x1) r += 4;
+        if (flags & 0x4) r += 4;
+        for (let i = 0; i < count; i++) {
+          duration += flags & 0x100 ? b.readUInt32BE(r) : defaultDuration;
+          r += ((flags & 0x100 ? 4 : 0) + (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0));
+        }
+        samples += count;
+      }
+      const prev = out.get(id);
+      if (prev) {
+        prev.duration += duration;
+        prev.samples += samples;
+      } else out.set(id, { tfdt: base, duration, samples });
+    }
+  }
+  return out;
+}
+
+export interface PartsCheck {
+  parts: number;
+  /** Per track: how many part boundaries do not join up, and the largest gap / overlap in ms. */
+  tracks: Record<string, { holes: number; overlaps: number; maxGapMs: number; maxOverlapMs: number; where: string[] }>;
+  /** Part durations in the playlist vs the video media in them: the largest difference, ms. */
+  maxPlaylistVsVideoMs: number;
+}
+
+/** Follows a live playlist (call `poll()` every ~2 s: the playlist lists the parts of ~3 segments). */
+export class PartsChecker {
+  private tracks: Map<number, { timescale: number; kind: string }> | null = null;
+  private seen = new Set<string>();
+  private last = new Map<number, number>();
+  readonly result: PartsCheck = { parts: 0, tracks: {}, maxPlaylistVsVideoMs: 0 };
+
+  constructor(private readonly playlistUrl: string) {}
+
+  private async get(u: string): Promise<Buffer> {
+    const res = await fetch(u, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`${u}: ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  private busy = false;
+
+  async poll(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.pollOnce();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
+    const text = (await this.get(this.playlistUrl)).toString('utf8');
+    const base = new URL(this.playlistUrl);
+    if (!this.tracks) {
+      const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text);
+      if (!map) throw new Error('no EXT-X-MAP');
+      this.tracks = parseInit(await this.get(new URL(map[1], base).href));
+    }
+    const parts = [...text.matchAll(/#EXT-X-PART:DURATION=([\d.]+),URI="([^"]+)"/g)].map((m) => ({ duration: Number(m[1]), uri: m[2] }));
+    for (const part of parts) {
+      if (this.seen.has(part.uri)) continue;
+      this.seen.add(part.uri);
+      this.result.parts++;
+      const frag = parseFragment(await this.get(new URL(part.uri, base).href));
+      for (const [id, t] of frag) {
+        const info = this.tracks.get(id);
+        if (!info) continue;
+        const r = (this.result.tracks[info.kind] ??= { holes: 0, overlaps: 0, maxGapMs: 0, maxOverlapMs: 0, where: [] });
+        const expected = this.last.get(id);
+        if (expected !== undefined && t.tfdt !== expected) {
+          const ms = ((t.tfdt - expected) * 1000) / info.timescale;
+          if (ms > 0) {
+            r.holes++;
+            r.maxGapMs = Math.max(r.maxGapMs, ms);
+          } else {
+            r.overlaps++;
+            r.maxOverlapMs = Math.max(r.maxOverlapMs, -ms);
+          }
+          if (r.where.length < 6) r.where.push(`${part.uri.replace(/^[0-9a-f]+-part/, '').replace(/\.m4s$/, '')}:${ms.toFixed(1)}ms`);
+        }
+        this.last.set(id, t.tfdt + t.duration);
+        if (info.kind === 'video') this.result.maxPlaylistVsVideoMs = Math.max(this.result.maxPlaylistVsVideoMs, Math.abs(part.duration * 1000 - (t.duration * 1000) / info.timescale));
+      }
+    }
+  }
+}
+
+export async function checkParts(playlistUrl: string): Promise<PartsCheck> {
+  const c = new PartsChecker(playlistUrl);
+  await c.poll();
+  return c.result;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.argv[2];
+  if (!url) {
+    console.error('usage: check-parts.ts <playlist url>');
+    process.exit(2);
+  }
+  console.log(JSON.stringify(await checkParts(url), null, 2));
+}

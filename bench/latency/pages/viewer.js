@@ -1,0 +1,237 @@
+// The viewer: hls.js plays `src`; every presented video frame (requestVideoFrameCallback) is drawn
+// to a small canvas, the pixel clock read back and compared with this page's clock at the frame's
+// expected display time. Query: src, ll (1 = lowLatencyMode), label, hls (JSON: extra hls.js config).
+/* global Hls */
+import { decodeLevels, latencyFrom, sampleLevels, WIDTH, HEIGHT } from '/pixel-clock.js';
+
+const q = new URLSearchParams(location.search);
+const lowLatencyMode = q.get('ll') === '1';
+const video = document.getElementById('v');
+const status = document.getElementById('status');
+
+const SCALE = 0.25;
+const cw = Math.round(WIDTH * SCALE);
+const ch = Math.round(HEIGHT * SCALE);
+const canvas = new OffscreenCanvas(cw, ch);
+const ctx = canvas.getContext('2d', { willReadFrequently: true });
+
+function fresh() {
+  return {
+    since: Date.now(),
+    frames: 0,
+    read: 0,
+    rejected: { ambiguous: 0, checksum: 0, implausible: 0, size: 0 },
+    repeats: 0,
+    latency: [],
+    /** Seconds of media buffered ahead of the playhead, at each read frame. */
+    bufferAhead: [],
+    /** hls.js's own latency estimate (live edge - playhead), s. */
+    hlsLatency: [],
+    targetLatency: [],
+    /** Date.now() - hls.playingDate (from EXT-X-PROGRAM-DATE-TIME), ms. */
+    pdtLatency: [],
+    /** pixel-clock latency - PDT latency: how far the stream's PDT anchor is off the capture clock, ms. */
+    pixelMinusPdt: [],
+    playbackRate: [],
+    /** Age of the newest media in a just-loaded part (LL) or segment: load end - PDT of its end, ms. */
+    loadAge: [],
+    loads: 0,
+    segmentLoads: 0,
+    /** Loads whose newest media was over 1 s old: which, and how long the request took. */
+    lateLoads: [],
+    waiting: 0,
+    stalls: 0,
+    /** Frames shown while video.buffered had more than one range (holes), and the most ranges seen. */
+    holeFrames: 0,
+    holes: [],
+    maxRanges: 0,
+    errors: [],
+    droppedAtStart: video.getVideoPlaybackQuality?.().droppedVideoFrames ?? 0,
+    resolution: null,
+  };
+}
+let stats = fresh();
+let lastValue = -1;
+
+const hls = new Hls({
+  lowLatencyMode,
+  // As the product's watch page (app/watch/[id]/Watch.tsx); maxLiveSyncPlaybackRate only acts in low-latency mode.
+  maxLiveSyncPlaybackRate: 1.5,
+  backBufferLength: 10,
+  // Extra settings for experiments (run.ts --hls '{...}').
+  ...JSON.parse(q.get('hls') || '{}'),
+});
+hls.on(Hls.Events.ERROR, (_e, data) => {
+  if (data.details === 'bufferStalledError') stats.stalls++;
+  if (stats.errors.length < 30) stats.errors.push(`${data.fatal ? 'FATAL ' : ''}${data.type}/${data.details}`);
+  if (data.fatal) {
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+    else setTimeout(() => hls.startLoad(), 1000);
+  }
+});
+hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
+  stats.loads++;
+  const frag = data.frag;
+  const part = data.part;
+  if (!frag.programDateTime) return;
+  // In low-latency mode only parts count (a whole segment loaded then is a catch-up, not the live edge).
+  if (lowLatencyMode && !part) {
+    stats.segmentLoads++;
+    return;
+  }
+  const endMedia = part ? part.start + part.duration : frag.start + frag.duration;
+  const endPdt = frag.programDateTime + (endMedia - frag.start) * 1000;
+  const loaded = (part ?? frag).stats.loading.end;
+  const loadedEpoch = Date.now() - (performance.now() - loaded);
+  const age = loadedEpoch - endPdt;
+  stats.loadAge.push(age);
+  if (age > 1000 && stats.lateLoads.length < 20) {
+    const st = (part ?? frag).stats.loading;
+    stats.lateLoads.push({ sn: frag.sn, part: part ? part.index : null, ageMs: Math.round(age), requestToFirstByteMs: Math.round(st.first - st.start), requestStartAgeMs: Math.round(Date.now() - (performance.now() - st.start) - endPdt) });
+  }
+});
+video.addEventListener('waiting', () => stats.waiting++);
+hls.loadSource(q.get('src'));
+hls.attachMedia(video);
+video.muted = true;
+video.play().catch(() => undefined);
+setInterval(() => {
+  if (video.paused && video.readyState >= 2) video.play().catch(() => undefined);
+}, 1000);
+
+/** Luma sampler from the frame on screen: the Y plane via WebCodecs (no RGB conversion), else a canvas. */
+let frameBuf = null;
+let readPath = null;
+async function lumaOfFrame() {
+  if (typeof VideoFrame === 'function' && readPath !== 'canvas') {
+    const vf = new VideoFrame(video);
+    try {
+      const fmt = vf.format;
+      const yuv = fmt === 'I420' || fmt === 'I420A' || fmt === 'NV12' || fmt === 'I422' || fmt === 'I444';
+      const rgb = fmt === 'RGBA' || fmt === 'RGBX' || fmt === 'BGRA' || fmt === 'BGRX';
+      if (yuv || rgb) {
+        const size = vf.allocationSize();
+        if (!frameBuf || frameBuf.length < size) frameBuf = new Uint8Array(size);
+        const layout = await vf.copyTo(frameBuf);
+        const { offset, stride } = layout[0];
+        const w = vf.visibleRect.width;
+        const h = vf.visibleRect.height;
+        const buf = frameBuf;
+        readPath = `VideoFrame ${fmt}`;
+        const clampX = (x) => Math.min(w - 1, Math.max(0, x));
+        const clampY = (y) => Math.min(h - 1, Math.max(0, y));
+        if (yuv) return { w, h, luma: (x, y) => buf[offset + clampY(y) * stride + clampX(x)] };
+        const [r, b] = fmt.startsWith('RGB') ? [0, 2] : [2, 0];
+        return {
+          w,
+          h,
+          luma: (x, y) => {
+            const i = offset + clampY(y) * stride + clampX(x) * 4;
+            return (buf[i + r] * 77 + buf[i + 1] * 150 + buf[i + b] * 29) >> 8;
+          },
+        };
+      }
+    } finally {
+      vf.close();
+    }
+  }
+  readPath = 'canvas';
+  ctx.drawImage(video, 0, 0, cw, ch);
+  const px = ctx.getImageData(0, 0, cw, ch).data;
+  return {
+    w: WIDTH,
+    h: HEIGHT,
+    scale: SCALE,
+    luma: (x, y) => {
+      const i = (Math.min(ch - 1, Math.max(0, y)) * cw + Math.min(cw - 1, Math.max(0, x))) * 4;
+      return (px[i] * 77 + px[i + 1] * 150 + px[i + 2] * 29) >> 8;
+    },
+  };
+}
+
+async function onFrame(_now, md) {
+  // The frame is on screen at expectedDisplayTime: take Date.now() and shift it there.
+  const shownAt = Date.now() + (md.expectedDisplayTime - performance.now());
+  try {
+    stats.frames++;
+    if (md.width !== WIDTH || md.height !== HEIGHT) {
+      stats.rejected.size++;
+      stats.resolution = `${md.width}x${md.height}`;
+      return;
+    }
+    const img = await lumaOfFrame();
+    if (img.w !== WIDTH || img.h !== HEIGHT) {
+      stats.rejected.size++;
+      stats.resolution = `${img.w}x${img.h} (${readPath})`;
+      return;
+    }
+    const d = decodeLevels(sampleLevels(img.luma, img.scale ?? 1));
+    if (!d.ok) {
+      stats.rejected[d.reason]++;
+      return;
+    }
+    const lat = latencyFrom(d.value, shownAt);
+    if (lat < -50 || lat > 60_000) {
+      stats.rejected.implausible++;
+      return;
+    }
+    stats.read++;
+    if (d.value === lastValue) stats.repeats++;
+    lastValue = d.value;
+    stats.latency.push(lat);
+    const b = video.buffered;
+    if (b.length > 1) {
+      stats.holeFrames++;
+      for (let i = 1; i < b.length; i++) {
+        const key = b.end(i - 1).toFixed(3);
+        if (stats.holes.length < 12 && !stats.holes.some((h) => h.at === key)) {
+          // Which SourceBuffer has it (hls.js internals, for diagnosis only).
+          let perBuffer = null;
+          try {
+            const sbs = hls.bufferController?.mediaSource?.sourceBuffers;
+            if (sbs) perBuffer = Array.from(sbs).map((sb) => `${sb.buffered.length} range(s)`).join(', ');
+            const tracks = hls.bufferController?.tracks;
+            if (tracks) perBuffer = `${Object.keys(tracks).join('+')}: ${perBuffer}`;
+          } catch {
+            /* internals changed */
+          }
+          stats.holes.push({ at: key, gapMs: Math.round((b.start(i) - b.end(i - 1)) * 1000), aheadOfPlayheadMs: Math.round((b.end(i - 1) - video.currentTime) * 1000), perBuffer });
+        }
+      }
+    }
+    stats.maxRanges = Math.max(stats.maxRanges, b.length);
+    stats.bufferAhead.push(b.length ? b.end(b.length - 1) - video.currentTime : 0);
+    stats.hlsLatency.push(hls.latency);
+    stats.targetLatency.push(hls.targetLatency ?? NaN);
+    stats.playbackRate.push(video.playbackRate);
+    const pd = hls.playingDate;
+    if (pd) {
+      stats.pdtLatency.push(shownAt - pd.getTime());
+      stats.pixelMinusPdt.push(lat - (shownAt - pd.getTime()));
+    }
+  } catch (e) {
+    if (stats.errors.length < 30) stats.errors.push(`frame: ${e?.message ?? e}`);
+  }
+}
+function loop(now, md) {
+  video.requestVideoFrameCallback(loop);
+  void onFrame(now, md);
+}
+video.requestVideoFrameCallback(loop);
+
+setInterval(() => {
+  const l = stats.latency;
+  status.textContent = `${q.get('label')}: frames ${stats.frames} read ${stats.read} last ${l.length ? l[l.length - 1] : '-'} ms, rate ${video.playbackRate}, target ${hls.targetLatency}`;
+}, 1000);
+
+window.bench = {
+  reset() {
+    stats = fresh();
+  },
+  collect() {
+    const s = stats;
+    stats = fresh();
+    const q = video.getVideoPlaybackQuality?.();
+    return { ...s, readPath, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, visibility: document.visibilityState };
+  },
+};

@@ -1,0 +1,20 @@
+/** Types for pixel-clock.js (plain ESM so the browser pages load it unchanged). */
+export const WIDTH: number;
+export const HEIGHT: number;
+export const COLS: number;
+export const ROWS: number;
+export const BLOCK_W: number;
+export const BLOCK_H: number;
+export const DATA_BITS: number;
+export const CHECK_BITS: number;
+export const BITS: number;
+export const LOW: number;
+export const HIGH: number;
+export function crc16(value: number): number;
+export function encodeBits(value: number): number[];
+export function blockCentre(i: number): { x: number; y: number };
+export function drawClock(ctx: CanvasRenderingContext2D, nowMs: number, frame?: number): void;
+export type Decoded = { ok: true; value: number } | { ok: false; reason: 'ambiguous' | 'checksum' };
+export function decodeLevels(levels: ArrayLike<number>): Decoded;
+export function latencyFrom(value: number, nowMs: number): number;
+export function sampleLevels(luma: (x: number, y: number) => number, scale?: number): number[];

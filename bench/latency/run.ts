@@ -1,0 +1,899 @@
+/**
+ * Glass-to-glass latency: a Chromium page broadcasts a canvas pixel clock (the wall-clock ms,
+ * 48 black/white blocks with a CRC-16) through the /ingest WebSocket like the real broadcast page;
+ * players read the clock back from the frames they show and subtract it from their own clock
+ * (same machine, same clock). Modes, one after the other against one broadcast:
+ *
+ *   ll     LL-HLS in hls.js (lowLatencyMode: true), our /hls/<id>/index.m3u8
+ *   plain  the same playlist in hls.js with lowLatencyMode: false (whole segments)
+ *   rtmp   RTMP play from our relay decoded by ffmpeg in Node (frame arrival on ffmpeg's stdout)
+ *   nginx  reference: our RTMP relayed by `ffmpeg -c copy` to nginx-rtmp, its HLS in hls.js
+ *
+ *   npx tsx bench/latency/run.ts [--seconds 60] [--warmup 15] [--modes ll,plain,rtmp,nginx]
+ *     [--timeslice 250] [--no-audio] [--hls '{"liveSyncOnStallIncrease":0}']
+ *     [--ingest-out-args='-max_interleave_delta 1'] [--json out.json]
+ *
+ * --timeslice, --no-audio, --hls (extra hls.js config for every hls.js mode) and --ingest-out-args
+ * (extra output options for the server's ingest ffmpeg, through ffmpeg-wrap.sh) are for experiments;
+ * the defaults are what the product does (app/broadcast: 250 ms timeslice, audio; app/watch: hls.js
+ * lowLatencyMode, maxLiveSyncPlaybackRate 1.5, backBufferLength 10).
+ *
+ * --seconds is the measured window per mode (after --warmup). Loopback only; every process it
+ * starts is stopped by its PID at the end.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium, type Browser, type Page } from '@playwright/test';
+import { PartsChecker } from './check-parts';
+import { decodeLevels, HEIGHT, latencyFrom, sampleLevels, WIDTH } from './pixel-clock.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+
+type Mode = 'll' | 'plain' | 'rtmp' | 'nginx';
+const ALL_MODES: Mode[] = ['ll', 'plain', 'rtmp', 'nginx'];
+const LABEL: Record<Mode, string> = {
+  ll: 'LL-HLS, hls.js lowLatencyMode',
+  plain: 'HLS (same playlist), hls.js no LL',
+  rtmp: 'RTMP play, ffmpeg decode',
+  nginx: 'nginx-rtmp HLS (ref, +1 relay hop), hls.js',
+};
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '15' },
+    modes: { type: 'string', default: ALL_MODES.join(',') },
+    timeslice: { type: 'string', default: '250' },
+    'no-audio': { type: 'boolean', default: false },
+    hls: { type: 'string', default: '{}' },
+    'ingest-out-args': { type: 'string', default: '' },
+    json: { type: 'string' },
+    chromium: { type: 'string', default: process.env.CHROMIUM_PATH || '/usr/bin/chromium' },
+  },
+});
+const seconds = Number(args.seconds);
+const warmup = Number(args.warmup);
+const timeslice = Number(args.timeslice);
+const modes = args.modes!.split(',').map((s) => s.trim()) as Mode[];
+for (const m of modes) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m} (use ${ALL_MODES.join(',')})`);
+if (!(seconds > 0) || !(warmup >= 0) || !(timeslice >= 10)) throw new Error('bad --seconds/--warmup/--timeslice');
+JSON.parse(args.hls!); // fail early on bad JSON
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+// ---- numbers ----------------------------------------------------------------------------------
+
+function quantile(xs: number[], q: number): number {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))];
+}
+const median = (xs: number[]) => quantile(xs, 0.5);
+const mean = (xs: number[]) => {
+  const v = xs.filter((x) => Number.isFinite(x));
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+};
+const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+// ---- processes --------------------------------------------------------------------------------
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  exited: Promise<void>;
+  done: boolean;
+  stderr: string;
+}
+
+const children = new Set<Child>();
+
+function start(name: string, cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): Child {
+  const proc = spawn(cmd, argv, { cwd: ROOT, env: opts.env ?? process.env, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  const c: Child = { name, proc, done: false, stderr: '', exited: Promise.resolve() };
+  c.exited = new Promise((resolve) => {
+    proc.on('close', () => {
+      c.done = true;
+      children.delete(c);
+      resolve();
+    });
+    proc.on('error', (err) => {
+      c.stderr += `\n${err.message}`;
+    });
+  });
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (d: string) => (c.stderr = (c.stderr + d).slice(-8000)));
+  children.add(c);
+  return c;
+}
+
+/** SIGTERM the child by its PID, SIGKILL if it lingers; bounded. */
+async function stop(c: Child | null | undefined, graceMs = 3000): Promise<void> {
+  if (!c || c.done) return;
+  c.proc.kill('SIGTERM');
+  await Promise.race([c.exited, sleep(graceMs)]);
+  if (!c.done) {
+    c.proc.kill('SIGKILL');
+    await Promise.race([c.exited, sleep(2000)]);
+  }
+}
+
+function waitJsonLine<T>(c: Child, pred: (o: Record<string, unknown>) => boolean, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${c.name}: no ready line in ${ms} ms; ${c.stderr.slice(-800)}`)), ms);
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const o = JSON.parse(line) as Record<string, unknown>;
+          if (pred(o)) {
+            clearTimeout(timer);
+            c.proc.stdout!.off('data', onData);
+            resolve(o as T);
+            return;
+          }
+        } catch {
+          /* not JSON */
+        }
+      }
+    };
+    c.proc.stdout!.on('data', onData);
+    void c.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${c.name} exited: ${c.stderr.slice(-800)}`));
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntil(what: string, ms: number, check: () => Promise<boolean> | boolean, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** The playlist lines that set a player's latency target (TARGETDURATION, SERVER-CONTROL, PART-INF). */
+async function playlistFacts(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    return text
+      .split('\n')
+      .filter((l) => /^#EXT-X-(TARGETDURATION|SERVER-CONTROL|PART-INF)/.test(l))
+      .map((l) => l.replace(/^#EXT-X-/, ''))
+      .join(' ');
+  } catch (err) {
+    return `(${(err as Error).message})`;
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+// ---- CPU --------------------------------------------------------------------------------------
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+function procSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+class CpuWindow {
+  private m0 = machineTicks();
+  private p0: number;
+  private t0 = Date.now();
+  constructor(private readonly pid: number | undefined) {
+    this.p0 = procSeconds(pid);
+  }
+  /** Machine busy % of all cores, the process's % of one core, the 1-minute load average at the end. */
+  read(): { machinePct: number; serverPct: number; load1: number } {
+    const m = machineTicks();
+    const p = procSeconds(this.pid);
+    const wall = (Date.now() - this.t0) / 1000;
+    const load1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    return { machinePct: (100 * (m.busy - this.m0.busy)) / Math.max(1, m.total - this.m0.total), serverPct: (100 * (p - this.p0)) / wall, load1 };
+  }
+}
+
+// ---- the bench pages --------------------------------------------------------------------------
+
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/broadcaster.html': { file: path.join(HERE, 'pages', 'broadcaster.html'), type: 'text/html; charset=utf-8' },
+  '/broadcaster.js': { file: path.join(HERE, 'pages', 'broadcaster.js'), type: 'text/javascript; charset=utf-8' },
+  '/viewer.html': { file: path.join(HERE, 'pages', 'viewer.html'), type: 'text/html; charset=utf-8' },
+  '/viewer.js': { file: path.join(HERE, 'pages', 'viewer.js'), type: 'text/javascript; charset=utf-8' },
+  '/webm-timing.js': { file: path.join(HERE, 'pages', 'webm-timing.js'), type: 'text/javascript; charset=utf-8' },
+  '/pixel-clock.js': { file: path.join(HERE, 'pixel-clock.js'), type: 'text/javascript; charset=utf-8' },
+  '/hls.min.js': { file: path.join(ROOT, 'node_modules', 'hls.js', 'dist', 'hls.min.js'), type: 'text/javascript; charset=utf-8' },
+};
+
+async function startPagesServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const p = new URL(req.url ?? '/', 'http://x').pathname;
+    const f = STATIC[p];
+    if (p === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    if (!f) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    try {
+      const body = readFileSync(f.file);
+      res.writeHead(200, { 'Content-Type': f.type, 'Cache-Control': 'no-store' }).end(body);
+    } catch (err) {
+      res.writeHead(500).end(String(err));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// ---- results ----------------------------------------------------------------------------------
+
+interface ViewerCollect {
+  seconds: number;
+  frames: number;
+  read: number;
+  rejected: Record<string, number>;
+  repeats: number;
+  latency: number[];
+  bufferAhead: number[];
+  hlsLatency: number[];
+  targetLatency: number[];
+  pdtLatency: number[];
+  pixelMinusPdt: number[];
+  playbackRate: number[];
+  loadAge: number[];
+  loads: number;
+  segmentLoads: number;
+  lateLoads: unknown[];
+  waiting: number;
+  stalls: number;
+  holeFrames: number;
+  holes: unknown[];
+  maxRanges: number;
+  errors: string[];
+  dropped: number;
+  visibility: string;
+  resolution: string | null;
+  readPath: string | null;
+}
+
+interface ModeResult {
+  mode: Mode;
+  label: string;
+  seconds: number;
+  frames: number;
+  read: number;
+  rejected: number;
+  rejectedBy: Record<string, number>;
+  medianMs: number;
+  p95Ms: number;
+  minMs: number;
+  maxMs: number;
+  stalls: number;
+  extra: Record<string, number | string>;
+  cpu: { machinePct: number; serverPct: number; load1: number };
+  ingest: unknown;
+  /** Where the time goes before the player, ms (median / p95 over the window). */
+  path?: PathTiming;
+}
+
+interface Dist {
+  median: number;
+  p95: number;
+  n: number;
+}
+interface PathTiming {
+  /** capture -> MediaRecorder hands the frame out (ondataavailable), video frames. */
+  recorderVideo: Dist;
+  recorderAudio: Dist;
+  /** capture -> the packet reaches our RTMP relay (after the ingest ffmpeg). */
+  relayVideo: Dist;
+  relayAudio: Dist;
+  /** Video timestamp gaps > 100 ms at the relay (frames missing), and the largest gap. */
+  videoGapsOver100: number;
+  maxVideoGapMs: number;
+  /** Audio timestamp steps > 50 ms at the relay (holes in the audio timeline), and the largest. */
+  audioGapsOver50: number;
+  maxAudioGapMs: number;
+}
+const dist = (xs: number[]): Dist => ({ median: median(xs), p95: quantile(xs, 0.95), n: xs.length });
+
+function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest: unknown): ModeResult {
+  const rejected = Object.values(c.rejected).reduce((a, b) => a + b, 0);
+  const pixelMinusPdt = median(c.pixelMinusPdt);
+  const extra: Record<string, number | string> = {
+    presentedFps: c.frames / c.seconds,
+    bufferAheadMs: median(c.bufferAhead) * 1000,
+    hlsLatencyMs: median(c.hlsLatency) * 1000,
+    targetLatencyMs: median(c.targetLatency) * 1000,
+    targetLatencyMaxMs: Math.max(...c.targetLatency.filter(Number.isFinite)) * 1000,
+    meanPlaybackRate: mean(c.playbackRate),
+    pdtLatencyMs: median(c.pdtLatency),
+    pixelMinusPdtMs: pixelMinusPdt,
+    // How old the newest media in a part/segment was when hls.js had it loaded (PDT-based; corrected by the
+    // PDT anchor error measured above, so on the pixel clock's scale).
+    loadAgeMs: Number.isFinite(pixelMinusPdt) ? median(c.loadAge) + pixelMinusPdt : NaN,
+    loadAgeP95Ms: Number.isFinite(pixelMinusPdt) ? quantile(c.loadAge, 0.95) + pixelMinusPdt : NaN,
+    loadsPerSecond: c.loads / c.seconds,
+    wholeSegmentLoadsInLL: c.segmentLoads,
+    waitingEvents: c.waiting,
+    framesWithBufferHoles: c.holeFrames,
+    maxBufferedRanges: c.maxRanges,
+    droppedFrames: c.dropped,
+    repeats: c.repeats,
+    visibility: c.visibility,
+    readPath: c.readPath ?? '-',
+  };
+  if (c.holes.length) extra.bufferHoles = JSON.stringify(c.holes.slice(0, 8));
+  if (c.lateLoads.length) extra.lateLoads = JSON.stringify(c.lateLoads.slice(0, 8));
+  if (c.errors.length) extra.errors = [...new Set(c.errors)].slice(0, 6).join(', ');
+  return {
+    mode,
+    label: LABEL[mode],
+    seconds: c.seconds,
+    frames: c.frames,
+    read: c.read,
+    rejected,
+    rejectedBy: c.rejected,
+    medianMs: median(c.latency),
+    p95Ms: quantile(c.latency, 0.95),
+    minMs: quantile(c.latency, 0),
+    maxMs: quantile(c.latency, 1),
+    stalls: c.stalls,
+    extra,
+    cpu,
+    ingest,
+  };
+}
+
+// ---- RTMP reader (ffmpeg decode in Node) ------------------------------------------------------
+
+class RtmpReader {
+  child: Child;
+  private frame: Buffer;
+  private filled = 0;
+  width = WIDTH;
+  height = HEIGHT;
+  s = this.fresh();
+
+  constructor(url: string) {
+    const argv = ['-hide_banner', '-nostats', '-loglevel', 'info', '-fflags', 'nobuffer', '-flags', 'low_delay', '-threads', '1', '-i', url, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'];
+    this.child = start('ffmpeg-rtmp-reader', 'ffmpeg', argv);
+    this.frame = Buffer.alloc(this.width * this.height);
+    this.child.proc.stdout!.on('data', (d: Buffer) => this.onData(d));
+  }
+
+  fresh() {
+    return { since: Date.now(), frames: 0, read: 0, rejected: { ambiguous: 0, checksum: 0, implausible: 0 } as Record<string, number>, latency: [] as number[], repeats: 0, last: -1 };
+  }
+
+  private onData(d: Buffer): void {
+    let off = 0;
+    while (off < d.length) {
+      const n = Math.min(d.length - off, this.frame.length - this.filled);
+      d.copy(this.frame, this.filled, off, off + n);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.frame.length) {
+        this.onFrame(Date.now());
+        this.filled = 0;
+      }
+    }
+  }
+
+  private onFrame(now: number): void {
+    const s = this.s;
+    s.frames++;
+    const f = this.frame;
+    const w = this.width;
+    const h = this.height;
+    const luma = (x: number, y: number) => f[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))];
+    const d = decodeLevels(sampleLevels(luma, 1));
+    if (!d.ok) {
+      s.rejected[d.reason]++;
+      return;
+    }
+    const lat = latencyFrom(d.value, now);
+    if (lat < -50 || lat > 60_000) {
+      s.rejected.implausible++;
+      return;
+    }
+    s.read++;
+    if (d.value === s.last) s.repeats++;
+    s.last = d.value;
+    s.latency.push(lat);
+  }
+
+  /** The size ffmpeg reports for its output; must be the canvas size. */
+  outputSize(): string | null {
+    const m = /Output #0[\s\S]*?Video: rawvideo[^\n]*?, (\d{2,5})x(\d{2,5})/.exec(this.child.stderr);
+    return m ? `${m[1]}x${m[2]}` : null;
+  }
+}
+
+// ---- nginx-rtmp -------------------------------------------------------------------------------
+
+function which(cmd: string): string | null {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
+  return r.status === 0 ? r.stdout.toString().trim() : null;
+}
+
+function findNginxModule(): string | null {
+  for (const dir of ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/lib64/nginx/modules']) {
+    const p = path.join(dir, 'ngx_rtmp_module.so');
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+function ensureNginx(): { bin: string; module: string; version: string } {
+  let bin = which('nginx');
+  let module = findNginxModule();
+  if ((!bin || !module) && process.getuid?.() === 0) {
+    log('installing nginx and libnginx-mod-rtmp with apt-get ...');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', timeout: 300_000 });
+    spawnSync('apt-get', ['install', '-y', '-qq', 'nginx', 'libnginx-mod-rtmp'], {
+      stdio: 'inherit',
+      timeout: 600_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    bin = which('nginx');
+    module = findNginxModule();
+  }
+  if (!bin || !module) throw new Error('nginx or its RTMP module is missing (apt-get install nginx libnginx-mod-rtmp)');
+  const v = spawnSync(bin, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '');
+  const modv = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'libnginx-mod-rtmp']).stdout?.toString().trim();
+  return { bin, module, version: `${v}, libnginx-mod-rtmp ${modv || '?'}` };
+}
+
+async function startNginx(ng: { bin: string; module: string }): Promise<{ child: Child; rtmpPort: number; httpPort: number; dir: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'latency-nginx-'));
+  mkdirSync(path.join(dir, 'hls'));
+  mkdirSync(path.join(dir, 'tmp'));
+  const rtmpPort = await freePort();
+  const httpPort = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `load_module ${ng.module};
+daemon off;
+master_process off;
+worker_processes 1;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 256; }
+rtmp {
+  server {
+    listen 127.0.0.1:${rtmpPort};
+    chunk_size 4096;
+    application live {
+      live on;
+      record off;
+      hls on;
+      hls_path ${dir}/hls;
+      hls_fragment 1s;
+      hls_playlist_length 6s;
+    }
+  }
+}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  server {
+    listen 127.0.0.1:${httpPort};
+    location /hls/ {
+      alias ${dir}/hls/;
+      add_header Access-Control-Allow-Origin * always;
+      add_header Cache-Control no-cache always;
+    }
+  }
+}
+`,
+  );
+  const child = start('nginx', ng.bin, ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]);
+  const tcpUp = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+  try {
+    await waitUntil('nginx to listen', 10_000, async () => (await tcpUp(rtmpPort)) && (await tcpUp(httpPort)));
+  } catch (err) {
+    await stop(child);
+    let tail = '';
+    try {
+      tail = readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-1500);
+    } catch {
+      /* none */
+    }
+    throw new Error(`nginx did not start: ${(err as Error).message}; ${tail}`);
+  }
+  return { child, rtmpPort, httpPort, dir };
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+const results: ModeResult[] = [];
+const facts: Record<string, unknown> = {};
+let server: Child | null = null;
+let browser: Browser | null = null;
+let pages: { port: number; close: () => Promise<void> } | null = null;
+let cleaning: Promise<void> | null = null;
+
+async function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    if (browser) await Promise.race([browser.close().catch(() => undefined), sleep(10_000)]);
+    for (const c of [...children]) if (c !== server) await stop(c);
+    await stop(server, 6000);
+    if (pages) await pages.close();
+  })();
+  return cleaning;
+}
+
+const budgetMs = (120 + modes.length * (warmup + seconds + 60)) * 1000;
+const watchdog = setTimeout(() => {
+  log(`watchdog: the run took longer than ${Math.round(budgetMs / 1000)} s; stopping`);
+  void cleanup().finally(() => process.exit(2));
+}, budgetMs);
+watchdog.unref();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`${sig}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
+  const ng = modes.includes('nginx') ? ensureNginx() : null;
+
+  server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
+    stdin: 'pipe',
+    env: {
+      ...process.env,
+      PORT: '0',
+      RTMP_PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...(args['ingest-out-args'] ? { FFMPEG_PATH: path.join(HERE, 'ffmpeg-wrap.sh'), LATENCY_INGEST_OUT_ARGS: args['ingest-out-args'] } : {}),
+    },
+  });
+  const ready = await waitJsonLine<{ httpPort: number; rtmpPort: number; ffmpeg: string | null }>(server, (o) => o.event === 'ready', 60_000);
+  if (!ready.ffmpeg) throw new Error('the server found no ffmpeg: browser ingest unavailable');
+  const base = `http://127.0.0.1:${ready.httpPort}`;
+  log(`server pid ${server.proc.pid}: http ${ready.httpPort}, rtmp ${ready.rtmpPort}, ffmpeg ${ready.ffmpeg}`);
+
+  pages = await startPagesServer();
+  const pagesBase = `http://127.0.0.1:${pages.port}`;
+  const viewerBase = `http://localhost:${pages.port}`;
+
+  const res = await fetch(`${base}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'latency bench' }) });
+  if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
+  const { id, key } = (await res.json()) as { id: string; key: string };
+
+  browser = await chromium.launch({
+    executablePath: args.chromium,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
+  });
+  facts.chromium = browser.version();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const watchConsole = (p: Page, name: string) => {
+    p.on('pageerror', (err) => log(`${name} page error: ${err.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error') log(`${name} console: ${m.text().slice(0, 300)}`);
+    });
+  };
+
+  const bq = new URLSearchParams({ ws: `ws://127.0.0.1:${ready.httpPort}/ingest`, id, key, timeslice: String(timeslice), audio: args['no-audio'] ? '0' : '1' });
+  const bpage = await context.newPage();
+  watchConsole(bpage, 'broadcaster');
+  await bpage.goto(`${pagesBase}/broadcaster.html?${bq}`);
+  type BState = { phase: string; error: string | null; serverStats: { ingest?: { fps: number; speed: number; frames: number }; bufferedBytes?: number; struggling?: boolean; clockOffsetMs?: number } | null; chunkGaps: number[]; maxBufferedAmount: number; visibility: string; drawn: number; audio: string | null };
+  const bstate = () => bpage.evaluate(() => (window as unknown as { bench: { state: unknown } }).bench.state) as Promise<BState>;
+  await waitUntil('the broadcast to go live', 30_000, async () => {
+    const s = await bstate();
+    if (s.error || s.phase === 'failed' || s.phase === 'closed') throw new Error(`broadcaster: ${s.phase} ${s.error ?? ''}`);
+    return s.phase === 'live';
+  });
+  const checkBroadcaster = async (): Promise<BState> => {
+    const s = await bstate();
+    if (s.error || s.phase !== 'live') throw new Error(`broadcaster is ${s.phase}: ${s.error ?? ''} ${JSON.stringify({ ...s, chunkGaps: undefined })}`);
+    return s;
+  };
+  const hlsUrl = `${base}/hls/${id}/index.m3u8`;
+  await waitUntil('the LL-HLS playlist', 30_000, async () => (await checkBroadcaster()) && httpOk(hlsUrl));
+  log(`live: stream ${id}, ${hlsUrl}`);
+  /** Sleep `ms` while checking once a second that the broadcast is still up. */
+  const hold = async (ms: number, extraCheck?: () => void) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      await sleep(Math.min(1000, end - Date.now()));
+      await checkBroadcaster();
+      extraCheck?.();
+    }
+  };
+  type Ages = { video: number[]; audio: number[] };
+  const takeRecorderAges = () => bpage.evaluate(() => (window as unknown as { bench: { takeRecorderAges(): unknown } }).bench.takeRecorderAges()) as Promise<Ages>;
+  const srv = server;
+  const takeRelayAges = async () => {
+    const p = waitJsonLine<Ages & { videoGapsOver100: number; maxVideoGapMs: number; audioGapsOver50: number; maxAudioGapMs: number }>(srv, (o) => o.event === 'probe', 10_000);
+    srv.proc.stdin!.write('probe\n');
+    return p;
+  };
+  /** What the broadcast did over a window: canvas frames drawn and frames ffmpeg ingested per second. */
+  const broadcastWindow = async () => {
+    const s0 = await checkBroadcaster();
+    await takeRecorderAges();
+    await takeRelayAges();
+    const t0 = Date.now();
+    const pathTiming = async (): Promise<PathTiming> => {
+      const rec = await takeRecorderAges();
+      const relay = await takeRelayAges();
+      return {
+        recorderVideo: dist(rec.video),
+        recorderAudio: dist(rec.audio),
+        relayVideo: dist(relay.video),
+        relayAudio: dist(relay.audio),
+        videoGapsOver100: relay.videoGapsOver100,
+        maxVideoGapMs: relay.maxVideoGapMs,
+        audioGapsOver50: relay.audioGapsOver50,
+        maxAudioGapMs: relay.maxAudioGapMs,
+      };
+    };
+    return async () => {
+      const path = await pathTiming();
+      const s = await checkBroadcaster();
+      const sec = (Date.now() - t0) / 1000;
+      return {
+        drawnFps: Math.round(((s.drawn - s0.drawn) / sec) * 10) / 10,
+        ingestedFps: Math.round((((s.serverStats?.ingest?.frames ?? 0) - (s0.serverStats?.ingest?.frames ?? 0)) / sec) * 10) / 10,
+        ingestSpeed: s.serverStats?.ingest?.speed,
+        bufferedBytes: s.serverStats?.bufferedBytes,
+        struggling: s.serverStats?.struggling,
+        clockOffsetMs: s.serverStats?.clockOffsetMs,
+        chunkGapMedianMs: median(s.chunkGaps),
+        maxWsBufferedAmount: s.maxBufferedAmount,
+        broadcasterVisibility: s.visibility,
+        path,
+      };
+    };
+  };
+
+  const runViewer = async (mode: Mode, src: string, ll: boolean): Promise<ModeResult> => {
+    const vpage = await context.newPage();
+    watchConsole(vpage, mode);
+    try {
+      // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
+      // instead of sharing the broadcaster's.
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, hls: args.hls! })}`);
+      await vpage.bringToFront();
+      await hold(warmup * 1000);
+      const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;
+      log(`${mode}: warm-up read ${warm.read}/${warm.frames} frames, last latency ${warm.latency.at(-1) ?? '-'} ms`);
+      const cpu = new CpuWindow(server?.proc.pid);
+      const bw = await broadcastWindow();
+      // Do the parts our server serves join up? (A hole in a track is a hole in the buffered ranges.)
+      const checker = mode === 'nginx' ? null : new PartsChecker(src);
+      let checkError: string | null = null;
+      let lastCheck = 0;
+      await hold(seconds * 1000, () => {
+        if (!checker || checkError || Date.now() - lastCheck < 2000) return;
+        lastCheck = Date.now();
+        checker.poll().catch((err: Error) => (checkError = err.message));
+      });
+      const c = (await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect())) as ViewerCollect;
+      if (c.resolution) log(`${mode}: frames of ${c.resolution} rejected`);
+      const { path: pt, ...ingest } = await bw();
+      const r = fromViewer(mode, c, cpu.read(), ingest);
+      r.path = pt;
+      r.extra.playlist = await playlistFacts(src);
+      if (checker) r.extra.partsCheck = JSON.stringify(checkError ? { error: checkError, ...checker.result } : checker.result);
+      return r;
+    } finally {
+      await vpage.close().catch(() => undefined);
+    }
+  };
+
+  for (const mode of modes) {
+    log(`--- ${mode}: ${LABEL[mode]}`);
+    let r: ModeResult;
+    if (mode === 'll' || mode === 'plain') {
+      r = await runViewer(mode, hlsUrl, mode === 'll');
+    } else if (mode === 'rtmp') {
+      const reader = new RtmpReader(`rtmp://127.0.0.1:${ready.rtmpPort}/live/${id}`);
+      try {
+        const alive = () => {
+          if (reader.child.done) throw new Error(`ffmpeg reader exited: ${reader.child.stderr.slice(-500)}`);
+        };
+        await hold(warmup * 1000, alive);
+        const size = reader.outputSize();
+        if (size && size !== `${WIDTH}x${HEIGHT}`) throw new Error(`ffmpeg reader outputs ${size}, expected ${WIDTH}x${HEIGHT}`);
+        log(`rtmp: warm-up read ${reader.s.read}/${reader.s.frames} frames, last latency ${reader.s.latency.at(-1) ?? '-'} ms`);
+        reader.s = reader.fresh();
+        const cpu = new CpuWindow(server.proc.pid);
+        const bw = await broadcastWindow();
+        await hold(seconds * 1000, alive);
+        const s = reader.s;
+        const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+        r = {
+          mode,
+          label: LABEL[mode],
+          seconds: (Date.now() - s.since) / 1000,
+          frames: s.frames,
+          read: s.read,
+          rejected,
+          rejectedBy: s.rejected,
+          medianMs: median(s.latency),
+          p95Ms: quantile(s.latency, 0.95),
+          minMs: quantile(s.latency, 0),
+          maxMs: quantile(s.latency, 1),
+          stalls: 0,
+          extra: { repeats: s.repeats, fps: s.frames / ((Date.now() - s.since) / 1000) },
+          cpu: cpu.read(),
+          ingest: null,
+        };
+        const { path: pt, ...ingest } = await bw();
+        r.ingest = ingest;
+        r.path = pt;
+      } finally {
+        await stop(reader.child);
+      }
+    } else {
+      const n = await startNginx(ng!);
+      facts.nginx = ng!.version;
+      const relay = start('ffmpeg-relay', 'ffmpeg', ['-hide_banner', '-nostats', '-loglevel', 'error', '-i', `rtmp://127.0.0.1:${ready.rtmpPort}/live/${id}`, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${n.rtmpPort}/live/ref`]);
+      try {
+        const refUrl = `http://127.0.0.1:${n.httpPort}/hls/ref.m3u8`;
+        await waitUntil('nginx HLS playlist', 30_000, () => {
+          if (relay.done) throw new Error(`relay ffmpeg exited: ${relay.stderr.slice(-500)}`);
+          return httpOk(refUrl);
+        });
+        r = await runViewer(mode, refUrl, false);
+        if (relay.done) throw new Error(`relay ffmpeg exited: ${relay.stderr.slice(-500)}`);
+      } finally {
+        await stop(relay);
+        await stop(n.child);
+        await rm(n.dir, { recursive: true, force: true }).catch(() => undefined);
+      }
+    }
+    results.push(r);
+    log(`${mode}: median ${fmt(r.medianMs)} ms, p95 ${fmt(r.p95Ms)} ms, read ${r.read}, rejected ${r.rejected} (${JSON.stringify(r.rejectedBy)})`);
+  }
+}
+
+function report(): void {
+  const lines = [
+    '| mode | median ms | p95 ms | min–max ms | frames read / rejected | stalls | player buffer ahead ms (median) | CPU busy % (load) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    const ahead = r.extra.bufferAheadMs;
+    lines.push(
+      `| ${r.label} | ${fmt(r.medianMs)} | ${fmt(r.p95Ms)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${r.read} / ${r.rejected} | ${r.stalls} | ${typeof ahead === 'number' ? fmt(ahead) : '-'} | ${fmt(r.cpu.machinePct)} (${fmt(r.cpu.load1, 1)}) |`,
+    );
+  }
+  const variant = `timeslice ${timeslice} ms${args['no-audio'] ? ', no audio' : ''}${args.hls !== '{}' ? `, hls.js ${args.hls}` : ''}${args['ingest-out-args'] ? `, ingest ffmpeg + ${args['ingest-out-args']}` : ''}`;
+  console.log(`\nGlass-to-glass latency, ${seconds} s per mode after ${warmup} s warm-up (${variant}):\n`);
+  console.log(lines.join('\n'));
+  console.log('\nWhere the time goes (median / p95, ms from capture):\n');
+  console.log('| mode | frame out of MediaRecorder | packet at our RTMP relay | newest media in a loaded part/segment | player buffer ahead | on screen (glass-to-glass) |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const p = r.path;
+    const d = (x: Dist | undefined) => (x && x.n ? `${fmt(x.median)} / ${fmt(x.p95)}` : '-');
+    const la = r.extra.loadAgeMs;
+    const ba = r.extra.bufferAheadMs;
+    console.log(
+      `| ${r.mode} | ${d(p?.recorderVideo)} | ${d(p?.relayVideo)} | ${typeof la === 'number' && Number.isFinite(la) ? `${fmt(la)} / ${fmt(r.extra.loadAgeP95Ms as number)}` : '-'} | ${typeof ba === 'number' ? fmt(ba) : '-'} | ${fmt(r.medianMs)} / ${fmt(r.p95Ms)} |`,
+    );
+  }
+  console.log('\nDetails:');
+  for (const r of results) {
+    const e = Object.entries(r.extra)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v, Math.abs(v) < 10 ? 2 : 0) : v}`)
+      .join(' ');
+    const p = r.path;
+    const pathText = p
+      ? `; audio out of MediaRecorder ${fmt(p.recorderAudio.median)} ms, audio at relay ${fmt(p.relayAudio.median)} ms, video gaps >100 ms at relay ${p.videoGapsOver100} (max ${fmt(p.maxVideoGapMs)} ms), audio gaps >50 ms ${p.audioGapsOver50} (max ${fmt(p.maxAudioGapMs)} ms)`
+      : '';
+    console.log(`- ${r.mode}: ${e}; server CPU ${fmt(r.cpu.serverPct)}% of a core; ingest ${JSON.stringify(r.ingest)}${pathText}`);
+  }
+  const ll = results.find((r) => r.mode === 'll');
+  const rtmp = results.find((r) => r.mode === 'rtmp');
+  if (ll) console.log(`\nGoal LL-HLS median <= 1000 ms: ${ll.medianMs <= 1000 ? 'met' : 'NOT met'} (${fmt(ll.medianMs)} ms)`);
+  if (rtmp) console.log(`Goal RTMP median <= 500 ms: ${rtmp.medianMs <= 500 ? 'met' : 'NOT met'} (${fmt(rtmp.medianMs)} ms)`);
+  if (args.json) {
+    writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, seconds, warmup, timeslice, noAudio: args['no-audio'], hls: args.hls, ingestOutArgs: args['ingest-out-args'], facts, results }, null, 2));
+    console.log(`\nwrote ${args.json}`);
+  }
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (err) {
+  exitCode = 1;
+  log(`failed: ${(err as Error).stack ?? err}`);
+}
+await cleanup();
+clearTimeout(watchdog);
+if (results.length) report();
+process.exit(exitCode);
