@@ -101,11 +101,13 @@ export interface PartsCheck {
   maxPlaylistVsVideoMs: number;
 }
 
-/** Follows a live playlist (call `poll()` every ~2 s: the playlist lists the parts of ~3 segments). */
+/** Follows a live playlist: `follow()` with blocking reloads, or `poll()` every ~2 s. */
 export class PartsChecker {
   private tracks: Map<number, { timescale: number; kind: string }> | null = null;
   private seen = new Set<string>();
   private last = new Map<number, number>();
+  /** msn -> highest part index seen. */
+  private lastIndex = new Map<number, number>();
   readonly result: PartsCheck = { parts: 0, tracks: {}, maxPlaylistVsVideoMs: 0 };
 
   constructor(private readonly playlistUrl: string) {}
@@ -128,8 +130,29 @@ export class PartsChecker {
     }
   }
 
+  /**
+   * Follow the playlist the way an LL-HLS player does (blocking reloads for the hinted part) until
+   * `deadline` (ms since epoch): no listing is missed.
+   */
+  async follow(deadline: number): Promise<void> {
+    let query = '';
+    while (Date.now() < deadline) {
+      const url = `${this.playlistUrl}${query}`;
+      const text = (await this.get(url)).toString('utf8');
+      await this.process(text);
+      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="[0-9a-f]+-part(\d+)\.(\d+)\.m4s"/.exec(text);
+      if (!hint) {
+        await new Promise((r) => setTimeout(r, 200));
+        query = '';
+      } else query = `?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]}`;
+    }
+  }
+
   private async pollOnce(): Promise<void> {
-    const text = (await this.get(this.playlistUrl)).toString('utf8');
+    await this.process((await this.get(this.playlistUrl)).toString('utf8'));
+  }
+
+  private async process(text: string): Promise<void> {
     const base = new URL(this.playlistUrl);
     if (!this.tracks) {
       const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text);
@@ -140,6 +163,7 @@ export class PartsChecker {
     for (const part of parts) {
       if (this.seen.has(part.uri)) continue;
       this.seen.add(part.uri);
+      const name = /^([0-9a-f]+)-part(\d+)\.(\d+)\.m4s$/.exec(part.uri);
       this.result.parts++;
       const frag = parseFragment(await this.get(new URL(part.uri, base).href));
       for (const [id, t] of frag) {
@@ -156,9 +180,21 @@ export class PartsChecker {
             r.overlaps++;
             r.maxOverlapMs = Math.max(r.maxOverlapMs, -ms);
           }
-          if (r.where.length < 6) r.where.push(`${part.uri.replace(/^[0-9a-f]+-part/, '').replace(/\.m4s$/, '')}:${ms.toFixed(1)}ms`);
+          if (r.where.length < 6) {
+            let note = `${part.uri.replace(/^[0-9a-f]+-part/, '').replace(/\.m4s$/, '')}:${ms.toFixed(1)}ms`;
+            // At a segment's first part: did the previous segment have a part that the playlist never listed?
+            if (name && name[3] === '0') {
+              const prevMsn = Number(name[2]) - 1;
+              const next = (this.lastIndex.get(prevMsn) ?? -1) + 1;
+              const res = await fetch(new URL(`${name[1]}-part${prevMsn}.${next}.m4s`, base).href, { signal: AbortSignal.timeout(5000) }).catch(() => null);
+              note += ` (part ${prevMsn}.${next}: ${res ? res.status : 'error'})`;
+              if (res) await res.arrayBuffer();
+            }
+            r.where.push(note);
+          }
         }
         this.last.set(id, t.tfdt + t.duration);
+        if (name) this.lastIndex.set(Number(name[2]), Math.max(this.lastIndex.get(Number(name[2])) ?? -1, Number(name[3])));
         if (info.kind === 'video') this.result.maxPlaylistVsVideoMs = Math.max(this.result.maxPlaylistVsVideoMs, Math.abs(part.duration * 1000 - (t.duration * 1000) / info.timescale));
       }
     }

@@ -753,12 +753,9 @@ async function main(): Promise<void> {
       // Do the parts our server serves join up? (A hole in a track is a hole in the buffered ranges.)
       const checker = mode === 'nginx' ? null : new PartsChecker(src);
       let checkError: string | null = null;
-      let lastCheck = 0;
-      await hold(seconds * 1000, () => {
-        if (!checker || checkError || Date.now() - lastCheck < 2000) return;
-        lastCheck = Date.now();
-        checker.poll().catch((err: Error) => (checkError = err.message));
-      });
+      const following = checker?.follow(Date.now() + seconds * 1000).catch((err: Error) => (checkError = err.message));
+      await hold(seconds * 1000);
+      await Promise.race([following, sleep(6000)]);
       const c = (await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect())) as ViewerCollect;
       if (c.resolution) log(`${mode}: frames of ${c.resolution} rejected`);
       const { path: pt, ...ingest } = await bw();
