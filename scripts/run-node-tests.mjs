@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const ROOTS = ['server', 'bench', 'scripts'];
+const ROOTS = ['server', 'app', 'bench', 'scripts'];
 
 export function findTestFiles(filters = []) {
   const out = [];

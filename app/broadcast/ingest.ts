@@ -61,7 +61,8 @@ export interface BroadcastParams {
   garbageFirst?: boolean;
 }
 
-export const TIMESLICE_MS = 250;
+/** MediaRecorder timeslice: each chunk waits this long in the recorder (100 ms instead of 250 saves ~130 ms of latency). */
+export const TIMESLICE_MS = 100;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const GIVE_UP_MS = 60_000;
 /** Live this long after (re)connecting and the backoff starts over. */

@@ -10,13 +10,13 @@
  *   nginx  reference: our RTMP relayed by `ffmpeg -c copy` to nginx-rtmp, its HLS in hls.js
  *
  *   npx tsx bench/latency/run.ts [--seconds 60] [--warmup 15] [--modes ll,plain,rtmp,nginx]
- *     [--timeslice 250] [--no-audio] [--hls '{"liveSyncOnStallIncrease":0}']
+ *     [--timeslice 100] [--no-audio] [--no-catch-up] [--hls '{"liveSyncOnStallIncrease":0}']
  *     [--ingest-out-args='-max_interleave_delta 1'] [--json out.json]
  *
  * --timeslice, --no-audio, --hls (extra hls.js config for every hls.js mode) and --ingest-out-args
  * (extra output options for the server's ingest ffmpeg, through ffmpeg-wrap.sh) are for experiments;
- * the defaults are what the product does (app/broadcast: 250 ms timeslice, audio; app/watch: hls.js
- * lowLatencyMode, maxLiveSyncPlaybackRate 1.5, backBufferLength 10).
+ * the defaults are what the product does (app/broadcast/ingest.ts TIMESLICE_MS, audio; app/watch/hls-config.ts,
+ * whose settings every hls.js mode gets, with --hls on top).
  *
  * --seconds is the measured window per mode (after --warmup). Loopback only; every process it
  * starts is stopped by its PID at the end.
@@ -31,6 +31,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import ts from 'typescript';
+import { TIMESLICE_MS } from '../../app/broadcast/ingest';
+import { WATCH_HLS_CONFIG } from '../../app/watch/hls-config';
 import { PartsChecker } from './check-parts';
 import { decodeLevels, HEIGHT, latencyFrom, sampleLevels, WIDTH } from './pixel-clock.js';
 
@@ -51,9 +54,10 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '15' },
     modes: { type: 'string', default: ALL_MODES.join(',') },
-    timeslice: { type: 'string', default: '250' },
+    timeslice: { type: 'string', default: String(TIMESLICE_MS) },
     'no-audio': { type: 'boolean', default: false },
     hls: { type: 'string', default: '{}' },
+    'no-catch-up': { type: 'boolean', default: false },
     'ingest-out-args': { type: 'string', default: '' },
     json: { type: 'string' },
     chromium: { type: 'string', default: process.env.CHROMIUM_PATH || '/usr/bin/chromium' },
@@ -250,7 +254,15 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/webm-timing.js': { file: path.join(HERE, 'pages', 'webm-timing.js'), type: 'text/javascript; charset=utf-8' },
   '/pixel-clock.js': { file: path.join(HERE, 'pixel-clock.js'), type: 'text/javascript; charset=utf-8' },
   '/hls.min.js': { file: path.join(ROOT, 'node_modules', 'hls.js', 'dist', 'hls.min.js'), type: 'text/javascript; charset=utf-8' },
+  // The watch page's catch-up (TypeScript, transpiled as served), so the viewer plays exactly as the product does.
+  '/catch-up.js': { file: path.join(ROOT, 'app', 'watch', 'catch-up.ts'), type: 'text/javascript; charset=utf-8' },
 };
+
+function servedBody(file: string): Buffer | string {
+  const source = readFileSync(file);
+  if (!file.endsWith('.ts')) return source;
+  return ts.transpileModule(source.toString('utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+}
 
 async function startPagesServer(): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -265,7 +277,7 @@ async function startPagesServer(): Promise<{ port: number; close: () => Promise<
       return;
     }
     try {
-      const body = readFileSync(f.file);
+      const body = servedBody(f.file);
       res.writeHead(200, { 'Content-Type': f.type, 'Cache-Control': 'no-store' }).end(body);
     } catch (err) {
       res.writeHead(500).end(String(err));
@@ -743,7 +755,7 @@ async function main(): Promise<void> {
     try {
       // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
       // instead of sharing the broadcaster's.
-      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, hls: args.hls! })}`);
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
       await vpage.bringToFront();
       await hold(warmup * 1000);
       const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;
@@ -847,7 +859,7 @@ function report(): void {
       `| ${r.label} | ${fmt(r.medianMs)} | ${fmt(r.p95Ms)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${r.read} / ${r.rejected} | ${r.stalls} | ${typeof ahead === 'number' ? fmt(ahead) : '-'} | ${fmt(r.cpu.machinePct)} (${fmt(r.cpu.load1, 1)}) |`,
     );
   }
-  const variant = `timeslice ${timeslice} ms${args['no-audio'] ? ', no audio' : ''}${args.hls !== '{}' ? `, hls.js ${args.hls}` : ''}${args['ingest-out-args'] ? `, ingest ffmpeg + ${args['ingest-out-args']}` : ''}`;
+  const variant = `timeslice ${timeslice} ms${args['no-audio'] ? ', no audio' : ''}${args['no-catch-up'] ? ', no catch-up' : ''}${args.hls !== '{}' ? `, hls.js ${args.hls}` : ''}${args['ingest-out-args'] ? `, ingest ffmpeg + ${args['ingest-out-args']}` : ''}`;
   console.log(`\nGlass-to-glass latency, ${seconds} s per mode after ${warmup} s warm-up (${variant}):\n`);
   console.log(lines.join('\n'));
   console.log('\nWhere the time goes (median / p95, ms from capture):\n');

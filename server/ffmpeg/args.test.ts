@@ -10,6 +10,7 @@ test('the remux path copies H.264, maps explicitly and pushes FLV with progress 
   assert.ok(s.includes('-c:v copy'));
   assert.ok(!s.includes('nobuffer'));
   assert.ok(s.includes('-progress pipe:1'));
+  assert.ok(s.includes('-max_interleave_delta 1'), 'packets go out at once, not held to interleave');
   assert.deepEqual(a.slice(-5, -1), ['-f', 'flv', '-flvflags', 'no_duration_filesize']);
   assert.equal(a.at(-1), 'rtmp://127.0.0.1:1935/live/k');
 });

@@ -37,6 +37,9 @@ export function ingestArgs(o: IngestArgs): string[] {
   }
   args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000');
   args.push('-progress', 'pipe:1');
+  // Send each packet at once: by default the FLV muxer holds video back up to 10 s to interleave it with the
+  // re-encoded audio (measured ~50 ms of latency here). The relay does not need interleaved input.
+  args.push('-max_interleave_delta', '1');
   args.push('-f', 'flv', '-flvflags', 'no_duration_filesize', o.output);
   return args;
 }

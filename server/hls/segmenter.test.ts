@@ -6,8 +6,9 @@ import { before, describe, test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
 import { makeTestPackets } from '../testing/flv-file';
 import { run } from '../testing/harness';
+import { parseFragment, parseInit } from '../testing/mp4-reader';
 import { partTarget, renderPlaylist, type PlaylistOptions } from './playlist';
-import { Segmenter } from './segmenter';
+import { placeAudioFrame, Segmenter } from './segmenter';
 
 const OPTS = { segmentTarget: 1, partTarget: 0.2, keepSegments: 10 };
 const POPTS: PlaylistOptions = { segmentTarget: 1, partTarget: 0.2, windowSegments: 7, partSegments: 3 };
@@ -184,4 +185,55 @@ test('one late frame raises PART-TARGET only while its part is in the window', a
   }
   assert.ok(withGlitch > 0.5, `the long part is declared while listed (${withGlitch})`);
   assert.equal(partTarget(s, POPTS), 0.2, 'and forgotten once it left the window');
+});
+
+test('placeAudioFrame keeps the AAC timeline gap-free: jitter snapped, gaps stretched, overlaps dropped, big jumps restart', () => {
+  const R = 48_000;
+  assert.deepEqual(placeAudioFrame(5000, null, R), { dts: 5000, duration: 1024 });
+  assert.deepEqual(placeAudioFrame(10_000 + 40, 10_000, R), { dts: 10_000, duration: 1024 }, 'ms rounding jitter');
+  assert.deepEqual(placeAudioFrame(10_000 + 2048, 10_000, R), { dts: 10_000, duration: 1024 });
+  assert.deepEqual(placeAudioFrame(10_000 + 4800, 10_000, R), { dts: 10_000, duration: 1024 + 4800 }, '100 ms gap covered');
+  assert.equal(placeAudioFrame(10_000 - 4800, 10_000, R), null, 'overlap dropped');
+  assert.deepEqual(placeAudioFrame(10_000 + 5 * R, 10_000, R), { dts: 10_000 + 5 * R, duration: 1024 }, 'a real jump restarts');
+});
+
+test('audio that skips or bunches up still gives a continuous audio track (no holes for MSE to stall on)', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  // Audio timestamps drift: from 1 s on, +60 ms (an encoder gap); from 2.5 s on, back by 90 ms (a burst).
+  const shifted = packets.map((p) => {
+    if (p.kind !== 'audio' || p.config) return clone(p);
+    const shift = p.dts >= 2500 ? -30 : p.dts >= 1000 ? 60 : 0;
+    return { ...p, dts: p.dts + shift };
+  });
+  shifted.sort((a, b) => a.dts - b.dts);
+  const s = new Segmenter(OPTS);
+  for (const p of shifted) s.packet(p);
+  s.end();
+  const parts = s.segments.filter((x) => x.complete).flatMap((seg) => seg.parts.map((p) => p.data));
+  const audioId = [...parseInit(s.init!)].find(([, t]) => t.kind === 'audio')![0];
+  let end: number | null = null;
+  let samples = 0;
+  let longest = 0;
+  for (const [i, part] of parts.entries()) {
+    const a = parseFragment(part).get(audioId);
+    if (!a) continue;
+    if (end !== null) assert.equal(a.tfdt, end, `part ${i}: audio starts where the previous part's audio ended`);
+    end = a.tfdt + a.duration;
+    samples += a.samples;
+    longest = Math.max(longest, a.duration - (a.samples - 1) * 1024);
+  }
+  const audioIn = packets.filter((p) => p.kind === 'audio' && !p.config).length;
+  assert.ok(samples < audioIn && samples > audioIn - 10, `a few overlapping frames dropped: ${samples} of ${audioIn}`);
+  assert.ok(longest >= 1024 + 2000, 'the 60 ms gap was covered by a stretched frame');
+  // The result still decodes cleanly.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-seg-'));
+  try {
+    const f = path.join(dir, 'out.mp4');
+    await writeFile(f, Buffer.concat([s.init!, ...parts]));
+    const dec = run('ffmpeg', ['-v', 'error', '-i', f, '-f', 'null', '-'], { timeoutMs: 30000 });
+    assert.equal(await dec.exited, 0);
+    assert.equal(dec.stderr().trim(), '', 'decodes without errors');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -24,6 +24,27 @@ const MAX_JUMP_MS = 10_000;
 /** A part that somehow collects more samples than this is written out (bounded memory whatever the input). */
 const MAX_PART_SAMPLES = 2000;
 
+/**
+ * Where an AAC frame goes on the audio track's timeline (in its sample rate), given where the
+ * previous frame ended. The timeline is kept gap-free, because a hole in the audio is a hole in
+ * what MSE counts as buffered, and a player stalls on it (hls.js then also adds a second to its
+ * live delay). FLV's millisecond timestamps jitter, so:
+ * - within 2 frames of the expected place: placed exactly after the previous frame;
+ * - later than that, by up to a second (the encoder skipped audio): placed right after the previous
+ *   frame and stretched to cover the gap, so the next frame is back on its own timestamp;
+ * - earlier than that, by up to a second: dropped (it would overlap audio already written);
+ * - further off either way: a new start, placed at its own timestamp.
+ * Returns null when the frame is dropped.
+ */
+export function placeAudioFrame(exact: number, next: number | null, timescale: number): { dts: number; duration: number } | null {
+  if (next === null) return { dts: exact, duration: AAC_FRAME };
+  const drift = exact - next;
+  if (Math.abs(drift) <= AAC_FRAME * 2) return { dts: next, duration: AAC_FRAME };
+  if (drift > 0 && drift <= timescale) return { dts: next, duration: AAC_FRAME + drift };
+  if (drift < 0 && drift >= -timescale) return null;
+  return { dts: exact, duration: AAC_FRAME };
+}
+
 export interface Part {
   msn: number;
   index: number;
@@ -285,9 +306,10 @@ export class Segmenter {
     if (!this.tracks?.video && this.lastAudioDts !== null && Math.abs(p.dts - this.lastAudioDts) > MAX_JUMP_MS) this.timelineBreak();
     this.lastAudioDts = p.dts;
     const exact = Math.round((p.dts * a.timescale) / 1000);
-    // Keep the audio timeline continuous (AAC frames are 1024 samples); resync on a real gap.
-    const dts = this.audioNext !== null && Math.abs(exact - this.audioNext) <= AAC_FRAME * 2 ? this.audioNext : exact;
-    this.audioNext = dts + AAC_FRAME;
+    const placed = placeAudioFrame(exact, this.audioNext, a.timescale);
+    if (!placed) return; // overlaps what is already written: dropped, the timeline stays continuous
+    const { dts, duration } = placed;
+    this.audioNext = dts + duration;
     if (!this.tracks?.video) {
       const d = p.dts;
       const segTargetMs = this.opts.segmentTarget * 1000;
@@ -303,7 +325,7 @@ export class Segmenter {
       }
     }
     if (!this.current) return; // video streams: audio before the first keyframe is dropped
-    this.partAudio.push({ dts, cts: 0, duration: AAC_FRAME, keyframe: true, data: p.data });
+    this.partAudio.push({ dts, cts: 0, duration, keyframe: true, data: p.data });
     if (this.partAudio.length > MAX_PART_SAMPLES) this.closePart(p.dts);
   }
 

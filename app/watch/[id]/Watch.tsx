@@ -4,6 +4,8 @@ import type Hls from 'hls.js';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { CopyField } from '../../components/CopyField';
 import { formatDuration, measureClockOffset } from '../../lib/clock';
+import { attachCatchUp } from '../catch-up';
+import { WATCH_HLS_CONFIG } from '../hls-config';
 
 type StreamView = {
   id: string;
@@ -62,12 +64,7 @@ export function Watch({ id }: { id: string }) {
     const { default: HlsCtor } = await import('hls.js');
     if (hlsRef.current) return;
     if (HlsCtor.isSupported()) {
-      const hls = new HlsCtor({
-        lowLatencyMode: true,
-        maxLiveSyncPlaybackRate: 1.5,
-        backBufferLength: 10,
-        manifestLoadingMaxRetry: 2,
-      });
+      const hls = new HlsCtor({ ...WATCH_HLS_CONFIG, lowLatencyMode: true, manifestLoadingMaxRetry: 2 });
       hlsRef.current = hls;
       hls.on(HlsCtor.Events.ERROR, (_e, data) => {
         if (!data.fatal) return;
@@ -85,6 +82,9 @@ export function Watch({ id }: { id: string }) {
       });
       hls.loadSource(src);
       hls.attachMedia(video);
+      // After attachMedia, so this listener runs after hls.js's own; detached when hls is destroyed.
+      const detach = attachCatchUp(hls, video);
+      hls.once(HlsCtor.Events.DESTROYING, detach);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = src; // Safari on iOS: native HLS (LL-HLS included)
     } else {

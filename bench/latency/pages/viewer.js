@@ -3,6 +3,7 @@
 // expected display time. Query: src, ll (1 = lowLatencyMode), label, hls (JSON: extra hls.js config).
 /* global Hls */
 import { decodeLevels, latencyFrom, sampleLevels, WIDTH, HEIGHT } from '/pixel-clock.js';
+import { attachCatchUp } from '/catch-up.js';
 
 const q = new URLSearchParams(location.search);
 const lowLatencyMode = q.get('ll') === '1';
@@ -54,12 +55,9 @@ let stats = fresh();
 let lastValue = -1;
 
 const hls = new Hls({
-  lowLatencyMode,
-  // As the product's watch page (app/watch/[id]/Watch.tsx); maxLiveSyncPlaybackRate only acts in low-latency mode.
-  maxLiveSyncPlaybackRate: 1.5,
-  backBufferLength: 10,
-  // Extra settings for experiments (run.ts --hls '{...}').
+  // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
   ...JSON.parse(q.get('hls') || '{}'),
+  lowLatencyMode,
 });
 hls.on(Hls.Events.ERROR, (_e, data) => {
   if (data.details === 'bufferStalledError') stats.stalls++;
@@ -93,6 +91,8 @@ hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
 video.addEventListener('waiting', () => stats.waiting++);
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
+// As the watch page (app/watch/[id]/Watch.tsx), in low-latency mode.
+if (lowLatencyMode && q.get('catchup') !== '0') attachCatchUp(hls, video);
 video.muted = true;
 video.play().catch(() => undefined);
 setInterval(() => {
