@@ -4,24 +4,25 @@ import { attachCatchUp, bufferAheadOf, catchUpRate, MAX_RATE } from './catch-up'
 
 const at = (latency: number, bufferAhead: number, active = false) => catchUpRate({ latency, target: 0.65, bufferAhead, active });
 
-test('behind the target with a usable buffer under 1 s: play faster, more when further behind, capped', () => {
-  assert.equal(at(0.9, 0.6), 1.13);
-  assert.equal(at(0.8, 0.6), 1.08);
-  assert.equal(at(3, 0.9), MAX_RATE);
-  assert.equal(at(0.7, 0.6), null, 'within the start threshold: leave it');
+test('behind the target with buffer to spare: play faster, more when further behind, capped', () => {
+  assert.equal(at(0.8, 0.6), 1.1);
+  assert.equal(at(0.95, 0.6), 1.15);
+  assert.equal(at(1.2, 1.5), 1.3 > MAX_RATE ? MAX_RATE : 1.3);
+  assert.equal(at(2.5, 1.5), MAX_RATE);
+  assert.equal(at(0.7, 0.6), 1, 'within the start threshold: 1x');
 });
 
-test('more than 1 s buffered is hls.js territory; too little buffer never speeds up', () => {
-  assert.equal(at(2, 1.5), null);
-  assert.equal(at(2, 1.5, true), null);
-  assert.equal(at(1.2, 0.1), null);
-  assert.equal(at(1.2, 0.1, true), 1, 'we stop our own catch-up when the buffer runs low');
+test('too little buffer, no estimate, or far behind (paused, seeked): 1x', () => {
+  assert.equal(at(1.2, 0.1), 1);
+  assert.equal(at(1.2, 0.1, true), 1);
+  assert.equal(catchUpRate({ latency: 0, target: 0, bufferAhead: 0.5, active: true }), 1);
+  assert.equal(at(5, 4), 1, 'leave it to jump-to-live');
 });
 
-test('hysteresis: once catching up, keep on until close to the target, then back to 1x', () => {
-  assert.ok((at(0.72, 0.5, true) ?? 0) > 1, 'still 0.07 s behind');
+test('hysteresis: once catching up, keep on until close to the target', () => {
+  assert.equal(at(0.72, 0.5, false), 1, 'not started for 0.07 s');
+  assert.equal(at(0.72, 0.5, true), 1.05, 'but kept on for 0.07 s');
   assert.equal(at(0.67, 0.5, true), 1);
-  assert.equal(catchUpRate({ latency: 0, target: 0, bufferAhead: 0.5, active: true }), 1, 'no estimate: back to 1x');
 });
 
 test('bufferAheadOf reads the range that holds the playhead', () => {
@@ -35,11 +36,19 @@ test('bufferAheadOf reads the range that holds the playhead', () => {
   assert.equal(bufferAheadOf({ currentTime: 11, buffered }), 0);
 });
 
-test('attachCatchUp sets the rate on timeupdate after hls.js has reset it, and detaches', () => {
+test('attachCatchUp sets the rate on timeupdate only when it changes, and detaches', () => {
   let fn: (() => void) | null = null;
+  let sets = 0;
+  let rate = 1;
   const media = {
     currentTime: 10,
-    playbackRate: 1,
+    get playbackRate() {
+      return rate;
+    },
+    set playbackRate(r: number) {
+      sets++;
+      rate = r;
+    },
     paused: false,
     buffered: { length: 1, start: () => 0, end: () => 10.6 },
     addEventListener: (_t: 'timeupdate', f: () => void) => (fn = f),
@@ -48,7 +57,9 @@ test('attachCatchUp sets the rate on timeupdate after hls.js has reset it, and d
   const hls = { latency: 1.0, targetLatency: 0.65 };
   const detach = attachCatchUp(hls, media);
   fn!();
-  assert.ok(media.playbackRate > 1);
+  fn!();
+  assert.equal(media.playbackRate, 1.2);
+  assert.equal(sets, 1, 'set once');
   hls.latency = 0.66;
   fn!();
   assert.equal(media.playbackRate, 1);

@@ -3,8 +3,8 @@
  * `lowLatencyMode` is set by the caller.
  */
 export const WATCH_HLS_CONFIG = {
-  /** Catch up to the live edge by playing up to 1.5x (hls.js only does this in low-latency mode). */
-  maxLiveSyncPlaybackRate: 1.5,
+  /** hls.js's own catch-up off: the watch page's (catch-up.ts) also works with under 1 s buffered. */
+  maxLiveSyncPlaybackRate: 1,
   backBufferLength: 10,
   /**
    * hls.js by default adds 1 s to its live delay after every stall, for the rest of the session. Our playlist

@@ -310,6 +310,7 @@ interface ViewerCollect {
   pdtLatency: number[];
   pixelMinusPdt: number[];
   playbackRate: number[];
+  timeline?: Array<Array<number | null>>;
   loadAge: number[];
   loads: number;
   segmentLoads: number;
@@ -342,6 +343,7 @@ interface ModeResult {
   extra: Record<string, number | string>;
   cpu: { machinePct: number; serverPct: number; load1: number };
   ingest: unknown;
+  timeline?: Array<Array<number | null>>;
   /** Where the time goes before the player, ms (median / p95 over the window). */
   path?: PathTiming;
 }
@@ -412,6 +414,7 @@ function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest
     extra,
     cpu,
     ingest,
+    timeline: c.timeline,
   };
 }
 

@@ -82,7 +82,7 @@ export function Watch({ id }: { id: string }) {
       });
       hls.loadSource(src);
       hls.attachMedia(video);
-      // After attachMedia, so this listener runs after hls.js's own; detached when hls is destroyed.
+      // Plays a little faster when behind with under 1 s buffered, where hls.js does not; detached with hls.
       const detach = attachCatchUp(hls, video);
       hls.once(HlsCtor.Events.DESTROYING, detach);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {

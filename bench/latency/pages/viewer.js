@@ -34,6 +34,8 @@ function fresh() {
     /** pixel-clock latency - PDT latency: how far the stream's PDT anchor is off the capture clock, ms. */
     pixelMinusPdt: [],
     playbackRate: [],
+    /** Once a second: [s since start, last latency ms, buffer ahead ms, rate, hls.js latency ms, target ms]. */
+    timeline: [],
     /** Age of the newest media in a just-loaded part (LL) or segment: load end - PDT of its end, ms. */
     loadAge: [],
     loads: 0,
@@ -221,6 +223,9 @@ video.requestVideoFrameCallback(loop);
 
 setInterval(() => {
   const l = stats.latency;
+  const b = video.buffered;
+  const r3 = (x) => Math.round(x * 1000);
+  stats.timeline.push([Math.round((Date.now() - stats.since) / 1000), l.length ? l[l.length - 1] : null, b.length ? r3(b.end(b.length - 1) - video.currentTime) : 0, video.playbackRate, r3(hls.latency), r3(hls.targetLatency ?? NaN)]);
   status.textContent = `${q.get('label')}: frames ${stats.frames} read ${stats.read} last ${l.length ? l[l.length - 1] : '-'} ms, rate ${video.playbackRate}, target ${hls.targetLatency}`;
 }, 1000);
 
