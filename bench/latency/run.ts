@@ -22,7 +22,7 @@
  * starts is stopped by its PID at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -311,6 +311,7 @@ interface ViewerCollect {
   pixelMinusPdt: number[];
   playbackRate: number[];
   timeline?: Array<Array<number | null>>;
+  events?: unknown[];
   loadAge: number[];
   loads: number;
   segmentLoads: number;
@@ -344,6 +345,7 @@ interface ModeResult {
   cpu: { machinePct: number; serverPct: number; load1: number };
   ingest: unknown;
   timeline?: Array<Array<number | null>>;
+  events?: unknown[];
   /** Where the time goes before the player, ms (median / p95 over the window). */
   path?: PathTiming;
 }
@@ -415,6 +417,7 @@ function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest
     cpu,
     ingest,
     timeline: c.timeline,
+    events: c.events,
   };
 }
 
@@ -674,6 +677,8 @@ async function main(): Promise<void> {
     p.on('pageerror', (err) => log(`${name} page error: ${err.message}`));
     p.on('console', (m) => {
       if (m.type() === 'error') log(`${name} console: ${m.text().slice(0, 300)}`);
+      // Diagnosis: with --hls '{"debug":true}' and CONSOLE_LOG=file, every console line of the pages goes to file.
+      if (process.env.CONSOLE_LOG) appendFileSync(process.env.CONSOLE_LOG, `${new Date().toISOString().slice(11, 23)} ${name} ${m.text().slice(0, 400)}\n`);
     });
   };
 

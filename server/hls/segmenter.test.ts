@@ -237,3 +237,52 @@ test('audio that skips or bunches up still gives a continuous audio track (no ho
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('audio that arrives in late bursts still lands in every part (video waits for it, boundedly)', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  // Audio is released only every 300 ms (all frames up to then at once), after the video of that moment.
+  const media = packets.filter((p) => !p.config);
+  const order: MediaPacket[] = packets.filter((p) => p.config).map(clone);
+  const heldAudio: MediaPacket[] = [];
+  let release = 300;
+  for (const p of media) {
+    if (p.kind === 'audio') heldAudio.push(clone(p));
+    else order.push(clone(p));
+    if (p.dts >= release) {
+      order.push(...heldAudio.splice(0));
+      release += 300;
+    }
+  }
+  order.push(...heldAudio);
+  const s = new Segmenter(OPTS);
+  for (const p of order) s.packet(p);
+  s.end();
+  const init = parseInit(s.init!);
+  const audioId = [...init].find(([, t]) => t.kind === 'audio')![0];
+  const videoId = [...init].find(([, t]) => t.kind === 'video')![0];
+  const parts = s.segments.flatMap((seg) => seg.parts);
+  assert.ok(parts.length >= 15, `${parts.length} parts`);
+  let audioEnd: number | null = null;
+  for (const [i, part] of parts.entries()) {
+    const f = parseFragment(part.data);
+    assert.ok(f.get(videoId), `part ${i} has video`);
+    const a = f.get(audioId);
+    assert.ok(a && a.samples > 0, `part ${i} has audio`);
+    if (audioEnd !== null) assert.equal(a.tfdt, audioEnd, `part ${i}: audio continuous`);
+    audioEnd = a.tfdt + a.duration;
+    assert.ok(part.duration <= OPTS.partTarget + 0.001, `part ${i} is ${part.duration} s`);
+  }
+  const videoIn = media.filter((p) => p.kind === 'video' && p.data.length > 0).length;
+  const videoOut = parts.reduce((n, p) => n + (parseFragment(p.data).get(videoId)?.samples ?? 0), 0);
+  assert.equal(videoOut, videoIn, 'no video frame lost while waiting');
+});
+
+test('video does not wait for audio that stopped: parts keep coming, without audio', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  const s = new Segmenter(OPTS);
+  // Audio stops after 1 s.
+  for (const p of packets) if (p.config || p.kind === 'video' || p.dts < 1000) s.packet(clone(p));
+  const parts = s.segments.flatMap((seg) => seg.parts);
+  const covered = parts.reduce((t, p) => t + p.duration, 0);
+  assert.ok(covered > 3, `parts written up to ${covered.toFixed(2)} s of 4 s without audio (video waits at most 0.4 s)`);
+});

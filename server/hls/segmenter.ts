@@ -21,6 +21,12 @@ const AUDIO_TRACK_ID = 2;
 const AAC_FRAME = 1024;
 /** A jump in timestamps larger than this (either way) starts a new timeline (EXT-X-DISCONTINUITY). */
 const MAX_JUMP_MS = 10_000;
+/**
+ * Video waits (at most this much stream time) for the audio of the same moment, so that every part carries both
+ * tracks: hls.js times a muxed stream on its audio, and treats a part with no audio as a gap (a 4 s stall).
+ */
+const AUDIO_WAIT_MS = 400;
+const MAX_VIDEO_QUEUE = 256;
 /** A part that somehow collects more samples than this is written out (bounded memory whatever the input). */
 const MAX_PART_SAMPLES = 2000;
 
@@ -116,6 +122,10 @@ export class Segmenter {
   private lastVideoInterval = 40; // ms, updated from the stream
   private audioNext: number | null = null; // next audio dts in audio timescale
   private lastAudioDts: number | null = null;
+  /** Video packets waiting for audio to reach their time (see AUDIO_WAIT_MS). */
+  private videoQueue: MediaPacket[] = [];
+  /** End (ms) of the newest audio packet seen. */
+  private audioSeenMs: number | null = null;
   private needDiscontinuity = false;
   /** Wall clock anchor: wall ms = anchorWall + (dts - anchorDts); kept at the earliest arrival seen. */
   private anchor: { wall: number; dts: number } | null = null;
@@ -135,11 +145,13 @@ export class Segmenter {
 
   /** A new publish session begins (configs come as packets after this). */
   restart(): void {
+    this.drainVideo(true);
     this.flush();
     // The timeline jumps over the gap: tell players.
     if (this.segments.length) this.needDiscontinuity = true;
     this.videoConfig = null;
     this.audioConfig = null;
+    this.audioSeenMs = null;
     this.ended = false;
   }
 
@@ -156,6 +168,7 @@ export class Segmenter {
   }
 
   end(): void {
+    this.drainVideo(true);
     this.flush();
     this.ended = true;
     this.onChange();
@@ -171,6 +184,7 @@ export class Segmenter {
       if (this.tracks) {
         const key = p.data.toString('base64');
         if ((p.kind === 'video' && key !== this.tracks.videoKey) || (p.kind === 'audio' && key !== this.tracks.audioKey)) {
+          this.drainVideo(true);
           this.flush();
           this.tracks = null;
         }
@@ -182,10 +196,37 @@ export class Segmenter {
     const t = this.tracks!;
     if (p.kind === 'video') {
       if (!t.video) return;
-      this.onVideo(p);
+      if (!t.audio) return this.onVideo(p);
+      this.videoQueue.push(p);
+      this.drainVideo(false);
     } else {
       if (!t.audio) return;
       this.onAudio(p, t.audio);
+      this.audioSeenMs = p.dts + (AAC_FRAME * 1000) / t.audio.sampleRate;
+      this.drainVideo(false);
+    }
+  }
+
+  /**
+   * Hands queued video to the cutter once the audio has reached its time (so the part it closes holds that audio),
+   * or at once when: forced, no segment is open yet (the first keyframe), the audio lags more than AUDIO_WAIT_MS
+   * (late or gone), or timestamps go backwards.
+   */
+  private drainVideo(force: boolean): void {
+    const q = this.videoQueue;
+    while (q.length > 0) {
+      const head = q[0];
+      const newest = q[q.length - 1];
+      const go =
+        force ||
+        !this.current ||
+        (this.audioSeenMs !== null && this.audioSeenMs >= head.dts) ||
+        newest.dts - head.dts > AUDIO_WAIT_MS ||
+        newest.dts < head.dts ||
+        q.length > MAX_VIDEO_QUEUE;
+      if (!go) return;
+      q.shift();
+      if (this.tracks?.video) this.onVideo(head);
     }
   }
 

@@ -36,6 +36,8 @@ function fresh() {
     playbackRate: [],
     /** Once a second: [s since start, last latency ms, buffer ahead ms, rate, hls.js latency ms, target ms]. */
     timeline: [],
+    /** Diagnosis: appends that left the buffer in pieces, stalls, and parts appended more than once. */
+    events: [],
     /** Age of the newest media in a just-loaded part (LL) or segment: load end - PDT of its end, ms. */
     loadAge: [],
     loads: 0,
@@ -91,6 +93,40 @@ hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
   }
 });
 video.addEventListener('waiting', () => stats.waiting++);
+const rangesOf = () => {
+  const b = video.buffered;
+  const out = [];
+  for (let i = 0; i < b.length; i++) out.push(`${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`);
+  return out.join(' ');
+};
+const appended = new Set();
+const logEvent = (e) => {
+  if (stats.events.length < 60) stats.events.push({ t: ((Date.now() - stats.since) / 1000).toFixed(2), ct: video.currentTime.toFixed(3), ranges: rangesOf(), ...e });
+};
+hls.on(Hls.Events.FRAG_BUFFERED, (_e, data) => {
+  const key = `${data.frag.sn}.${data.part ? data.part.index : 'all'}`;
+  const again = appended.has(key);
+  appended.add(key);
+  if (again || video.buffered.length > 1) logEvent({ ev: again ? 'appended-again' : 'appended-hole', key, start: (data.part ?? data.frag).start.toFixed(3), end: ((data.part ?? data.frag).start + (data.part ?? data.frag).duration).toFixed(3) });
+});
+hls.on(Hls.Events.ERROR, (_e, data) => {
+  if (data.type === Hls.ErrorTypes.MEDIA_ERROR) logEvent({ ev: data.details });
+});
+video.addEventListener('waiting', () => logEvent({ ev: 'waiting' }));
+// Blocking playlist requests that ask for more than the next part (hls.js's "CDN tune-in" skips ahead when a
+// playlist response was handled late): the server then holds them until that later part exists.
+let lastPart = null;
+hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+  const d = data.details;
+  lastPart = { sn: d.lastPartSn, index: d.lastPartIndex, endSN: d.endSN };
+});
+hls.on(Hls.Events.LEVEL_LOADING, (_e, data) => {
+  const dd = data.deliveryDirectives;
+  if (!dd || !lastPart || dd.msn === undefined) return;
+  const expected = lastPart.sn === lastPart.endSN ? { msn: lastPart.sn + 1, part: 0 } : { msn: lastPart.sn, part: lastPart.index + 1 };
+  if (dd.msn !== expected.msn || (dd.part ?? 0) !== expected.part) logEvent({ ev: 'playlist-ahead', asked: `${dd.msn}.${dd.part}`, expected: `${expected.msn}.${expected.part}` });
+});
+video.addEventListener('seeking', () => logEvent({ ev: 'seeking' }));
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
 // As the watch page (app/watch/[id]/Watch.tsx), in low-latency mode.
