@@ -11,9 +11,16 @@
  * "ready" is taken when the segmenter announces the part, before blocked requests are woken.
  * Every second it also appends the server's event-loop delay over that second (ms):
  *   L <wall ms> <p50> <p99> <max>
- * Cost: a wrapper call per packet and a ~40-byte write per part (5 per second).
+ * and, from a wrapper of ServerResponse.end, when each response for a part was handed to the kernel
+ * (end() returned: on loopback the bytes are then in the client's socket), counted from the part's
+ * ready time, as a sparse histogram of 0.25 ms buckets over that second:
+ *   R <wall ms> <bucket>:<count> ...
+ * so the load generator can tell the server's share of the delay from its own.
+ * Cost: a wrapper call per packet, a ~40-byte write per part (5 per second), and a regex and a map
+ * look-up per HTTP response.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MediaPacket } from '../../server/codec/flv';
 import { Segmenter } from '../../server/hls/segmenter';
@@ -24,11 +31,35 @@ if (file) {
   process.on('exit', () => closeSync(fd));
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
+  /** Ready time (wall ms) of the newest parts, by "<msn>.<index>". */
+  const readyAt = new Map<string, number>();
+  /** Part responses written this second: 0.25 ms bucket → count. */
+  let sent = new Map<number, number>();
   setInterval(() => {
     const ms = (ns: number) => (ns / 1e6).toFixed(1);
-    writeSync(fd, `L ${Date.now()} ${ms(lag.percentile(50))} ${ms(lag.percentile(99))} ${ms(lag.max)}\n`);
+    const now = Date.now();
+    writeSync(fd, `L ${now} ${ms(lag.percentile(50))} ${ms(lag.percentile(99))} ${ms(lag.max)}\n`);
     lag.reset();
+    if (sent.size) {
+      let line = `R ${now}`;
+      for (const [b, c] of sent) line += ` ${b}:${c}`;
+      writeSync(fd, `${line}\n`);
+      sent = new Map();
+    }
   }, 1000).unref();
+  const PART = /-part(\d+)\.(\d+)\.m4s$/;
+  const resProto = ServerResponse.prototype as unknown as { end(this: ServerResponse, ...a: unknown[]): ServerResponse };
+  const origEnd = resProto.end;
+  resProto.end = function (this: ServerResponse, ...a: unknown[]) {
+    const r = origEnd.apply(this, a);
+    const m = this.statusCode === 200 ? PART.exec(this.req?.url ?? '') : null;
+    const ready = m ? readyAt.get(`${m[1]}.${m[2]}`) : undefined;
+    if (ready !== undefined) {
+      const b = Math.floor((performance.timeOrigin + performance.now() - ready) * 4);
+      sent.set(b, (sent.get(b) ?? 0) + 1);
+    }
+    return r;
+  };
   type Probed = Segmenter & { __probe?: { current: number | null; previous: number | null; seen: string } };
   const proto = Segmenter.prototype as unknown as { packet(this: Probed, p: MediaPacket): void };
   const origPacket = proto.packet;
@@ -46,6 +77,8 @@ if (file) {
           const key = `${s.msn} ${part.index}`;
           if (key !== state.seen) {
             state.seen = key;
+            readyAt.set(`${s.msn}.${part.index}`, ready);
+            if (readyAt.size > 100) readyAt.delete(readyAt.keys().next().value!);
             const closing = state.current ?? '';
             const last = state.current !== null ? (state.previous ?? '') : '';
             // The blocked requests woken now are answered in microtasks after this callback; the next

@@ -29,7 +29,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { log, parsePlaylist, partKey, sleep, summarize, wallNow, type ParsedPlaylist } from './common';
+import { log, parsePlaylist, partKey, sleep, summarize, wallNow, type ParsedPlaylist, type Summary } from './common';
 
 const { values: args } = parseArgs({
   options: {
@@ -182,6 +182,12 @@ class Conn {
 
 /** Per part: its PDT-derived end (wall ms) and every viewer's receive time. */
 const partTimes = new Map<string, { endWall: number; recv: number[]; ttfb: number[] }>();
+/**
+ * Per part: its end on the wall clock, from the first playlist that lists it. Kept apart from the
+ * receive times because a viewer usually has the hinted part before the playlist that lists it (the
+ * server answers blocked part requests first).
+ */
+const partEnd = new Map<string, number>();
 const parseCache = new Map<string, ParsedPlaylist>();
 
 function parseCached(text: string): ParsedPlaylist {
@@ -190,6 +196,10 @@ function parseCached(text: string): ParsedPlaylist {
     p = parsePlaylist(text);
     parseCache.set(text, p);
     if (parseCache.size > 32) parseCache.delete(parseCache.keys().next().value!);
+    for (const part of p.parts) {
+      const key = partKey(part.msn, part.index);
+      if (!partEnd.has(key)) partEnd.set(key, part.endWall);
+    }
   }
   return p;
 }
@@ -203,7 +213,6 @@ class Viewer {
   private pl: Conn;
   private media: Conn;
   private last = -1; // order() of the newest part requested
-  private endWall = new Map<string, number>();
 
   constructor(readonly n: number) {
     this.pl = new Conn(`llhls-viewer-${n}`);
@@ -223,7 +232,6 @@ class Viewer {
       perViewer.playlists++;
       const p = parseCached(r.body.toString('latin1'));
       if (p.ended) return;
-      for (const part of p.parts) this.endWall.set(partKey(part.msn, part.index), part.endWall);
       if (this.last < 0) {
         // Join: the init segment and the newest part (the player starts near the live edge).
         const newest = p.parts.at(-1);
@@ -263,13 +271,8 @@ class Viewer {
       else perViewer.catchUp++;
       let rec = partTimes.get(key);
       if (!rec) partTimes.set(key, (rec = { endWall: NaN, recv: [], ttfb: [] }));
-      const end = this.endWall.get(key);
-      if (end !== undefined) rec.endWall = end;
       rec.recv.push(res.done);
       rec.ttfb.push(res.head);
-      if (this.endWall.size > 200) {
-        for (const k of [...this.endWall.keys()].slice(0, 100)) this.endWall.delete(k);
-      }
     });
   }
 
@@ -314,6 +317,8 @@ async function main(): Promise<void> {
   const probe = new Map<string, number>();
   const bursts: number[] = [];
   const serverLag: { p99: number[]; max: number[] } = { p99: [], max: [] };
+  /** Part ready → response handed to the kernel, server side (0.25 ms buckets → count). */
+  const sentHist = new Map<number, number>();
   if (args['probe-file'] && existsSync(args['probe-file'])) {
     for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
       const f = line.split(' ');
@@ -322,6 +327,14 @@ async function main(): Promise<void> {
         if (at > from && at <= to) {
           serverLag.p99.push(Number(f[3]));
           serverLag.max.push(Number(f[4]));
+        }
+      } else if (f[0] === 'R') {
+        const at = Number(f[1]);
+        if (at > from && at <= to) {
+          for (const bc of f.slice(2)) {
+            const [b, c] = bc.split(':').map(Number);
+            sentHist.set(b, (sentHist.get(b) ?? 0) + c);
+          }
         }
       } else if (f.length >= 3) {
         probe.set(partKey(Number(f[0]), Number(f[1])), Number(f[2]));
@@ -340,6 +353,7 @@ async function main(): Promise<void> {
   const bySecond: number[][] = [];
   // The parts whose first copy arrived within the window, with every copy (up to 2 s after it).
   for (const [key, rec] of partTimes) {
+    rec.endWall = partEnd.get(key) ?? NaN;
     const first = Math.min(...rec.recv);
     if (first < from || first > to) continue;
     perPartViewers.push(rec.recv.length);
@@ -383,6 +397,8 @@ async function main(): Promise<void> {
     /** The server's event-loop delay (from server-probe.ts): per-second p99 and max, summarised over the window. */
     /** Per part (from server-probe.ts): part ready → next check phase, i.e. the synchronous fan-out burst. */
     serverBurstMs: summarize(bursts),
+    /** Per part response (from server-probe.ts): part ready → end() returned, i.e. the bytes are in the kernel. */
+    serverSentMs: summarizeHistogram(sentHist, 0.25),
     serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },
     loadgen: {
       cpuPct: ((cpu1.user + cpu1.system) / 1e6 / wallDt) * 100,
@@ -393,6 +409,23 @@ async function main(): Promise<void> {
   if (args.out) writeFileSync(args.out, text);
   else process.stdout.write(`${text}\n`);
   log(`loadgen: done (${counters.requests} requests, ${counters.errors} connection errors)`);
+}
+
+/** Percentiles of a histogram of `width`-wide buckets (each value taken as its bucket's middle). */
+function summarizeHistogram(h: Map<number, number>, width: number): Summary {
+  const buckets = [...h].sort((a, b) => a[0] - b[0]);
+  const n = buckets.reduce((a, [, c]) => a + c, 0);
+  const at = (q: number) => {
+    const rank = Math.max(1, Math.ceil(q * n));
+    let seen = 0;
+    for (const [b, c] of buckets) {
+      seen += c;
+      if (seen >= rank) return (b + 0.5) * width;
+    }
+    return NaN;
+  };
+  const mean = buckets.reduce((a, [b, c]) => a + (b + 0.5) * width * c, 0) / Math.max(1, n);
+  return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: n ? (buckets[buckets.length - 1][0] + 0.5) * width : NaN, min: n ? (buckets[0][0] + 0.5) * width : NaN, mean };
 }
 
 // Bounded: whatever happens, this process ends shortly after its window.

@@ -79,6 +79,7 @@ interface LoadResult {
   errors: { connectionErrors: number; playlistNon200: number; status: Record<string, number>; connects: number };
   serverEventLoopMs: { p99OfSeconds: Summary; maxOfSeconds: Summary };
   serverBurstMs: Summary;
+  serverSentMs?: Summary;
   loadgen: { cpuPct: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
 }
 
@@ -247,7 +248,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   const l = result.load;
   log(
     `${n} viewers: server CPU ${fmt(result.serverCpuPct)} %, RSS max ${fmt(result.rssMiB.max)} MiB; loadgen ${fmt(result.loadgenCpuPct)} %, ffmpeg ${fmt(result.ffmpegCpuPct)} %, kernel ${fmt(result.kernelCpuPct + result.softirqPct)} %, steal ${fmt(result.stealPct)} %, other ${fmt(result.otherCpuPct)} %` +
-      (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
+      (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, server part written p99 ${fmt(l.serverSentMs?.p99)} ms, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
   );
   return result;
 }
@@ -269,6 +270,7 @@ function table(results: PointResult[]): string {
       three(l?.delays.fromReady),
       two(l?.delays.abs),
       two(l?.delays.spread),
+      two(l?.serverSentMs),
       two(l?.serverBurstMs),
       l ? `${fmt(l.serverEventLoopMs.p99OfSeconds.p50)} / ${fmt(l.serverEventLoopMs.maxOfSeconds.max)}` : '–',
       l ? `${l.errors.connectionErrors} / ${l.errors.playlistNon200}` : '–',
@@ -281,8 +283,8 @@ function table(results: PointResult[]): string {
     return `| ${cells.join(' | ')} |`;
   });
   return [
-    '| viewers | server CPU % | server RSS MiB max | req/s | parts / viewer / s | part ready → first byte, ms p50 / p99 | part ready → whole part, ms p50 / p99 / max | PDT part end → whole part, ms p50 / p99 | spread vs fastest viewer, ms p50 / p99 | server fan-out burst per part, ms p50 / p99 | server event-loop delay, ms p99 (median s) / max | conn. errors / playlist non-200 | load gen CPU % (loop delay p99 ms) | ffmpeg CPU % | kernel (softirq + kthreads) % | other processes % | 1 core and p99 < 100 ms |',
-    `|${' --- |'.repeat(17)}`,
+    '| viewers | server CPU % | server RSS MiB max | req/s | parts / viewer / s | part ready → first byte, ms p50 / p99 | part ready → whole part, ms p50 / p99 / max | PDT part end → whole part, ms p50 / p99 | spread vs fastest viewer, ms p50 / p99 | server: part ready → part response written, ms p50 / p99 | server fan-out burst per part, ms p50 / p99 | server event-loop delay, ms p99 (median s) / max | conn. errors / playlist non-200 | load gen CPU % (loop delay p99 ms) | ffmpeg CPU % | kernel (softirq + kthreads) % | other processes % | 1 core and p99 < 100 ms |',
+    `|${' --- |'.repeat(18)}`,
     ...rows,
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import type { MediaPacket } from '../codec/flv';
 import type { Hub, StreamInit, SubscriberSink } from '../media/hub';
 import { STREAM_ID_PATTERN } from '../media/registry';
 import { type PlaylistOptions, renderPlaylist, targetDuration } from './playlist';
+import { parseHlsQuery } from './query';
 import { Segmenter, type Part, type Segment } from './segmenter';
 
 export interface HlsOptions {
@@ -50,8 +51,11 @@ class HlsStream implements SubscriberSink {
   unsubscribe: () => void = () => undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   viewers = new Map<string, number>();
-  /** Rendered playlists (full and delta) until the next change: every blocked viewer gets the same bytes. */
-  private rendered: { full: Buffer | null; delta: Buffer | null } = { full: null, delta: null };
+  /**
+   * Rendered playlists (full and delta) and their response headers, until the next change: every
+   * blocked viewer gets the same bytes. Indexed by (delta ? 3 : 0) + cache kind (see CACHE).
+   */
+  private rendered: Array<{ body: Buffer; head: RawHeaders } | undefined> = [];
 
   constructor(
     readonly id: string,
@@ -70,13 +74,20 @@ class HlsStream implements SubscriberSink {
     return s;
   }
 
-  playlist(skip: boolean, render: () => string): Buffer {
-    const key = skip ? 'delta' : 'full';
-    return (this.rendered[key] ??= Buffer.from(render()));
+  /** The playlist response: rendered once per change, per variant (full or delta) and caching. */
+  playlist(skip: boolean, cache: number): { body: Buffer; head: RawHeaders } {
+    const slot = (skip ? 3 : 0) + cache;
+    let r = this.rendered[slot];
+    if (!r) {
+      const other = this.rendered[(skip ? 3 : 0) + ((cache + 1) % 3)] ?? this.rendered[(skip ? 3 : 0) + ((cache + 2) % 3)];
+      const body = other?.body ?? Buffer.from(renderPlaylist(this.segmenter, this.service.playlistOptions, { skip }));
+      r = this.rendered[slot] = { body, head: headers(PLAYLIST_TYPE, body.length, CACHE[cache]) };
+    }
+    return r;
   }
 
   private changed(): void {
-    this.rendered = { full: null, delta: null };
+    this.rendered.length = 0;
     const s = this.segmenter;
     if (s.init && !this.inits.has(s.initVersion)) this.inits.set(s.initVersion, s.init);
     if (this.inits.size > 1) {
@@ -149,16 +160,31 @@ class HlsStream implements SubscriberSink {
   }
 }
 
+/** Response headers as a flat [name, value, ...] array: writeHead takes it as it is, no object to walk. */
+type RawHeaders = string[];
+const EXPOSE = 'Content-Length, Date, Age';
+
+function headers(type: string, length: number, cache: string): RawHeaders {
+  return [
+    'Content-Type', type,
+    'Content-Length', String(length),
+    'Cache-Control', cache,
+    'Access-Control-Allow-Origin', '*',
+    'Access-Control-Expose-Headers', EXPOSE,
+  ];
+}
+
+/** One body, headers precomputed: headers and body go out in one write. */
+function sendRaw(res: ServerResponse, status: number, head: RawHeaders, body: Buffer, headOnly: boolean): void {
+  res.writeHead(status, head);
+  if (headOnly) res.end();
+  else res.end(body);
+}
+
 function send(res: ServerResponse, status: number, type: string, body: Buffer | string | Buffer[], cache: string, head: boolean): void {
   const parts = Array.isArray(body) ? body : [typeof body === 'string' ? Buffer.from(body) : body];
   const length = parts.reduce((n, b) => n + b.length, 0);
-  res.writeHead(status, {
-    'Content-Type': type,
-    'Content-Length': length,
-    'Cache-Control': cache,
-    'Access-Control-Allow-Origin': '*',
-    'Access-Control-Expose-Headers': 'Content-Length, Date, Age',
-  });
+  res.writeHead(status, headers(type, length, cache));
   if (head) res.end();
   else if (parts.length === 1) res.end(parts[0]); // headers and body in one write
   else {
@@ -171,12 +197,49 @@ function sendStatus(res: ServerResponse, status: number, message: string): void 
   send(res, status, 'text/plain; charset=utf-8', `${message}\n`, 'no-store', false);
 }
 
+/** The User-Agent header from the raw list (req.headers would build an object of all headers). */
+function userAgent(req: IncomingMessage): string {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 10 && (name === 'User-Agent' || name.toLowerCase() === 'user-agent')) return raw[i + 1];
+  }
+  return '';
+}
+
+/** Viewer key per connection (address and User-Agent), so a keep-alive viewer does not build it per request. */
+const viewerKeys = new WeakMap<object, { ua: string; key: string }>();
+
+function viewerKey(req: IncomingMessage): string {
+  const ua = userAgent(req).slice(0, 200);
+  const sock = req.socket;
+  const known = viewerKeys.get(sock);
+  if (known && known.ua === ua) return known.key;
+  const key = `${sock.remoteAddress ?? ''}|${ua}`;
+  viewerKeys.set(sock, { ua, key });
+  return key;
+}
+
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+/** Cache-Control of playlists: a plain reload, a blocking reload, an ended stream. */
+const CACHE = ['public, max-age=1', 'public, max-age=6', 'public, max-age=10'];
+const CACHE_PLAIN = 0;
+const CACHE_BLOCKING = 1;
+const CACHE_ENDED = 2;
 const NAME = /^([0-9a-f]{8})-(?:init(\d{1,9})\.mp4|seg(\d{1,12})\.m4s|part(\d{1,12})\.(\d{1,6})\.m4s)$/;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/** Response headers of each part, made once (parts are immutable; the entry goes with the part). */
+const partHeadCache = new WeakMap<Part, RawHeaders>();
+function partHeaders(part: Part): RawHeaders {
+  let h = partHeadCache.get(part);
+  if (!h) partHeadCache.set(part, (h = headers('video/mp4', part.data.length, IMMUTABLE)));
+  return h;
+}
+
 export class HlsService {
   readonly options: HlsOptions;
+  readonly playlistOptions: PlaylistOptions;
   private streams = new Map<string, HlsStream>();
   private offs: Array<() => void> = [];
 
@@ -185,19 +248,16 @@ export class HlsService {
     options: Partial<HlsOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
-    this.offs.push(
-      hub.events.on('publish', ({ id }) => this.onPublish(id)),
-      hub.events.on('end', ({ id }) => this.onEnd(id)),
-    );
-  }
-
-  private playlistOptions(): PlaylistOptions {
-    return {
+    this.playlistOptions = {
       segmentTarget: this.options.segmentTarget,
       partTarget: this.options.partTarget,
       windowSegments: this.options.windowSegments,
       partSegments: 3,
     };
+    this.offs.push(
+      hub.events.on('publish', ({ id }) => this.onPublish(id)),
+      hub.events.on('end', ({ id }) => this.onEnd(id)),
+    );
   }
 
   private onPublish(id: string): void {
@@ -265,7 +325,7 @@ export class HlsService {
   }
 
   private blockMs(st: HlsStream): number {
-    return Math.min(this.options.maxBlockMs, 3 * 1000 * targetDuration(st.segmenter, this.playlistOptions()));
+    return Math.min(this.options.maxBlockMs, 3 * 1000 * targetDuration(st.segmenter, this.playlistOptions));
   }
 
   /** Handle /hls/... requests; false when the path is not ours. */
@@ -331,25 +391,19 @@ export class HlsService {
         part = st.findPart(msn, index);
       }
     }
-    if (part) send(res, 200, 'video/mp4', part.data, IMMUTABLE, head);
+    if (part) sendRaw(res, 200, partHeaders(part), part.data, head);
     else sendStatus(res, 404, 'no such part');
     return true;
   }
 
   private async servePlaylist(req: IncomingMessage, res: ServerResponse, url: URL, st: HlsStream, head: boolean): Promise<void> {
-    const q = url.searchParams;
-    const msnRaw = q.get('_HLS_msn');
-    const partRaw = q.get('_HLS_part');
-    const skipRaw = q.get('_HLS_skip');
-    const intParam = (v: string | null) => (v !== null && /^\d{1,12}$/.test(v) ? Number(v) : null);
-    const msn = intParam(msnRaw);
-    const part = intParam(partRaw);
-    if ((msnRaw !== null && msn === null) || (partRaw !== null && part === null) || (part !== null && msn === null)) {
+    const q = parseHlsQuery(url.search);
+    if (!q) {
       sendStatus(res, 400, 'bad _HLS_msn/_HLS_part');
       return;
     }
-    const ua = String(req.headers['user-agent'] ?? '').slice(0, 200);
-    st.noteViewer(`${req.socket.remoteAddress ?? ''}|${ua}`, Date.now());
+    const { msn, part } = q;
+    st.noteViewer(viewerKey(req), Date.now());
     const seg = st.segmenter;
 
     if (msn !== null) {
@@ -381,9 +435,7 @@ export class HlsService {
       }
     }
     if (res.destroyed) return;
-    const skip = skipRaw === 'YES' || skipRaw === 'v2';
-    const text = st.playlist(skip, () => renderPlaylist(st.segmenter, this.playlistOptions(), { skip }));
-    const cache = st.segmenter.ended ? 'public, max-age=10' : msn !== null ? 'public, max-age=6' : 'public, max-age=1';
-    send(res, 200, PLAYLIST_TYPE, text, cache, head);
+    const r = st.playlist(q.skip, st.segmenter.ended ? CACHE_ENDED : msn !== null ? CACHE_BLOCKING : CACHE_PLAIN);
+    sendRaw(res, 200, r.head, r.body, head);
   }
 }
