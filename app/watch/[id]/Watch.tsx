@@ -4,7 +4,7 @@ import type Hls from 'hls.js';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { CopyField } from '../../components/CopyField';
 import { formatDuration, measureClockOffset } from '../../lib/clock';
-import { attachCatchUp } from '../catch-up';
+import { attachCatchUp, GIVE_UP_S } from '../catch-up';
 import { WATCH_HLS_CONFIG } from '../hls-config';
 
 type StreamView = {
@@ -21,8 +21,8 @@ type StreamView = {
 type Phase = 'loading' | 'waiting' | 'live' | 'reconnecting' | 'ended';
 
 const POLL_MS = 2000;
-/** Behind live by more than this: offer "jump to live". */
-const BEHIND_S = 3;
+/** Behind live by more than this (where the automatic catch-up gives up): offer "jump to live". */
+const BEHIND_S = GIVE_UP_S;
 
 const PHASE_TEXT: Record<Phase, string> = {
   loading: 'Loading…',
