@@ -10,6 +10,7 @@ import { STREAM_ID_PATTERN } from '../media/registry';
 import { type PlaylistOptions, renderPlaylist, targetDuration } from './playlist';
 import { parseHlsQuery } from './query';
 import { Segmenter, type Part, type Segment } from './segmenter';
+import { WaitList, type Waiting } from './waiters';
 
 export interface HlsOptions {
   segmentTarget: number;
@@ -35,19 +36,43 @@ const DEFAULTS: HlsOptions = {
 };
 
 const VIEWER_WINDOW_MS = 6_000;
+/** How long a plain playlist request waits for a new stream's first part, ms. */
+const FIRST_PART_WAIT_MS = 3000;
 
-interface Waiter {
-  /** Part requests are answered before playlist requests: a viewer that asked for the part needs it first. */
-  part: boolean;
-  ready: () => boolean;
-  resolve: (ok: boolean) => void;
+/** What a blocked request waits for. */
+const WAIT_PART = 0; // a preload-hinted part (msn, index)
+const WAIT_PLAYLIST = 1; // a blocking playlist reload: segment msn, part index (-1: the whole segment)
+const WAIT_FIRST = 2; // a plain playlist request before the stream's first part
+/** Part requests are answered before playlist requests: a viewer that asked for the part needs it first. */
+const PRIORITY = [0, 1, 1];
+
+/** A blocked request: plain data, no closure or promise of its own. */
+class Waiter implements Waiting {
+  constructor(
+    readonly kind: number,
+    readonly msn: number,
+    readonly index: number,
+    readonly skip: boolean,
+    readonly head: boolean,
+    readonly res: ServerResponse,
+    readonly deadline: number,
+  ) {}
 }
 
 class HlsStream implements SubscriberSink {
   readonly kind = 'hls';
   segmenter: Segmenter;
   inits = new Map<number, Buffer>();
-  waiters = new Set<Waiter>();
+  /** Blocked requests; answered in changed(), or by its timer when their time is up. */
+  readonly waiters = new WaitList<Waiter>({ isReady: (w) => this.isReady(w), answer: (w, ready) => this.answer(w, ready) }, 2);
+  /** How long a blocking request is held, ms (per change: it follows the target duration). */
+  private blockMsCache = -1;
+  /** Blocked requests are answered in a microtask after a change (see changed()). */
+  private wakeQueued = false;
+  private readonly wakeNow = () => {
+    this.wakeQueued = false;
+    this.waiters.wake();
+  };
   unsubscribe: () => void = () => undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   viewers = new Map<string, number>();
@@ -86,8 +111,59 @@ class HlsStream implements SubscriberSink {
     return r;
   }
 
+  blockMs(): number {
+    if (this.blockMsCache < 0) {
+      this.blockMsCache = Math.min(this.service.options.maxBlockMs, 3 * 1000 * targetDuration(this.segmenter, this.service.playlistOptions));
+    }
+    return this.blockMsCache;
+  }
+
+  /** Hold a request until `isReady`, answer it now if it is ready (or too many are held). */
+  hold(w: Waiter): void {
+    if (this.isReady(w)) this.answer(w, true);
+    else if (this.waiters.size >= this.service.options.maxWaiters) this.answer(w, false);
+    else this.waiters.add(w, PRIORITY[w.kind]);
+  }
+
+  private isReady(w: Waiter): boolean {
+    const s = this.segmenter;
+    if (w.kind === WAIT_PART) return this.findPart(w.msn, w.index) !== undefined || s.ended || (this.findSegment(w.msn)?.complete ?? false);
+    if (w.kind === WAIT_PLAYLIST) {
+      if (s.ended || w.msn < s.mediaSequence) return true;
+      const seg = this.findSegment(w.msn);
+      if (!seg) return false;
+      return w.index < 0 ? seg.complete : seg.parts.length > w.index || seg.complete;
+    }
+    return s.segments.length > 0 && s.segments[0].parts.length > 0;
+  }
+
+  /** Answer a held request: `ready` false when its time ran out (or the stream is closing). */
+  private answer(w: Waiter, ready: boolean): void {
+    const res = w.res;
+    try {
+      if (w.kind === WAIT_PART) {
+        const part = this.findPart(w.msn, w.index);
+        if (part) sendRaw(res, 200, partHeaders(part), part.data, w.head);
+        else sendStatus(res, 404, 'no such part');
+      } else if (w.kind === WAIT_PLAYLIST) {
+        if (!ready) sendStatus(res, 503, 'the requested part did not arrive in time');
+        else if (!res.destroyed) this.sendPlaylist(res, w.skip, true, w.head);
+      } else if (!this.segmenter.init || this.segmenter.segments.length === 0) sendStatus(res, 404, 'the stream has no media yet');
+      else if (!res.destroyed) this.sendPlaylist(res, w.skip, false, w.head);
+    } catch (err) {
+      this.service.options.log?.warn({ err }, 'HLS response failed');
+      res.destroy();
+    }
+  }
+
+  sendPlaylist(res: ServerResponse, skip: boolean, blocking: boolean, head: boolean): void {
+    const r = this.playlist(skip, this.segmenter.ended ? CACHE_ENDED : blocking ? CACHE_BLOCKING : CACHE_PLAIN);
+    sendRaw(res, 200, r.head, r.body, head);
+  }
+
   private changed(): void {
     this.rendered.length = 0;
+    this.blockMsCache = -1;
     const s = this.segmenter;
     if (s.init && !this.inits.has(s.initVersion)) this.inits.set(s.initVersion, s.init);
     if (this.inits.size > 1) {
@@ -95,13 +171,13 @@ class HlsStream implements SubscriberSink {
       used.add(s.initVersion);
       for (const v of this.inits.keys()) if (!used.has(v)) this.inits.delete(v);
     }
-    for (const pass of [true, false]) {
-      for (const w of this.waiters) {
-        if (w.part === pass && w.ready()) {
-          this.waiters.delete(w);
-          w.resolve(true);
-        }
-      }
+    // Answered once the caller is done, not at this change: one packet can change the segmenter twice
+    // (a segment's last part, then the segment), and a publisher that leaves ends its stream right
+    // after; a request answered in between would get a playlist whose preload hint is never written,
+    // or no ENDLIST.
+    if (!this.wakeQueued) {
+      this.wakeQueued = true;
+      queueMicrotask(this.wakeNow);
     }
   }
 
@@ -154,8 +230,7 @@ class HlsStream implements SubscriberSink {
 
   close(): void {
     if (this.endTimer) clearTimeout(this.endTimer);
-    for (const w of this.waiters) w.resolve(false);
-    this.waiters.clear();
+    this.waiters.drain();
     this.unsubscribe();
   }
 }
@@ -303,29 +378,10 @@ export class HlsService {
     this.streams.clear();
   }
 
-  /** Wait until `ready()` or the time limit; resolves true when ready. */
-  private wait(st: HlsStream, ready: () => boolean, ms: number, part = false): Promise<boolean> {
-    if (ready()) return Promise.resolve(true);
-    if (st.waiters.size >= this.options.maxWaiters) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const w: Waiter = {
-        part,
-        ready,
-        resolve: (ok) => {
-          clearTimeout(timer);
-          resolve(ok);
-        },
-      };
-      const timer = setTimeout(() => {
-        st.waiters.delete(w);
-        resolve(ready());
-      }, ms);
-      st.waiters.add(w);
-    });
-  }
-
-  private blockMs(st: HlsStream): number {
-    return Math.min(this.options.maxBlockMs, 3 * 1000 * targetDuration(st.segmenter, this.playlistOptions));
+  /** For tests: the blocked requests a stream holds and whether its timeout timer is pending. */
+  waiting(id: string): { requests: number; timer: boolean } | null {
+    const st = this.streams.get(id);
+    return st ? { requests: st.waiters.size, timer: st.waiters.armed } : null;
   }
 
   /** Handle /hls/... requests; false when the path is not ours. */
@@ -358,7 +414,7 @@ export class HlsService {
     }
     const file = m[2];
     if (file === 'index.m3u8') {
-      await this.servePlaylist(req, res, url, st, head);
+      this.servePlaylist(req, res, url, st, head);
       return true;
     }
     const f = NAME.exec(file);
@@ -381,14 +437,14 @@ export class HlsService {
     }
     const msn = Number(f[4]);
     const index = Number(f[5]);
-    let part = st.findPart(msn, index);
+    const part = st.findPart(msn, index);
     if (!part) {
       // A blocking request for the hinted part (or the one just after it): hold it until it exists.
       const next = seg.nextPart();
       const ahead = msn === next.msn ? index - next.index : msn === next.msn + 1 ? index + 1 : -1;
       if (!seg.ended && ahead >= 0 && ahead <= 1) {
-        await this.wait(st, () => st.findPart(msn, index) !== undefined || st.segmenter.ended || (st.findSegment(msn)?.complete ?? false), this.blockMs(st), true);
-        part = st.findPart(msn, index);
+        st.hold(new Waiter(WAIT_PART, msn, index, false, head, res, performance.now() + st.blockMs()));
+        return true;
       }
     }
     if (part) sendRaw(res, 200, partHeaders(part), part.data, head);
@@ -396,7 +452,7 @@ export class HlsService {
     return true;
   }
 
-  private async servePlaylist(req: IncomingMessage, res: ServerResponse, url: URL, st: HlsStream, head: boolean): Promise<void> {
+  private servePlaylist(req: IncomingMessage, res: ServerResponse, url: URL, st: HlsStream, head: boolean): void {
     const q = parseHlsQuery(url.search);
     if (!q) {
       sendStatus(res, 400, 'bad _HLS_msn/_HLS_part');
@@ -413,29 +469,10 @@ export class HlsService {
         sendStatus(res, 400, '_HLS_msn is too far ahead of the live edge');
         return;
       }
-      const ready = () => {
-        if (st.segmenter.ended) return true;
-        const s = st.findSegment(msn);
-        if (msn < st.segmenter.mediaSequence) return true;
-        if (!s) return false;
-        if (part === null) return s.complete;
-        return s.parts.length > part || s.complete;
-      };
-      const ok = await this.wait(st, ready, this.blockMs(st));
-      if (!ok) {
-        sendStatus(res, 503, 'the requested part did not arrive in time');
-        return;
-      }
+      st.hold(new Waiter(WAIT_PLAYLIST, msn, part ?? -1, q.skip, head, res, performance.now() + st.blockMs()));
     } else if (!seg.init || seg.segments.length === 0) {
       // Not a single part yet (the publisher just started): wait briefly for the first one.
-      await this.wait(st, () => st.segmenter.segments.length > 0 && st.segmenter.segments[0].parts.length > 0, 3000);
-      if (!st.segmenter.init || st.segmenter.segments.length === 0) {
-        sendStatus(res, 404, 'the stream has no media yet');
-        return;
-      }
-    }
-    if (res.destroyed) return;
-    const r = st.playlist(q.skip, st.segmenter.ended ? CACHE_ENDED : msn !== null ? CACHE_BLOCKING : CACHE_PLAIN);
-    sendRaw(res, 200, r.head, r.body, head);
+      st.hold(new Waiter(WAIT_FIRST, -1, -1, q.skip, head, res, performance.now() + FIRST_PART_WAIT_MS));
+    } else st.sendPlaylist(res, q.skip, false, head);
   }
 }

@@ -1,0 +1,230 @@
+/**
+ * The LL-HLS HTTP handler over real HTTP, fed packet by packet through the hub (no RTMP, no
+ * ffmpeg process while the test runs): blocking requests, their timeouts, stream end, bad queries.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { MediaPacket } from '../codec/flv';
+import { Hub, type PublishSession } from '../media/hub';
+import { makeTestPackets } from '../testing/flv-file';
+import { HlsService, type HlsOptions } from './service';
+
+interface Reply {
+  status: number;
+  body: Buffer;
+  headers: http.IncomingHttpHeaders;
+  ms: number;
+}
+
+function attr(text: string, tag: string, name: string): string | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(tag));
+  return line ? new RegExp(`${name}="?([^",]*)`).exec(line)?.[1] : undefined;
+}
+
+class Fixture {
+  hub = new Hub();
+  hls: HlsService;
+  server: http.Server;
+  base = '';
+  pub: PublishSession | null = null;
+  sent = 0;
+
+  constructor(
+    private readonly packets: MediaPacket[],
+    options: Partial<HlsOptions> = {},
+  ) {
+    this.hls = new HlsService(this.hub, options);
+    this.server = http.createServer((req, res) => {
+      void this.hls.handle(req, res, new URL(req.url ?? '/', 'http://localhost')).then((ours) => {
+        if (!ours) res.writeHead(404).end();
+      });
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hls/${id}`;
+    this.pub = this.hub.publish(id, { kind: 'test', drop: () => undefined });
+  }
+
+  /** Feed packets until `until()` holds (or they run out); false when they ran out. */
+  feedUntil(until: () => boolean): boolean {
+    while (!until()) {
+      const p = this.packets[this.sent++];
+      if (!p) return false;
+      this.pub!.packet({ ...p });
+    }
+    return true;
+  }
+
+  get(path: string, method = 'GET'): Promise<Reply> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${this.base}/${path}`, { method, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers, ms: performance.now() - started }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.hls.close();
+    this.hub.close();
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** Let the client's requests reach the server (they are held there). */
+const settle = async (f: Fixture, id: string, n: number) => {
+  for (let i = 0; i < 100 && (f.hls.waiting(id)?.requests ?? 0) < n; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(f.hls.waiting(id)?.requests, n, `${n} requests held`);
+};
+
+describe('LL-HLS service: blocking requests', () => {
+  let packets: MediaPacket[];
+  before(async () => {
+    packets = await makeTestPackets({ seconds: 6, fps: 25, gop: 25 });
+  });
+
+  describe('one stream, fed packet by packet', () => {
+    let f: Fixture;
+    const id = 'svc1';
+    before(async () => {
+      f = new Fixture(packets, { maxBlockMs: 300 });
+      await f.start(id);
+      assert.ok(f.feedUntil(() => (f.hls.segmenter(id)?.segments.length ?? 0) >= 2));
+    });
+    after(() => f.stop());
+
+    test('a blocked reload and a blocked hinted-part request are answered when the part is written; the new hint is always a part that will exist', async () => {
+      const seg = f.hls.segmenter(id)!;
+      let boundaries = 0;
+      // About 1.6 s of media: eight parts, at least one segment boundary (where one packet changes
+      // the segmenter twice: the segment's last part, then the segment).
+      for (let i = 0; i < 8; i++) {
+        const hint = seg.nextPart();
+        const partName = `${seg.run}-part${hint.msn}.${hint.index}.m4s`;
+        const pl = f.get(`index.m3u8?_HLS_msn=${hint.msn}&_HLS_part=${hint.index}`);
+        const part = f.get(partName);
+        await settle(f, id, 2);
+        const msnBefore = hint.msn;
+        assert.ok(f.feedUntil(() => seg.nextPart().msn !== hint.msn || seg.nextPart().index !== hint.index));
+        if (seg.nextPart().msn !== msnBefore) boundaries++;
+        const [p, l] = await Promise.all([part, pl]);
+        assert.equal(p.status, 200, partName);
+        assert.equal(p.body.toString('latin1', 4, 8), 'moof');
+        assert.equal(p.headers['content-length'], String(p.body.length));
+        assert.equal(l.status, 200);
+        const text = l.body.toString();
+        assert.ok(text.includes(`URI="${partName}"`), `the playlist lists ${partName}`);
+        const next = seg.nextPart();
+        assert.equal(attr(text, '#EXT-X-PRELOAD-HINT:', 'URI'), `${seg.run}-part${next.msn}.${next.index}.m4s`, 'the hint is the next part to be written');
+        assert.equal(l.headers['cache-control'], 'public, max-age=6');
+        assert.deepEqual(f.hls.waiting(id), { requests: 0, timer: false });
+      }
+      assert.ok(boundaries >= 1, 'crossed a segment boundary');
+    });
+
+    test('a HEAD request for the hinted part is held too, and gets the headers only', async () => {
+      const seg = f.hls.segmenter(id)!;
+      const hint = seg.nextPart();
+      const r = f.get(`${seg.run}-part${hint.msn}.${hint.index}.m4s`, 'HEAD');
+      await settle(f, id, 1);
+      f.feedUntil(() => seg.nextPart().index !== hint.index || seg.nextPart().msn !== hint.msn);
+      const res = await r;
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 0);
+      assert.ok(Number(res.headers['content-length']) > 100);
+    });
+
+    test('held requests time out on time (one timer per stream): 503 for a reload, 404 for a part; nothing is left behind', async () => {
+      const seg = f.hls.segmenter(id)!;
+      const next = seg.nextPart();
+      const reload = f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index + 1}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const part = f.get(`${seg.run}-part${next.msn}.${next.index}.m4s`);
+      await settle(f, id, 2);
+      assert.equal(f.hls.waiting(id)?.timer, true);
+      const [l, p] = await Promise.all([reload, part]);
+      assert.equal(l.status, 503);
+      assert.equal(p.status, 404);
+      // maxBlockMs 300: not before it (a sweep may answer up to 5 ms early), not much after.
+      for (const [name, r] of [['reload', l], ['part', p]] as const) {
+        assert.ok(r.ms >= 290, `${name} answered after ${r.ms.toFixed(0)} ms`);
+        assert.ok(r.ms < 300 + 250, `${name} answered after ${r.ms.toFixed(0)} ms`);
+      }
+      assert.deepEqual(f.hls.waiting(id), { requests: 0, timer: false });
+    });
+
+    test('bad directives are 400, as before', async () => {
+      const next = f.hls.segmenter(id)!.nextPart();
+      for (const q of [
+        '_HLS_msn=abc',
+        '_HLS_part=1',
+        '_HLS_msn=1&_HLS_msn=1',
+        '_HLS_msn=1&_HLS_part=2&_HLS_part=2',
+        '_HLS_msn=1000000000000',
+        `_HLS_msn=${next.msn}&_HLS_part=99999999999999`,
+        `_HLS_msn=${next.msn + 3}`,
+      ]) {
+        const r = await f.get(`index.m3u8?${q}`);
+        assert.equal(r.status, 400, q);
+      }
+      // Percent-encoded digits are still digits; a segment that is already complete: answered at once.
+      const encoded = [...String(next.msn - 1)].map((c) => `%3${c}`).join('');
+      const r = await f.get(`index.m3u8?_HLS_msn=${encoded}&_HLS_skip=YES`);
+      assert.equal(r.status, 200);
+      assert.ok(r.ms < 200);
+    });
+
+    test('when the stream ends, held requests are answered at once (ENDLIST; the part is 404) and nothing is left behind', async () => {
+      const seg = f.hls.segmenter(id)!;
+      const next = seg.nextPart();
+      const reload = f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`);
+      const part = f.get(`${seg.run}-part${next.msn}.${next.index + 1}.m4s`);
+      await settle(f, id, 2);
+      f.hub.finish(id);
+      f.pub!.end('test over');
+      const [l, p] = await Promise.all([reload, part]);
+      assert.equal(l.status, 200);
+      assert.ok(l.body.toString().includes('#EXT-X-ENDLIST'));
+      assert.equal(l.headers['cache-control'], 'public, max-age=10');
+      assert.ok(l.ms < 250, `answered at the end, after ${l.ms.toFixed(0)} ms`);
+      assert.equal(p.status, 404);
+      assert.deepEqual(f.hls.waiting(id), { requests: 0, timer: false });
+    });
+  });
+
+  test('a new stream: a plain reload waits for the first part; over maxWaiters a reload is refused at once', async () => {
+    const f = new Fixture(packets, { maxBlockMs: 2000, maxWaiters: 2 });
+    const id = 'svc2';
+    await f.start(id);
+    try {
+      const first = f.get('index.m3u8');
+      await settle(f, id, 1);
+      f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
+      const r = await first;
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['cache-control'], 'public, max-age=1');
+      assert.ok(attr(r.body.toString(), '#EXT-X-PRELOAD-HINT:', 'URI'));
+
+      const next = f.hls.segmenter(id)!.nextPart();
+      const held = [0, 1].map(() => f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`));
+      await settle(f, id, 2);
+      const refused = await f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`);
+      assert.equal(refused.status, 503);
+      assert.ok(refused.ms < 200);
+      f.feedUntil(() => f.hls.segmenter(id)!.nextPart().index !== next.index || f.hls.segmenter(id)!.nextPart().msn !== next.msn);
+      for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+      assert.deepEqual(f.hls.waiting(id), { requests: 0, timer: false });
+    } finally {
+      await f.stop();
+    }
+  });
+});
