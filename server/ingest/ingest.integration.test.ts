@@ -3,6 +3,7 @@
  * (made by ffmpeg, like MediaRecorder's output) in real time; real ffmpeg bridges it to our relay.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,23 @@ async function makeRecording(dir: string, name: string, codec: 'h264' | 'vp8', s
   return readFile(file);
 }
 
+/** RTMP publish names on the command lines of this process's ffmpeg children (from /proc). */
+function ffmpegPublishNames(): string[] {
+  const names: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] !== String(process.pid)) continue;
+      for (const arg of readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')) {
+        const m = /^rtmp:\/\/[^/]+\/live\/(.+)$/.exec(arg);
+        if (m) names.push(m[1]);
+      }
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return names;
+}
+
 describe('browser ingest over /ingest', () => {
   let server: TestServer;
   let dir: string;
@@ -87,6 +105,11 @@ describe('browser ingest over /ingest', () => {
     let done = false;
     const sending = sendPaced(c, h264, 12, () => done);
     await waitFor('relay live', () => server.hub.isLive(s.id), 15000);
+    // ffmpeg's command line (visible to every user in `ps`) carries a key for this session only, not the stream's key.
+    const sessionKey = await waitFor('the ingest ffmpeg', () => ffmpegPublishNames().find((n) => n.startsWith(`${s.id}_`)));
+    assert.notEqual(sessionKey, s.key);
+    assert.ok(!ffmpegPublishNames().some((n) => n === s.key), "the stream's key is on no command line");
+    assert.equal(server.registry.verifyKey(sessionKey)?.id, s.id);
     const streams = await probe(`${server.rtmpUrl}/${s.id}`);
     assert.equal(streams.find((x) => x.codec_type === 'video')?.codec_name, 'h264');
     assert.equal(streams.find((x) => x.codec_type === 'video')?.width, 640);
@@ -108,6 +131,8 @@ describe('browser ingest over /ingest', () => {
     assert.equal(closed.code, 1000);
     await waitFor('ffmpeg gone', () => server.ingest.running === 0, 10000);
     await waitFor('stream ended at once', () => !server.hub.isActive(s.id), 5000);
+    assert.equal(server.registry.verifyKey(sessionKey), null, 'the session key died with its ffmpeg');
+    assert.equal(server.registry.verifyKey(s.key)?.id, s.id);
   });
 
   test('VP8 WebM is transcoded to H.264', async () => {

@@ -25,6 +25,11 @@ export interface IngestDeps {
   ffmpeg: FfmpegInfo;
   /** rtmp://<loopback>:<port>/live: where our ffmpeg pushes. */
   rtmpBase: () => string;
+  /**
+   * The RTMP publish name our ffmpeg uses for a stream, valid until `revoke` (when that ffmpeg is gone). Default: a
+   * session key from the registry, so the stream's own key never shows on ffmpeg's command line.
+   */
+  publishName?: (id: string) => { name: string; revoke: () => void };
   urls: (req: IncomingMessage, id: string) => { watch: string; hls: string; rtmpPlay: string };
   log: IngestLog;
   /** ffmpeg's stdin backlog above which the socket is paused. */
@@ -37,6 +42,7 @@ const START_TIMEOUT_MS = 10_000;
 const STALE_MS = 3000;
 
 class IngestSession {
+  private revokePublishName: () => void = () => undefined;
   state: 'await-start' | 'live' | 'stopping' | 'closed' = 'await-start';
   streamId = '';
   bridge: FfmpegBridge | null = null;
@@ -174,7 +180,9 @@ class IngestSession {
     this.format = format;
     const captureStart = msg.captureStart;
     deps.hub.expectCaptureClock(msg.streamId, () => captureStart - (this.clockOffset ?? 0));
-    const args = ingestArgs({ input: format.input, transcode: format.transcode, output: `${deps.rtmpBase()}/${msg.key}`, ffmpegMajor: ffmpeg.major });
+    const publish = deps.publishName?.(record.id) ?? ((k) => ({ name: k.key, revoke: k.revoke }))(deps.registry.issueSessionKey(record.id));
+    this.revokePublishName = publish.revoke;
+    const args = ingestArgs({ input: format.input, transcode: format.transcode, output: `${deps.rtmpBase()}/${publish.name}`, ffmpegMajor: ffmpeg.major });
     this.bridge = new FfmpegBridge({
       ffmpegPath: ffmpeg.path,
       args,
@@ -233,6 +241,7 @@ class IngestSession {
 
   private onBridgeExit(code: number | null, signal: NodeJS.Signals | null, error: string | null): void {
     const { deps } = this.service;
+    this.revokePublishName();
     this.service.release(this);
     deps.log.info({ stream: this.streamId, code, signal, error }, 'browser ingest ffmpeg exited');
     if (this.state === 'stopping') this.close(Close.Normal, 'stopped');

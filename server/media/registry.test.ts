@@ -38,3 +38,22 @@ test('the registry is bounded', async () => {
   await reg.create();
   await assert.rejects(reg.create(), /holds 2 streams/);
 });
+
+test('session keys publish like the stream key until revoked, and only for their stream', async () => {
+  const reg = await StreamRegistry.open(null);
+  const a = await reg.create();
+  const b = await reg.create();
+  const s1 = reg.issueSessionKey(a.record.id);
+  const s2 = reg.issueSessionKey(a.record.id);
+  assert.notEqual(s1.key, a.key);
+  assert.equal(reg.verifyKey(s1.key)?.id, a.record.id);
+  assert.equal(reg.verifyKey(s2.key)?.id, a.record.id);
+  assert.equal(reg.verifyKey(`${b.record.id}_${s1.key.split('_').slice(1).join('_')}`), null, 'not for another stream');
+  s1.revoke();
+  assert.equal(reg.verifyKey(s1.key), null);
+  assert.equal(reg.verifyKey(s2.key)?.id, a.record.id, 'others stay valid');
+  s2.revoke();
+  s2.revoke();
+  assert.equal(reg.verifyKey(s2.key), null);
+  assert.equal(reg.verifyKey(a.key)?.id, a.record.id, 'the stream key is untouched');
+});

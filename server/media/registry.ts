@@ -33,6 +33,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 export class RegistryFullError extends Error {}
 
 export class StreamRegistry {
+  /** Live session keys per stream id (sha256 of the secret). */
+  private readonly sessionKeys = new Map<string, Set<Buffer>>();
   private records = new Map<string, StreamRecord>();
   private writing: Promise<void> = Promise.resolve();
 
@@ -97,15 +99,38 @@ export class StreamRegistry {
     return r;
   }
 
-  /** The stream this key publishes, or null. Constant time in the secret. */
+  /** The stream this key publishes, or null. Constant time in the secret. Session keys (below) count too. */
   verifyKey(key: string): StreamRecord | null {
     const sep = key.indexOf('_');
     const id = sep > 0 ? key.slice(0, sep) : '';
     const secret = sep > 0 ? key.slice(sep + 1) : key;
     const record = this.records.get(id);
+    const given = sha256(secret);
     const expected = record?.keyHash ? Buffer.from(record.keyHash, 'hex') : sha256('\0no such stream\0');
-    const ok = timingSafeEqual(sha256(secret), expected);
-    return ok && record?.keyHash ? record : null;
+    let ok = timingSafeEqual(given, expected) && !!record?.keyHash;
+    for (const hash of this.sessionKeys.get(id) ?? []) ok = timingSafeEqual(given, hash) || ok;
+    return ok && record ? record : null;
+  }
+
+  /**
+   * A key for one publishing session of our own (the browser ingest's ffmpeg), accepted like the stream's key until
+   * revoked. The stream's real key then never appears on a process command line (`ps` shows arguments to every user
+   * of the machine), and what does appear dies with the session. Memory only.
+   */
+  issueSessionKey(id: string): { key: string; revoke: () => void } {
+    const secret = randomBytes(24).toString('base64url');
+    const hash = sha256(secret);
+    let set = this.sessionKeys.get(id);
+    if (!set) this.sessionKeys.set(id, (set = new Set()));
+    set.add(hash);
+    const owner = set;
+    return {
+      key: `${id}_${secret}`,
+      revoke: () => {
+        owner.delete(hash);
+        if (owner.size === 0 && this.sessionKeys.get(id) === owner) this.sessionKeys.delete(id);
+      },
+    };
   }
 
   setTitle(id: string, title: string): void {
