@@ -3,15 +3,20 @@
  * Started by viewers.ts; it can also be run by hand against a running server:
  *
  *   npx tsx bench/hls/viewer-load.ts --base http://127.0.0.1:8080 --id <stream id> --viewers 100 \
- *     [--ramp 10] [--from <wall ms>] [--to <wall ms>] [--out result.json]
+ *     [--ramp 10] [--from <wall ms>] [--to <wall ms>] [--out result.json] [--client hint|hlsjs|mixed]
  *
- * Each viewer behaves like hls.js in low-latency mode, on two keep-alive HTTP/1.1 connections
- * of its own (one for playlists, one for media), with a minimal HTTP client on raw sockets so that
- * the load generator spends as little CPU as possible per request:
+ * Each viewer is a low-latency HLS player on two keep-alive HTTP/1.1 connections of its own (one for
+ * playlists, one for media), with a minimal HTTP client on raw sockets so that the load generator
+ * spends as little CPU as possible per request:
  *   - join: GET index.m3u8, the init segment and the newest part;
- *   - loop: blocking playlist reload `?_HLS_msn=M&_HLS_part=P` for the preload-hinted part (M,P),
- *     and at the same time a blocking request for the hinted part itself on the media connection;
- *     when the playlist arrives, any listed part not fetched yet is fetched, then the new hint.
+ *   - loop: blocking playlist reload `?_HLS_msn=M&_HLS_part=P` for the preload-hinted part (M,P);
+ *     --client hint (default; Safari/AVPlayer, hls.js's preload-hint branch): at the same time a
+ *       blocking request for the hinted part itself on the media connection, so the part comes in
+ *       the same server turn as the playlist;
+ *     --client hlsjs (hls.js 1.x, which parses the hint but does not fetch it): no part request
+ *       until the playlist has come back and lists the part; then it is fetched (not blocked);
+ *     --client mixed: odd viewers hlsjs, even viewers hint.
+ *     When the playlist arrives, any listed part not fetched yet is fetched.
  * Per part and viewer it records the wall time at which the whole part was received. Only parts
  * received within [from, to] count. Delays reported:
  *   abs     receive time − the part's end on the wall clock, from the playlist: PROGRAM-DATE-TIME of
@@ -42,6 +47,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '30' },
     out: { type: 'string' },
     'probe-file': { type: 'string' },
+    client: { type: 'string', default: 'hint' },
   },
 });
 if (!args.base || !args.id) throw new Error('--base and --id are required');
@@ -53,6 +59,8 @@ const startedAt = wallNow();
 const from = args.from ? Number(args.from) : startedAt + rampMs + 3000;
 const to = args.to ? Number(args.to) : from + Number(args.seconds) * 1000;
 const host = `${base.hostname}:${base.port}`;
+const clientMode = args.client!;
+if (!['hint', 'hlsjs', 'mixed'].includes(clientMode)) throw new Error(`--client ${clientMode}: hint, hlsjs or mixed`);
 
 // ---- a minimal keep-alive HTTP/1.1 client --------------------------------------------------
 
@@ -214,7 +222,11 @@ class Viewer {
   private media: Conn;
   private last = -1; // order() of the newest part requested
 
+  /** Requests the preload-hinted part before it is listed (blocking), or waits for the playlist to list it. */
+  private readonly fetchesHint: boolean;
+
   constructor(readonly n: number) {
+    this.fetchesHint = clientMode === 'hint' || (clientMode === 'mixed' && n % 2 === 0);
     this.pl = new Conn(`llhls-viewer-${n}`);
     this.media = new Conn(`llhls-viewer-${n}`);
   }
@@ -254,7 +266,7 @@ class Viewer {
         r = await this.pl.get(plPath);
         continue;
       }
-      if (order(h.msn, h.index) > this.last) {
+      if (this.fetchesHint && order(h.msn, h.index) > this.last) {
         this.fetchPart(h.msn, h.index, h.uri, true);
         this.last = order(h.msn, h.index);
       }
@@ -373,6 +385,7 @@ async function main(): Promise<void> {
   for (const [k, v] of counters.status) status[k] = v;
   const result = {
     viewers: N,
+    client: clientMode,
     window: { from, to, seconds: (to - from) / 1000 },
     delays: {
       fromReady: summarize(fromReady),
@@ -391,6 +404,7 @@ async function main(): Promise<void> {
       requestsPerSec: (counts1.requests - counts0.requests) / wallDt,
       partsPerViewerPerSec: (counts1.partsFetched - counts0.partsFetched) / wallDt / N,
       playlistsPerViewerPerSec: (counts1.playlists - counts0.playlists) / wallDt / N,
+      /** Parts fetched once listed (all of them for --client hlsjs) rather than as the hint. */
       catchUpShare: (counts1.catchUp - counts0.catchUp) / Math.max(1, counts1.partsFetched - counts0.partsFetched),
     },
     errors: { connectionErrors: counters.errors, playlistNon200: perViewer.blockedPlaylistNon200, status, connects: counters.reconnects },

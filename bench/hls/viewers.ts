@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/hls/viewers.ts [--viewers 1,100,500,1000] [--seconds 30] [--ramp 10] [--settle 3]
  *     [--profile] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
+ *     [--server-flags "--max-semi-space-size=64"] [--client hint|hlsjs|mixed]
  *
  * Three processes per point, all on 127.0.0.1: the server (`node --import tsx server/index.ts
  * --api-only`, fresh for each point), ffmpeg publishing the pre-encoded file in real time
@@ -13,6 +14,10 @@
  * --profile runs the server with `--cpu-prof` (bench/.cache/profiles-hls) and prints where its CPU goes.
  * The server runs with the preload server-probe.ts (exact part creation times; --plain: without it).
  * --nice N runs the three children at priority N (os.setPriority), for a machine shared with others.
+ * --server-flags adds node/V8 flags to the server process (space-separated), e.g. GC settings.
+ * --client picks how the simulated viewers fetch parts (see viewer-load.ts): hint (default: a blocking
+ * request for the preload-hinted part beside the blocking reload), hlsjs (hls.js 1.x: the part once the
+ * reload lists it), or mixed (half each).
  * Every child is stopped by its PID at the end of its point; every wait is bounded.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -38,6 +43,8 @@ const { values: args } = parseArgs({
     'max-other': { type: 'string', default: '60' },
     plain: { type: 'boolean', default: false },
     nice: { type: 'string', default: '0' },
+    'server-flags': { type: 'string', default: '' },
+    client: { type: 'string', default: 'hint' },
   },
 });
 const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
@@ -144,7 +151,8 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   const profileDir = path.join(PROFILE_DIR, `${runTag}-n${n}`);
   const probeFile = path.join(CACHE, 'results', `hls-probe-${runTag}-n${n}.txt`);
   mkdirSync(path.dirname(probeFile), { recursive: true });
-  const nodeArgs = ['--import', 'tsx', ...(args.plain ? [] : ['--import', './bench/hls/server-probe.ts']), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server/index.ts', '--api-only'];
+  const serverFlags = args['server-flags']!.split(' ').filter(Boolean);
+  const nodeArgs = [...serverFlags, '--import', 'tsx', ...(args.plain ? [] : ['--import', './bench/hls/server-probe.ts']), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server/index.ts', '--api-only'];
   const server = own(spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
@@ -191,7 +199,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
     await sleep(500);
     loadgen = own(spawn(
       process.execPath,
-      ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(n), '--ramp', String(rampS), '--from', String(from), '--to', String(to), '--out', outFile, ...(args.plain ? [] : ['--probe-file', probeFile])],
+      ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(n), '--ramp', String(rampS), '--from', String(from), '--to', String(to), '--out', outFile, '--client', args.client!, ...(args.plain ? [] : ['--probe-file', probeFile])],
       { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
     ));
     const lgExit = new Promise<number | string>((r) => loadgen!.once('close', (code, sig) => r(code ?? sig ?? -1)));
@@ -299,13 +307,13 @@ async function main(): Promise<void> {
     cpu: os.cpus()[0]?.model ?? '?',
     cores: os.cpus().length,
   };
-  log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})`);
+  log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})${args['server-flags'] ? `; server flags ${args['server-flags']}` : ''}; viewers: ${args.client}`);
   const results: PointResult[] = [];
   for (const n of counts) results.push(await runPoint(n, runTag));
   console.log(`\n${table(results)}\n`);
   const out = args.json ?? path.join(CACHE, 'results', `hls-viewers-${runTag}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), versions, seconds, rampS, settleS, results }, null, 1));
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), versions, seconds, rampS, settleS, serverFlags: args['server-flags'], client: args.client, results }, null, 1));
   log(`results: ${path.relative(ROOT, out)}`);
   if (args.profile) log(`profiles: ${path.relative(ROOT, PROFILE_DIR)}/${runTag}-n*/`);
 }
