@@ -15,12 +15,16 @@
  * (end() returned: on loopback the bytes are then in the client's socket), counted from the part's
  * ready time, as a sparse histogram of 0.25 ms buckets over that second:
  *   R <wall ms> <bucket>:<count> ...
- * so the load generator can tell the server's share of the delay from its own.
+ * so the load generator can tell the server's share of the delay from its own. For part requests
+ * that arrive after the part is ready (players that fetch a part once the playlist lists it), two
+ * more histograms, from a wrapper of http.Server#emit('request'):
+ *   A <wall ms> ...   request arrival − part ready (how long the request took to come)
+ *   S <wall ms> ...   response written − request arrival (time spent in the server)
  * Cost: a wrapper call per packet, a ~40-byte write per part (5 per second), and a regex and a map
  * look-up per HTTP response.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ServerResponse } from 'node:http';
+import { Server, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MediaPacket } from '../../server/codec/flv';
 import { Segmenter } from '../../server/hls/segmenter';
@@ -33,20 +37,33 @@ if (file) {
   lag.enable();
   /** Ready time (wall ms) of the newest parts, by "<msn>.<index>". */
   const readyAt = new Map<string, number>();
-  /** Part responses written this second: 0.25 ms bucket → count. */
-  let sent = new Map<number, number>();
+  /** Histograms of this second (R, A, S above): 0.25 ms bucket → count. */
+  const hists = new Map<string, Map<number, number>>([['R', new Map()], ['A', new Map()], ['S', new Map()]]);
+  const note = (h: string, ms: number) => {
+    const m = hists.get(h)!;
+    const b = Math.max(0, Math.floor(ms * 4));
+    m.set(b, (m.get(b) ?? 0) + 1);
+  };
   setInterval(() => {
     const ms = (ns: number) => (ns / 1e6).toFixed(1);
     const now = Date.now();
     writeSync(fd, `L ${now} ${ms(lag.percentile(50))} ${ms(lag.percentile(99))} ${ms(lag.max)}\n`);
     lag.reset();
-    if (sent.size) {
-      let line = `R ${now}`;
-      for (const [b, c] of sent) line += ` ${b}:${c}`;
+    for (const [h, m] of hists) {
+      if (m.size === 0) continue;
+      let line = `${h} ${now}`;
+      for (const [b, c] of m) line += ` ${b}:${c}`;
       writeSync(fd, `${line}\n`);
-      sent = new Map();
+      m.clear();
     }
   }, 1000).unref();
+  const arrived = new WeakMap<ServerResponse, number>();
+  const serverProto = Server.prototype as unknown as { emit(this: Server, ev: string | symbol, ...a: unknown[]): boolean };
+  const origEmit = serverProto.emit;
+  serverProto.emit = function (this: Server, ev: string | symbol, ...a: unknown[]) {
+    if (ev === 'request') arrived.set(a[1] as ServerResponse, performance.timeOrigin + performance.now());
+    return origEmit.call(this, ev, ...a);
+  };
   const PART = /-part(\d+)\.(\d+)\.m4s$/;
   const resProto = ServerResponse.prototype as unknown as { end(this: ServerResponse, ...a: unknown[]): ServerResponse };
   const origEnd = resProto.end;
@@ -55,8 +72,13 @@ if (file) {
     const m = this.statusCode === 200 ? PART.exec(this.req?.url ?? '') : null;
     const ready = m ? readyAt.get(`${m[1]}.${m[2]}`) : undefined;
     if (ready !== undefined) {
-      const b = Math.floor((performance.timeOrigin + performance.now() - ready) * 4);
-      sent.set(b, (sent.get(b) ?? 0) + 1);
+      const now = performance.timeOrigin + performance.now();
+      note('R', now - ready);
+      const at = arrived.get(this);
+      if (at !== undefined && at > ready) {
+        note('A', at - ready);
+        note('S', now - at);
+      }
     }
     return r;
   };

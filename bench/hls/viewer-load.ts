@@ -329,8 +329,8 @@ async function main(): Promise<void> {
   const probe = new Map<string, number>();
   const bursts: number[] = [];
   const serverLag: { p99: number[]; max: number[] } = { p99: [], max: [] };
-  /** Part ready → response handed to the kernel, server side (0.25 ms buckets → count). */
-  const sentHist = new Map<number, number>();
+  /** Server side (0.25 ms buckets → count): part ready → response written (R); for requests that came after the part was ready, ready → arrival (A) and arrival → written (S). */
+  const hist: Record<string, Map<number, number>> = { R: new Map(), A: new Map(), S: new Map() };
   if (args['probe-file'] && existsSync(args['probe-file'])) {
     for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
       const f = line.split(' ');
@@ -340,12 +340,13 @@ async function main(): Promise<void> {
           serverLag.p99.push(Number(f[3]));
           serverLag.max.push(Number(f[4]));
         }
-      } else if (f[0] === 'R') {
+      } else if (f[0] in hist) {
         const at = Number(f[1]);
+        const h = hist[f[0]];
         if (at > from && at <= to) {
           for (const bc of f.slice(2)) {
             const [b, c] = bc.split(':').map(Number);
-            sentHist.set(b, (sentHist.get(b) ?? 0) + c);
+            h.set(b, (h.get(b) ?? 0) + c);
           }
         }
       } else if (f.length >= 3) {
@@ -412,7 +413,9 @@ async function main(): Promise<void> {
     /** Per part (from server-probe.ts): part ready → next check phase, i.e. the synchronous fan-out burst. */
     serverBurstMs: summarize(bursts),
     /** Per part response (from server-probe.ts): part ready → end() returned, i.e. the bytes are in the kernel. */
-    serverSentMs: summarizeHistogram(sentHist, 0.25),
+    serverSentMs: summarizeHistogram(hist.R, 0.25),
+    /** Part requests that arrived after the part was ready: ready → request arrival, and arrival → response written. */
+    serverLateRequestMs: { arrival: summarizeHistogram(hist.A, 0.25), inServer: summarizeHistogram(hist.S, 0.25) },
     serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },
     loadgen: {
       cpuPct: ((cpu1.user + cpu1.system) / 1e6 / wallDt) * 100,
