@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseAsc } from './aac';
+import { parseAsc, silentAacFrame } from './aac';
 import { BitstreamError } from './h264';
 
 let dir = '';
@@ -118,4 +118,34 @@ describe('parseAsc escapes and errors', () => {
     assert.throws(() => parseAsc(bits([2, 5], [15, 4], [1, 7])), /truncated/);
     assert.throws(() => parseAsc(bits([5, 5], [6, 4], [2, 4], [3, 3])), /truncated/);
   });
+});
+
+/** An ADTS header (ISO/IEC 14496-3 1.A.2) for one AAC-LC frame of `len` payload bytes. */
+function adts(len: number, rateIndex: number, channels: number): Buffer {
+  const full = len + 7;
+  return Buffer.from([
+    0xff,
+    0xf1, // sync, MPEG-4, layer 0, no CRC
+    (1 << 6) | (rateIndex << 2) | (channels >> 2), // profile LC (2 - 1)
+    ((channels & 3) << 6) | (full >> 11),
+    (full >> 3) & 0xff,
+    ((full & 7) << 5) | 0x1f,
+    0xfc,
+  ]);
+}
+
+for (const channels of [1, 2]) {
+  test(`silentAacFrame(${channels}) decodes with ffmpeg to exact silence, 1024 samples a frame`, () => {
+    const frame = silentAacFrame(channels)!;
+    assert.ok(frame.length <= 8, `${frame.length} bytes`);
+    const frames = 20;
+    const stream = Buffer.concat(Array.from({ length: frames }, () => Buffer.concat([adts(frame.length, 3, channels), frame])));
+    const pcm = execFileSync('ffmpeg', ['-v', 'error', '-f', 'aac', '-i', 'pipe:0', '-f', 's16le', '-acodec', 'pcm_s16le', 'pipe:1'], { input: stream, maxBuffer: 1 << 24 });
+    assert.equal(pcm.length, frames * 1024 * channels * 2, 'every frame decoded');
+    assert.ok(pcm.every((b) => b === 0), 'all zero');
+  });
+}
+
+test('silentAacFrame has no frame for other layouts', () => {
+  assert.equal(silentAacFrame(6), null);
 });

@@ -60,3 +60,44 @@ export function parseAsc(asc: Buffer): AscInfo {
   if (channels === undefined) throw new BitstreamError(`ASC: reserved channelConfiguration ${channelConfig}`);
   return { objectType, sampleRate, outputSampleRate, channels, codecString: `mp4a.40.${objectType}` };
 }
+
+/**
+ * One AAC-LC raw_data_block of silence (ISO/IEC 14496-3 4.4.2.1) for 1 or 2 channels, else null: a single channel
+ * element (SCE) or a channel pair (CPE, no common window) whose individual_channel_stream has max_sfb = 0 (no scale
+ * factor bands, so every spectral coefficient is zero), then the END element, byte-aligned. Used to fill a gap in the
+ * audio timeline with frames a decoder (and MSE) counts as real.
+ */
+export function silentAacFrame(channels: number): Buffer | null {
+  if (channels !== 1 && channels !== 2) return null;
+  const bits: number[] = [];
+  const put = (value: number, n: number) => {
+    for (let i = n - 1; i >= 0; i--) bits.push((value >> i) & 1);
+  };
+  const ics = () => {
+    put(0, 8); // global_gain (no band uses it)
+    // ics_info: reserved bit, window_sequence ONLY_LONG, window_shape, max_sfb = 0, predictor_data_present = 0
+    put(0, 1);
+    put(0, 2);
+    put(0, 1);
+    put(0, 6);
+    put(0, 1);
+    // section_data and scale_factor_data are empty with max_sfb = 0; pulse, TNS, gain control absent
+    put(0, 3);
+  };
+  if (channels === 1) {
+    put(0, 3); // ID_SCE
+    put(0, 4); // element_instance_tag
+    ics();
+  } else {
+    put(1, 3); // ID_CPE
+    put(0, 4);
+    put(0, 1); // common_window = 0
+    ics();
+    ics();
+  }
+  put(7, 3); // ID_END
+  while (bits.length % 8) bits.push(0);
+  const out = Buffer.alloc(bits.length / 8);
+  for (let i = 0; i < bits.length; i++) out[i >> 3] |= bits[i] << (7 - (i & 7));
+  return out;
+}

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MediaPacket } from '../codec/flv';
-import { parseAsc } from './aac';
+import { parseAsc, silentAacFrame } from './aac';
 import { initSegment, mediaFragment } from './fmp4';
 import { parseAvcC, parseSps } from './h264';
 import type { AudioTrackInfo, Sample, VideoTrackInfo } from './types';
@@ -31,24 +31,28 @@ const MAX_VIDEO_QUEUE = 256;
 const MAX_PART_SAMPLES = 2000;
 
 /**
- * Where an AAC frame goes on the audio track's timeline (in its sample rate), given where the
- * previous frame ended. The timeline is kept gap-free, because a hole in the audio is a hole in
- * what MSE counts as buffered, and a player stalls on it (hls.js then also adds a second to its
- * live delay). FLV's millisecond timestamps jitter, so:
- * - within 2 frames of the expected place: placed exactly after the previous frame;
- * - later than that, by up to a second (the encoder skipped audio): placed right after the previous
- *   frame and stretched to cover the gap, so the next frame is back on its own timestamp;
+ * Where an AAC frame goes on the audio track's timeline (in its sample rate), given where the previous frame ended.
+ * The timeline is kept gap-free, because a hole in the audio is a hole in what MSE counts as buffered, and a player
+ * stalls on it. FLV's millisecond timestamps jitter, and an encoder's timestamps drift slowly against its sample
+ * count, so:
+ * - within 2 frames of the expected place: placed right after the previous frame;
+ * - later than that, by up to a second: `fill` frames of silence go first (whole frames: browsers count an AAC frame
+ *   as 1024 samples whatever the container says, so a stretched frame would still leave a hole), and the frame
+ *   lands within a frame of its own time;
  * - earlier than that, by up to a second: dropped (it would overlap audio already written);
  * - further off either way: a new start, placed at its own timestamp.
  * Returns null when the frame is dropped.
  */
-export function placeAudioFrame(exact: number, next: number | null, timescale: number): { dts: number; duration: number } | null {
-  if (next === null) return { dts: exact, duration: AAC_FRAME };
+export function placeAudioFrame(exact: number, next: number | null, timescale: number): { dts: number; fill: number } | null {
+  if (next === null) return { dts: exact, fill: 0 };
   const drift = exact - next;
-  if (Math.abs(drift) <= AAC_FRAME * 2) return { dts: next, duration: AAC_FRAME };
-  if (drift > 0 && drift <= timescale) return { dts: next, duration: AAC_FRAME + drift };
+  if (Math.abs(drift) <= AAC_FRAME * 2) return { dts: next, fill: 0 };
+  if (drift > 0 && drift <= timescale) {
+    const fill = Math.floor(drift / AAC_FRAME);
+    return { dts: next + fill * AAC_FRAME, fill };
+  }
   if (drift < 0 && drift >= -timescale) return null;
-  return { dts: exact, duration: AAC_FRAME };
+  return { dts: exact, fill: 0 };
 }
 
 export interface Part {
@@ -349,8 +353,8 @@ export class Segmenter {
     const exact = Math.round((p.dts * a.timescale) / 1000);
     const placed = placeAudioFrame(exact, this.audioNext, a.timescale);
     if (!placed) return; // overlaps what is already written: dropped, the timeline stays continuous
-    const { dts, duration } = placed;
-    this.audioNext = dts + duration;
+    const { dts } = placed;
+    this.audioNext = dts + AAC_FRAME;
     if (!this.tracks?.video) {
       const d = p.dts;
       const segTargetMs = this.opts.segmentTarget * 1000;
@@ -366,7 +370,10 @@ export class Segmenter {
       }
     }
     if (!this.current) return; // video streams: audio before the first keyframe is dropped
-    this.partAudio.push({ dts, cts: 0, duration, keyframe: true, data: p.data });
+    // Silence (or, for a layout without a silent frame, this frame again) fills a gap, in whole frames.
+    const filler = placed.fill > 0 ? (silentAacFrame(a.channels) ?? p.data) : null;
+    for (let i = placed.fill; i > 0; i--) this.partAudio.push({ dts: dts - i * AAC_FRAME, cts: 0, duration: AAC_FRAME, keyframe: true, data: filler! });
+    this.partAudio.push({ dts, cts: 0, duration: AAC_FRAME, keyframe: true, data: p.data });
     if (this.partAudio.length > MAX_PART_SAMPLES) this.closePart(p.dts);
   }
 
