@@ -16,10 +16,12 @@
  * ready time, as a sparse histogram of 0.25 ms buckets over that second:
  *   R <wall ms> <bucket>:<count> ...
  * so the load generator can tell the server's share of the delay from its own. For part requests
- * that arrive after the part is ready (players that fetch a part once the playlist lists it), two
- * more histograms, from a wrapper of http.Server#emit('request'):
- *   A <wall ms> ...   request arrival − part ready (how long the request took to come)
- *   S <wall ms> ...   response written − request arrival (time spent in the server)
+ * sent after the part was ready (players that fetch a part once the playlist lists it; the load
+ * generator puts its send time in an X-Sent header), three more, from a wrapper of
+ * http.Server#emit('request') (the moment the server handles the request):
+ *   C <wall ms> ...   sent − part ready (playlist delivery and the client's own work)
+ *   Q <wall ms> ...   handled − sent (loopback, and waiting for the server's event loop)
+ *   S <wall ms> ...   response written − handled
  * Cost: a wrapper call per packet, a ~40-byte write per part (5 per second), and a regex and a map
  * look-up per HTTP response.
  */
@@ -38,7 +40,7 @@ if (file) {
   /** Ready time (wall ms) of the newest parts, by "<msn>.<index>". */
   const readyAt = new Map<string, number>();
   /** Histograms of this second (R, A, S above): 0.25 ms bucket → count. */
-  const hists = new Map<string, Map<number, number>>([['R', new Map()], ['A', new Map()], ['S', new Map()]]);
+  const hists = new Map<string, Map<number, number>>(['R', 'C', 'Q', 'S'].map((h) => [h, new Map()]));
   const note = (h: string, ms: number) => {
     const m = hists.get(h)!;
     const b = Math.max(0, Math.floor(ms * 4));
@@ -57,11 +59,15 @@ if (file) {
       m.clear();
     }
   }, 1000).unref();
-  const arrived = new WeakMap<ServerResponse, number>();
+  const arrived = new WeakMap<ServerResponse, { at: number; sent: number }>();
   const serverProto = Server.prototype as unknown as { emit(this: Server, ev: string | symbol, ...a: unknown[]): boolean };
   const origEmit = serverProto.emit;
   serverProto.emit = function (this: Server, ev: string | symbol, ...a: unknown[]) {
-    if (ev === 'request') arrived.set(a[1] as ServerResponse, performance.timeOrigin + performance.now());
+    if (ev === 'request') {
+      const raw = (a[0] as { rawHeaders: string[] }).rawHeaders;
+      const i = raw.indexOf('X-Sent');
+      if (i >= 0) arrived.set(a[1] as ServerResponse, { at: performance.timeOrigin + performance.now(), sent: Number(raw[i + 1]) });
+    }
     return origEmit.call(this, ev, ...a);
   };
   const PART = /-part(\d+)\.(\d+)\.m4s$/;
@@ -74,10 +80,11 @@ if (file) {
     if (ready !== undefined) {
       const now = performance.timeOrigin + performance.now();
       note('R', now - ready);
-      const at = arrived.get(this);
-      if (at !== undefined && at > ready) {
-        note('A', at - ready);
-        note('S', now - at);
+      const t = arrived.get(this);
+      if (t !== undefined && t.sent > ready) {
+        note('C', t.sent - ready);
+        note('Q', t.at - t.sent);
+        note('S', now - t.at);
       }
     }
     return r;

@@ -152,7 +152,8 @@ class Conn {
     this.sock ??= this.connect();
     this.active = { ...q, head: 0, status: 0, remaining: -1, chunks: [] };
     counters.requests++;
-    this.sock.write(`GET ${q.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${this.ua}\r\nAccept: */*\r\n\r\n`);
+    // X-Sent: when the request left (wall ms), for server-probe.ts to tell client time from server queueing.
+    this.sock.write(`GET ${q.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${this.ua}\r\nAccept: */*\r\nX-Sent: ${wallNow().toFixed(2)}\r\n\r\n`);
   }
 
   private onData(d: Buffer): void {
@@ -329,8 +330,12 @@ async function main(): Promise<void> {
   const probe = new Map<string, number>();
   const bursts: number[] = [];
   const serverLag: { p99: number[]; max: number[] } = { p99: [], max: [] };
-  /** Server side (0.25 ms buckets → count): part ready → response written (R); for requests that came after the part was ready, ready → arrival (A) and arrival → written (S). */
-  const hist: Record<string, Map<number, number>> = { R: new Map(), A: new Map(), S: new Map() };
+  /**
+   * Server side (0.25 ms buckets → count): part ready → response written (R); for part requests sent
+   * after the part was ready: ready → sent by the client (C), sent → handled by the server (Q), and
+   * handled → written (S).
+   */
+  const hist: Record<string, Map<number, number>> = { R: new Map(), C: new Map(), Q: new Map(), S: new Map() };
   if (args['probe-file'] && existsSync(args['probe-file'])) {
     for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
       const f = line.split(' ');
@@ -414,8 +419,8 @@ async function main(): Promise<void> {
     serverBurstMs: summarize(bursts),
     /** Per part response (from server-probe.ts): part ready → end() returned, i.e. the bytes are in the kernel. */
     serverSentMs: summarizeHistogram(hist.R, 0.25),
-    /** Part requests that arrived after the part was ready: ready → request arrival, and arrival → response written. */
-    serverLateRequestMs: { arrival: summarizeHistogram(hist.A, 0.25), inServer: summarizeHistogram(hist.S, 0.25) },
+    /** Part requests sent after the part was ready: ready → sent (client), sent → handled (kernel + server queue), handled → written. */
+    serverLateRequestMs: { sent: summarizeHistogram(hist.C, 0.25), queued: summarizeHistogram(hist.Q, 0.25), inServer: summarizeHistogram(hist.S, 0.25) },
     serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },
     loadgen: {
       cpuPct: ((cpu1.user + cpu1.system) / 1e6 / wallDt) * 100,
