@@ -113,19 +113,6 @@ hls.on(Hls.Events.ERROR, (_e, data) => {
   if (data.type === Hls.ErrorTypes.MEDIA_ERROR) logEvent({ ev: data.details });
 });
 video.addEventListener('waiting', () => logEvent({ ev: 'waiting' }));
-// Blocking playlist requests that ask for more than the next part (hls.js's "CDN tune-in" skips ahead when a
-// playlist response was handled late): the server then holds them until that later part exists.
-let lastPart = null;
-hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
-  const d = data.details;
-  lastPart = { sn: d.lastPartSn, index: d.lastPartIndex, endSN: d.endSN };
-});
-hls.on(Hls.Events.LEVEL_LOADING, (_e, data) => {
-  const dd = data.deliveryDirectives;
-  if (!dd || !lastPart || dd.msn === undefined) return;
-  const expected = lastPart.sn === lastPart.endSN ? { msn: lastPart.sn + 1, part: 0 } : { msn: lastPart.sn, part: lastPart.index + 1 };
-  if (dd.msn !== expected.msn || (dd.part ?? 0) !== expected.part) logEvent({ ev: 'playlist-ahead', asked: `${dd.msn}.${dd.part}`, expected: `${expected.msn}.${expected.part}` });
-});
 video.addEventListener('seeking', () => logEvent({ ev: 'seeking' }));
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
