@@ -22,6 +22,8 @@
  *   C <wall ms> ...   sent − part ready (playlist delivery and the client's own work)
  *   Q <wall ms> ...   handled − sent (loopback, and waiting for the server's event loop)
  *   S <wall ms> ...   response written − handled
+ * and one for blocking playlist reloads (?_HLS_msn=M&_HLS_part=P) answered with part (M, P):
+ *   P <wall ms> ...   playlist response written − part ready
  * Cost: a wrapper call per packet, a ~40-byte write per part (5 per second), and a regex and a map
  * look-up per HTTP response.
  */
@@ -40,7 +42,7 @@ if (file) {
   /** Ready time (wall ms) of the newest parts, by "<msn>.<index>". */
   const readyAt = new Map<string, number>();
   /** Histograms of this second (R, A, S above): 0.25 ms bucket → count. */
-  const hists = new Map<string, Map<number, number>>(['R', 'C', 'Q', 'S'].map((h) => [h, new Map()]));
+  const hists = new Map<string, Map<number, number>>(['R', 'C', 'Q', 'S', 'P'].map((h) => [h, new Map()]));
   const note = (h: string, ms: number) => {
     const m = hists.get(h)!;
     const b = Math.max(0, Math.floor(ms * 4));
@@ -71,12 +73,19 @@ if (file) {
     return origEmit.call(this, ev, ...a);
   };
   const PART = /-part(\d+)\.(\d+)\.m4s$/;
+  const RELOAD = /index\.m3u8\?_HLS_msn=(\d+)&_HLS_part=(\d+)/;
   const resProto = ServerResponse.prototype as unknown as { end(this: ServerResponse, ...a: unknown[]): ServerResponse };
   const origEnd = resProto.end;
   resProto.end = function (this: ServerResponse, ...a: unknown[]) {
     const r = origEnd.apply(this, a);
-    const m = this.statusCode === 200 ? PART.exec(this.req?.url ?? '') : null;
+    const url = this.req?.url ?? '';
+    const m = this.statusCode === 200 ? PART.exec(url) : null;
     const ready = m ? readyAt.get(`${m[1]}.${m[2]}`) : undefined;
+    if (!m && this.statusCode === 200) {
+      const r = RELOAD.exec(url);
+      const partReady = r ? readyAt.get(`${r[1]}.${r[2]}`) : undefined;
+      if (partReady !== undefined) note('P', performance.timeOrigin + performance.now() - partReady);
+    }
     if (ready !== undefined) {
       const now = performance.timeOrigin + performance.now();
       note('R', now - ready);

@@ -333,9 +333,9 @@ async function main(): Promise<void> {
   /**
    * Server side (0.25 ms buckets → count): part ready → response written (R); for part requests sent
    * after the part was ready: ready → sent by the client (C), sent → handled by the server (Q), and
-   * handled → written (S).
+   * handled → written (S); blocking reloads: part ready → playlist written (P).
    */
-  const hist: Record<string, Map<number, number>> = { R: new Map(), C: new Map(), Q: new Map(), S: new Map() };
+  const hist: Record<string, Map<number, number>> = { R: new Map(), C: new Map(), Q: new Map(), S: new Map(), P: new Map() };
   if (args['probe-file'] && existsSync(args['probe-file'])) {
     for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
       const f = line.split(' ');
@@ -419,6 +419,8 @@ async function main(): Promise<void> {
     serverBurstMs: summarize(bursts),
     /** Per part response (from server-probe.ts): part ready → end() returned, i.e. the bytes are in the kernel. */
     serverSentMs: summarizeHistogram(hist.R, 0.25),
+    /** Per blocking reload answered with the part it waited for: part ready → playlist written. */
+    serverPlaylistMs: summarizeHistogram(hist.P, 0.25),
     /** Part requests sent after the part was ready: ready → sent (client), sent → handled (kernel + server queue), handled → written. */
     serverLateRequestMs: { sent: summarizeHistogram(hist.C, 0.25), queued: summarizeHistogram(hist.Q, 0.25), inServer: summarizeHistogram(hist.S, 0.25) },
     serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },

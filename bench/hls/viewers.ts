@@ -87,6 +87,7 @@ interface LoadResult {
   serverEventLoopMs: { p99OfSeconds: Summary; maxOfSeconds: Summary };
   serverBurstMs: Summary;
   serverSentMs?: Summary;
+  serverPlaylistMs?: Summary;
   serverLateRequestMs?: { sent: Summary; queued: Summary; inServer: Summary };
   loadgen: { cpuPct: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
 }
@@ -257,7 +258,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   const l = result.load;
   log(
     `${n} viewers: server CPU ${fmt(result.serverCpuPct)} %, RSS max ${fmt(result.rssMiB.max)} MiB; loadgen ${fmt(result.loadgenCpuPct)} %, ffmpeg ${fmt(result.ffmpegCpuPct)} %, kernel ${fmt(result.kernelCpuPct + result.softirqPct)} %, steal ${fmt(result.stealPct)} %, other ${fmt(result.otherCpuPct)} %` +
-      (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, server part written p99 ${fmt(l.serverSentMs?.p99)} ms${l.serverLateRequestMs?.sent.n ? ` (part requests sent after ready, p50 / p99: ready → sent ${fmt(l.serverLateRequestMs.sent.p50)} / ${fmt(l.serverLateRequestMs.sent.p99)}, sent → handled ${fmt(l.serverLateRequestMs.queued.p50)} / ${fmt(l.serverLateRequestMs.queued.p99)}, handled → written ${fmt(l.serverLateRequestMs.inServer.p50)} / ${fmt(l.serverLateRequestMs.inServer.p99)} ms)` : ''}, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
+      (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, server part written p50 ${fmt(l.serverSentMs?.p50)} p99 ${fmt(l.serverSentMs?.p99)} ms, playlist written p50 ${fmt(l.serverPlaylistMs?.p50)} p99 ${fmt(l.serverPlaylistMs?.p99)} ms${l.serverLateRequestMs?.sent.n ? ` (part requests sent after ready, p50 / p99: ready → sent ${fmt(l.serverLateRequestMs.sent.p50)} / ${fmt(l.serverLateRequestMs.sent.p99)}, sent → handled ${fmt(l.serverLateRequestMs.queued.p50)} / ${fmt(l.serverLateRequestMs.queued.p99)}, handled → written ${fmt(l.serverLateRequestMs.inServer.p50)} / ${fmt(l.serverLateRequestMs.inServer.p99)} ms)` : ''}, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
   );
   return result;
 }
