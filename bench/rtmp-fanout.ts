@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/rtmp-fanout.ts [--players 100,500,1000] [--seconds 15] [--servers ours,nginx,nms]
  *     [--rate 200] [--settle 2] [--retries 1] [--max-other 30] [--quiet-wait 10] [--budget 300]
- *     [--nice=-10] [--profile] [--syscalls] [--json out.json]
+ *     [--nice=-10] [--profile] [--syscalls] [--flush-ms 15] [--json out.json]
  *
  * N = 0 measures the servers with the publisher only (baseline).
  * Before each point it waits (at most --quiet-wait s) for the machine to be quiet. A point is run again
@@ -14,6 +14,8 @@
  * than --max-other % of a core during its window; the least disturbed run is kept.
  * --profile runs our server with `node --cpu-prof` (profiles in bench/.cache/profiles).
  * --syscalls counts the server's syscalls during the window with `perf stat` (if perf is installed).
+ * --flush-ms sets our RTMP players' write batching window (BENCH_RTMP_FLUSH_MS of bench/serve.ts; 0 = one write per
+ * message); without it, the server's default.
  * --nice=-10 runs the servers, ffmpeg and the load generator at that niceness (root only), which shields the
  * measurement from other processes on a shared machine (they get what is left).
  * Everything listens on 127.0.0.1 only; every child is stopped by its PID at the end of its point.
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     'max-other': { type: 'string', default: '30' },
     'quiet-wait': { type: 'string', default: '10' },
     budget: { type: 'string', default: '300' },
+    'flush-ms': { type: 'string' },
   },
 });
 const playerCounts = args.players!.split(',').map((s) => Number(s.trim())).filter((x) => x >= 0);
@@ -430,6 +433,7 @@ async function startOurs(): Promise<RunningTarget> {
     RTMP_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    ...(args['flush-ms'] !== undefined ? { BENCH_RTMP_FLUSH_MS: args['flush-ms'] } : {}),
   });
   const ready = await waitJsonLine<{ httpPort: number; rtmpPort: number }>(proc, (o) => o.event === 'ready', 30_000, 'our server');
   const res = await fetch(`http://127.0.0.1:${ready.httpPort}/api/streams`, { method: 'POST', body: '{}' });
@@ -528,6 +532,8 @@ interface PlayersResult {
   gotDataInWindow: number;
   kbps: { median: number | null; p5: number | null; min: number | null; max: number | null; aggregateMbps: number };
   firstFrameMs: { p50: number | null; p95: number | null; max: number | null };
+  /** Delivery delay of probe players above their best case (rtmp-players.ts). */
+  delayMs?: { probes: number; messages: number; p50: number | null; p95: number | null; p99: number | null; max: number | null };
   loadgen: { cpuPct: number; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number };
   stuckPhases: Record<string, number>;
   errors: Record<string, number>;
@@ -743,8 +749,8 @@ const fmt = (v: number | null | undefined, d = 0) => (v === null || v === undefi
 
 function table(results: PointResult[], sourceKbps: number): string {
   const rows = [
-    '| N | server | players with data / N | server CPU % (1 core) (user + sys) | players per core | server RSS MiB (max) | kbit/s per player median / p5 | first frame ms p50 / p95 | load gen CPU % | ffmpeg CPU % | kernel threads CPU % | other processes CPU % |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| N | server | players with data / N | server CPU % (1 core) (user + sys) | players per core | server RSS MiB (max) | kbit/s per player median / p5 | first frame ms p50 / p95 | delivery delay ms p50 / p99 | load gen CPU % | ffmpeg CPU % | kernel threads CPU % | other processes CPU % |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const p = r.players;
@@ -756,7 +762,7 @@ function table(results: PointResult[], sourceKbps: number): string {
     rows.push(
       `| ${r.n} | ${LABEL[r.server]}${failed} | ${p ? `${p.gotDataInWindow} / ${r.n}` : '–'} | ${fmt(cpu, 1)} (${fmt(r.serverUserPct)} + ${fmt(r.serverSysPct)}) | ${fmt(perCore)} | ${fmt(r.serverRssMiB?.max)} | ${
         p ? `${fmt(p.kbps.median)} / ${fmt(p.kbps.p5)}` : '–'
-      } | ${p ? `${fmt(p.firstFrameMs.p50)} / ${fmt(p.firstFrameMs.p95)}` : '–'} | ${fmt(r.loadgenProcCpuPct ?? p?.loadgen.cpuPct)} | ${fmt(r.ffmpegCpuPct)} | ${fmt(r.kernelThreadsCpuPct)} | ${fmt(r.otherCpuPct)} |`,
+      } | ${p ? `${fmt(p.firstFrameMs.p50)} / ${fmt(p.firstFrameMs.p95)}` : '–'} | ${p?.delayMs ? `${fmt(p.delayMs.p50)} / ${fmt(p.delayMs.p99)}` : '–'} | ${fmt(r.loadgenProcCpuPct ?? p?.loadgen.cpuPct)} | ${fmt(r.ffmpegCpuPct)} | ${fmt(r.kernelThreadsCpuPct)} | ${fmt(r.otherCpuPct)} |`,
     );
   }
   rows.push(
@@ -764,6 +770,7 @@ function table(results: PointResult[], sourceKbps: number): string {
     `CPU columns are % of one core over the steady window (the machine has ${os.cpus().length}). Loopback TCP work done in a process's syscalls is charged to that process; "kernel threads" is what ksoftirqd/kworkers did meanwhile; "other processes" is everything else busy on the machine (other users).`,
     `† other processes used more than ${maxOther}% of a core during the window even after ${retries} retr${retries === 1 ? 'y' : 'ies'}: the numbers are disturbed.`,
     `Source stream: ${sourceKbps} kbit/s (video 2500k + AAC 128k, FLV container).`,
+    'Delivery delay: for each media message a probe player (the first and the last to connect) got, arrival time − RTMP timestamp, minus its minimum over the window: the delay above the best case (publisher pacing, server, batching).',
   );
   return rows.join('\n');
 }
@@ -846,6 +853,7 @@ for (const n of playerCounts) {
     log(
       `  ${kind} N=${n}: cpu ${fmt(r.serverCpuPct, 1)}% (user ${fmt(r.serverUserPct)} sys ${fmt(r.serverSysPct)}, ${fmt(r.serverIo?.writeSyscallsPerS)} writes/s) rss ${fmt(r.serverRssMiB?.max)} MiB, data ${p?.gotDataInWindow ?? '–'}/${n}, ` +
         `kbps ${fmt(p?.kbps.median)}/${fmt(p?.kbps.p5)}, ttff ${fmt(p?.firstFrameMs.p50)}/${fmt(p?.firstFrameMs.p95)} ms, ` +
+        `delay ${fmt(p?.delayMs?.p50)}/${fmt(p?.delayMs?.p95)}/${fmt(p?.delayMs?.p99)}/${fmt(p?.delayMs?.max)} ms, ` +
         `loadgen ${fmt(p?.loadgen.cpuPct)}%, ffmpeg ${fmt(r.ffmpegCpuPct)}%, kthreads ${fmt(r.kernelThreadsCpuPct)}%, other ${fmt(r.otherCpuPct)}%${r.error ? `, ERROR ${r.error}` : ''}${r.serverExit ? `, SERVER ${r.serverExit}` : ''}`,
     );
     if (p && Object.keys(p.errors).length) log(`  player errors: ${JSON.stringify(p.errors)}`);
@@ -859,7 +867,7 @@ const report = {
   date: new Date().toISOString(),
   machine: { cores: os.cpus().length, cpuModel, memGiB: Math.round(os.totalmem() / 2 ** 30) },
   versions,
-  options: { players: playerCounts, seconds, rate, settle, servers, retries, maxOther, nice: niceness },
+  options: { players: playerCounts, seconds, rate, settle, servers, retries, maxOther, nice: niceness, flushMs: args['flush-ms'] ?? 'default' },
   source: { file: path.relative(ROOT, MEDIA), ...source },
   results,
   elapsedS: Math.round((Date.now() - started) / 1000),

@@ -22,6 +22,7 @@ const T_SET_CHUNK_SIZE = 1;
 const T_ACK = 3;
 const T_USER_CONTROL = 4;
 const T_WINDOW_ACK_SIZE = 5;
+const T_AUDIO = 8;
 const T_VIDEO = 9;
 const T_COMMAND_AMF0 = 20;
 const T_COMMAND_AMF3 = 17;
@@ -38,6 +39,11 @@ export interface LitePlayerOptions {
   name: string;
   onFirstFrame?: (p: LitePlayer) => void;
   onClose?: (p: LitePlayer) => void;
+  /**
+   * Keep parsing after the first frame and report every media message: its RTMP timestamp and
+   * when it arrived (`performance.now()`). For a few probe players only: parsing costs CPU.
+   */
+  onMedia?: (kind: 'audio' | 'video', timestamp: number, at: number) => void;
 }
 
 /** Is this FLV video tag body a decodable frame (keyframe, not a sequence header)? */
@@ -127,7 +133,7 @@ export class LitePlayer {
 
   private onRead(buf: Uint8Array, n: number): void {
     this.bytes += n;
-    if (this.phase !== 'streaming') {
+    if (this.phase !== 'streaming' || this.opts.onMedia) {
       try {
         this.parse(Buffer.from(buf.subarray(0, n))); // copy: the read buffer is shared
       } catch (err) {
@@ -176,7 +182,7 @@ export class LitePlayer {
     if (!reader) return;
     for (const msg of reader.push(data)) {
       this.onMessage(msg);
-      if (this.phase === 'streaming' || this.error) return;
+      if ((this.phase === 'streaming' && !this.opts.onMedia) || this.error) return;
     }
   }
 
@@ -196,13 +202,20 @@ export class LitePlayer {
       case T_COMMAND_AMF0:
       case T_COMMAND_AMF3:
         return this.onCommand(msg.type === T_COMMAND_AMF3 ? msg.payload.subarray(1) : msg.payload);
+      case T_AUDIO:
+        if (this.phase === 'streaming') this.opts.onMedia?.('audio', msg.timestamp, performance.now());
+        return;
       case T_VIDEO: {
         const now = performance.now();
+        if (this.phase === 'streaming') {
+          this.opts.onMedia?.('video', msg.timestamp, now);
+          return;
+        }
         this.firstVideoAt ??= now;
         if (isKeyframe(msg.payload)) {
           this.firstFrameAt = now;
           this.phase = 'streaming';
-          this.reader = null; // from now on: count bytes only
+          if (!this.opts.onMedia) this.reader = null; // from now on: count bytes only
           this.opts.onFirstFrame?.(this);
         }
         return;

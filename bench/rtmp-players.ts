@@ -3,12 +3,19 @@
  *
  *   node --import tsx bench/rtmp-players.ts --port 1935 --name <stream> [--players 100]
  *     [--seconds 15] [--rate 200] [--settle 2] [--max-wait 15] [--host 127.0.0.1] [--app live]
+ *     [--probes 2]
  *
  * Ramps the connections at --rate per second, waits until every player has its first frame (or
  * failed, at most --max-wait s after the last connect), lets --settle s pass (the GOP burst a new
  * player gets), then measures for --seconds. Writes JSON lines on stdout:
  *   {"event":"ramp-done",…} {"event":"steady-start"} {"event":"steady-end"} {"event":"result",…}
  * and exits by itself; a hard deadline ends it in any case.
+ *
+ * Delivery delay: --probes players (the first and the last to connect, which the server serves
+ * first and last in a fan-out pass) keep parsing and note, for each media message of the window,
+ * arrival time − RTMP timestamp. Its minimum over the window (per probe and track) is the fixed
+ * offset (publish start, clocks); what is above it is the delay added by the publisher's pacing,
+ * the server and the network: reported as p50/p95/p99/max over all probes, in ms.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -25,6 +32,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     settle: { type: 'string', default: '2' },
     'max-wait': { type: 'string', default: '15' },
+    probes: { type: 'string', default: '2' },
   },
 });
 const port = Number(values.port);
@@ -34,6 +42,7 @@ const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const settleS = Number(values.settle);
 const maxWaitS = Number(values['max-wait']);
+const probeCount = Math.min(n, Math.max(0, Number(values.probes) || 0));
 if (!port || !name || !(n > 0) || !(seconds > 0) || !(rate > 0)) {
   console.error('usage: rtmp-players.ts --port P --name NAME [--players N] [--seconds S] [--rate R]');
   process.exit(2);
@@ -56,6 +65,9 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 const players: LitePlayer[] = [];
+/** Per probe and track: arrival − timestamp of each media message during the window. */
+const probeSamples: Array<{ audio: number[]; video: number[] }> = [];
+let inWindow = false;
 let settled = 0;
 const onDone = () => {
   settled++;
@@ -67,6 +79,10 @@ await new Promise<void>((resolve) => {
   const timer = setInterval(() => {
     const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
     while (players.length < due) {
+      const i = players.length;
+      const isProbe = i < Math.ceil(probeCount / 2) || i >= n - Math.floor(probeCount / 2);
+      let samples: { audio: number[]; video: number[] } | null = null;
+      if (isProbe) probeSamples.push((samples = { audio: [], video: [] }));
       const p = new LitePlayer({
         host: values.host ?? '127.0.0.1',
         port,
@@ -76,6 +92,11 @@ await new Promise<void>((resolve) => {
         onClose: (pl) => {
           if (pl.firstFrameAt === null) onDone();
         },
+        onMedia: samples
+          ? (kind, ts, at) => {
+              if (inWindow) samples[kind].push(at - ts);
+            }
+          : undefined,
       });
       players.push(p);
       p.start();
@@ -102,7 +123,9 @@ const openAtStart = players.map((p) => p.open && p.firstFrameAt !== null);
 const cpu0 = process.cpuUsage();
 const w0 = performance.now();
 emit({ event: 'steady-start' });
+inWindow = true;
 await sleep(seconds * 1000);
+inWindow = false;
 const w1 = performance.now();
 const cpu = process.cpuUsage(cpu0);
 emit({ event: 'steady-end' });
@@ -122,6 +145,15 @@ for (const p of players) {
   }
 }
 const round = (v: number | null, d = 1) => (v === null ? null : Math.round(v * 10 ** d) / 10 ** d);
+const delays: number[] = [];
+for (const pr of probeSamples) {
+  for (const xs of [pr.audio, pr.video]) {
+    if (xs.length === 0) continue;
+    const min = Math.min(...xs);
+    for (const x of xs) delays.push(x - min);
+  }
+}
+delays.sort((a, b) => a - b);
 
 emit({
   event: 'result',
@@ -142,6 +174,15 @@ emit({
     min: round(kbps[0] ?? null),
     max: round(kbps[kbps.length - 1] ?? null),
     aggregateMbps: round(kbps.reduce((a, b) => a + b, 0) / 1000, 1),
+  },
+  /** Delivery delay above the best case, ms (see the header), over --probes players. */
+  delayMs: {
+    probes: probeSamples.length,
+    messages: delays.length,
+    p50: round(percentile(delays, 50)),
+    p95: round(percentile(delays, 95)),
+    p99: round(percentile(delays, 99)),
+    max: round(delays[delays.length - 1] ?? null),
   },
   firstFrameMs: { p50: round(percentile(ttff, 50), 0), p95: round(percentile(ttff, 95), 0), max: round(ttff[ttff.length - 1] ?? null, 0) },
   loadgen: {

@@ -11,6 +11,8 @@
  *
  * Diagnostic switch: BENCH_TCP_NODELAY=0 turns every setNoDelay(true) of this process into a no-op
  * (the server asks for TCP_NODELAY on RTMP sockets), to measure what Nagle's algorithm would save.
+ * BENCH_RTMP_FLUSH_MS=<ms> sets the RTMP players' write batching window (server/relay/fanout.ts;
+ * 0 = one write per message, as before batching).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,12 +20,18 @@ import path from 'node:path';
 import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import { createLogger } from '../server/log';
+import { fanoutDefaults } from '../server/relay/fanout';
 
 if (process.env.BENCH_TCP_NODELAY === '0') {
   type TcpBinding = { TCP: { prototype: { setNoDelay(on: boolean): number } } };
   const { TCP } = (process as unknown as { binding(name: string): TcpBinding }).binding('tcp_wrap');
   TCP.prototype.setNoDelay = () => 0;
   console.error('bench/serve.ts: BENCH_TCP_NODELAY=0, TCP_NODELAY disabled for this process');
+}
+
+if (process.env.BENCH_RTMP_FLUSH_MS !== undefined) {
+  fanoutDefaults.flushMs = Number(process.env.BENCH_RTMP_FLUSH_MS);
+  console.error(`bench/serve.ts: BENCH_RTMP_FLUSH_MS=${fanoutDefaults.flushMs}`);
 }
 
 const ownDataDir = process.env.DATA_DIR ? null : await mkdtemp(path.join(os.tmpdir(), 'golive-bench-'));

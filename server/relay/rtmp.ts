@@ -9,6 +9,7 @@ import { RtmpProtocolError } from '../rtmp/errors';
 import type { ConnectionHandler, RtmpConnection, RtmpLog } from '../rtmp/server';
 import { UserControlEvent } from '../rtmp/messages';
 import { RtmpSession, type Decision } from '../rtmp/session';
+import { FanoutGroup, fanoutDefaults, type PlayerQueue } from './fanout';
 
 export interface RelayDeps {
   hub: Hub;
@@ -17,6 +18,11 @@ export interface RelayDeps {
   log: RtmpLog;
   /** The RTMP application name clients connect to. */
   app?: string;
+  /**
+   * Media for RTMP players is written in batches, at most this many ms after it arrived (one
+   * flush per stream for all its players; see fanout.ts). 0 writes every message at once.
+   */
+  flushMs?: number;
 }
 
 /** One media encoding per packet, shared by every player on message stream 1 (nearly all of them). */
@@ -36,51 +42,86 @@ function own(payload: Buffer): Buffer {
 class RtmpPlayer implements SubscriberSink {
   readonly kind = 'rtmp';
   private starts = 0;
+  private readonly queue: PlayerQueue;
   constructor(
     private readonly conn: RtmpConnection,
     private readonly streamId: number,
     private readonly name: string,
-  ) {}
+    group: FanoutGroup,
+  ) {
+    this.queue = group.join(conn, streamId === 1);
+  }
 
   start(init: StreamInit): void {
-    const s = this.conn.session;
-    if (this.starts++ > 0) s.notifyPublish(this.streamId, this.name);
-    if (init.metadata) s.sendMetadata(this.streamId, init.metadata as never);
-    const t0 = init.gop[0]?.dts;
-    for (const cfg of [init.videoConfig, init.audioConfig]) {
-      if (cfg) this.conn.write(encodeForPlayer(this.streamId, cfg, t0 ?? cfg.dts));
-    }
-    for (const p of init.gop) this.conn.write(encodeForPlayer(this.streamId, p));
+    this.queue.flush();
+    // The whole start (up to a GOP of messages) in one write.
+    this.conn.corked(() => {
+      const s = this.conn.session;
+      if (this.starts++ > 0) s.notifyPublish(this.streamId, this.name);
+      if (init.metadata) s.sendMetadata(this.streamId, init.metadata as never);
+      const t0 = init.gop[0]?.dts;
+      for (const cfg of [init.videoConfig, init.audioConfig]) {
+        if (cfg) this.conn.write(encodeForPlayer(this.streamId, cfg, t0 ?? cfg.dts));
+      }
+      for (const p of init.gop) this.conn.write(encodeForPlayer(this.streamId, p));
+    });
   }
   packet(p: MediaPacket): void {
-    this.conn.write(encodeForPlayer(this.streamId, p));
+    // Video frames go out at the end of this event-loop turn; audio waits for them (at most flushMs).
+    this.queue.push(encodeForPlayer(this.streamId, p), p.kind === 'video');
   }
   metadata(m: Record<string, unknown>): void {
+    this.queue.flush();
     this.conn.session.sendMetadata(this.streamId, m as never);
   }
   unpublished(): void {
+    this.queue.flush();
     // Only "no data for now": ffmpeg, ffplay and librtmp players end the stream on UnpublishNotify,
     // which would defeat the grace period. UnpublishNotify is sent when the stream really ends.
     this.conn.session.sendUserControl(UserControlEvent.StreamDry, this.streamId);
   }
   end(reason: string): void {
+    this.queue.flush();
     this.conn.session.notifyUnpublish(this.streamId, this.name);
     this.conn.session.notifyPlayStop(this.streamId, this.name, reason);
+    this.queue.leave();
     this.conn.close(reason);
   }
   bufferedBytes(): number {
-    return this.conn.bufferedBytes();
+    return this.conn.bufferedBytes() + this.queue.bytes;
+  }
+  /** The player stopped playing or is gone: drop what is queued. */
+  detach(): void {
+    this.queue.leave();
   }
 }
 
 const refuse = (code: string, description: string): Decision => ({ ok: false, code, description });
 
-export function rtmpRelay(deps: RelayDeps): (conn: RtmpConnection) => ConnectionHandler {
+export type RtmpRelay = ((conn: RtmpConnection) => ConnectionHandler) & {
+  /** The batching groups of streams that have RTMP players, by stream id (for diagnostics and tests). */
+  readonly fanout: ReadonlyMap<string, FanoutGroup>;
+};
+
+export function rtmpRelay(deps: RelayDeps): RtmpRelay {
   const { hub, registry, log } = deps;
   const appName = deps.app ?? 'live';
-  return (conn) => {
+  const flushMs = deps.flushMs ?? fanoutDefaults.flushMs;
+  /** One batching group per hub stream, shared by all its RTMP players. */
+  const groups = new Map<string, FanoutGroup>();
+  const groupOf = (id: string): FanoutGroup => {
+    let g = groups.get(id);
+    if (!g) {
+      const group = new FanoutGroup(flushMs, () => {
+        if (groups.get(id) === group) groups.delete(id);
+      });
+      groups.set(id, (g = group));
+    }
+    return g;
+  };
+  const relay = (conn: RtmpConnection): ConnectionHandler => {
     const publishing = new Map<number, { id: string; session: PublishSession }>();
-    const playing = new Map<number, { id: string; unsubscribe: () => void }>();
+    const playing = new Map<number, { id: string; sink: RtmpPlayer; unsubscribe: () => void }>();
 
     return {
       connect(info) {
@@ -124,14 +165,14 @@ export function rtmpRelay(deps: RelayDeps): (conn: RtmpConnection) => Connection
         if (!STREAM_ID_PATTERN.test(id) || (!registry.get(id) && !hub.isActive(id))) {
           return refuse('NetStream.Play.StreamNotFound', `No such stream: ${id.slice(0, 64)}.`);
         }
-        const sink = new RtmpPlayer(conn, streamId, id);
+        const sink = new RtmpPlayer(conn, streamId, id, groupOf(id));
         // Reply to play first (the session does it after this returns), then the media.
         queueMicrotask(() => {
-          if (!playing.has(streamId)) return;
+          if (playing.get(streamId)?.sink !== sink) return;
           const unsubscribe = hub.subscribe(id, sink);
-          playing.set(streamId, { id, unsubscribe });
+          playing.set(streamId, { id, sink, unsubscribe });
         });
-        playing.set(streamId, { id, unsubscribe: () => undefined });
+        playing.set(streamId, { id, sink, unsubscribe: () => undefined });
         log.info({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP play started');
         return { ok: true };
       },
@@ -163,8 +204,10 @@ export function rtmpRelay(deps: RelayDeps): (conn: RtmpConnection) => Connection
             log.info({ conn: conn.id, stream: pub.id }, 'RTMP publish stopped');
           }
         } else {
-          playing.get(streamId)?.unsubscribe();
+          const p = playing.get(streamId);
           playing.delete(streamId);
+          p?.unsubscribe();
+          p?.sink.detach();
         }
       },
 
@@ -174,9 +217,13 @@ export function rtmpRelay(deps: RelayDeps): (conn: RtmpConnection) => Connection
           log.info({ conn: conn.id, stream: pub.id, reason }, 'RTMP publisher disconnected');
         }
         publishing.clear();
-        for (const [, p] of playing) p.unsubscribe();
+        for (const [, p] of playing) {
+          p.unsubscribe();
+          p.sink.detach();
+        }
         playing.clear();
       },
     };
   };
+  return Object.assign(relay, { fanout: groups as ReadonlyMap<string, FanoutGroup> });
 }

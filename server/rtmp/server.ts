@@ -30,6 +30,8 @@ export interface RtmpConnection {
   readonly session: RtmpSession;
   /** Raw chunk stream bytes for the peer (e.g. one media encoding shared by many players). */
   write(bytes: Buffer): void;
+  /** Run `fn`; whatever it writes to this connection goes to the socket in one write (writev). */
+  corked(fn: () => void): void;
   /** Bytes queued on the socket and not yet sent. */
   bufferedBytes(): number;
   close(reason: string): void;
@@ -52,6 +54,15 @@ export const RTMP_DEFAULTS: RtmpServerOptions = {
 };
 
 let nextConnId = 1;
+
+function corked(socket: net.Socket, fn: () => void): void {
+  socket.cork();
+  try {
+    fn();
+  } finally {
+    socket.uncork();
+  }
+}
 
 export class RtmpServer {
   private readonly server: net.Server;
@@ -129,6 +140,7 @@ export class RtmpServer {
       write: (bytes) => {
         if (closedReason === null && !socket.destroyed) socket.write(bytes);
       },
+      corked: (fn) => corked(socket, fn),
       bufferedBytes: () => socket.writableLength,
       close: (reason) => finish(reason, false),
     };
@@ -146,6 +158,8 @@ export class RtmpServer {
 
     socket.on('data', (data: Buffer) => {
       if (closedReason !== null) return;
+      // The replies to one read (handshake; connect, createStream, play ...) go out in one write.
+      socket.cork();
       try {
         if (!session) {
           const r = handshake.push(data);
@@ -179,6 +193,8 @@ export class RtmpServer {
           log.error({ conn: id, remote, err }, 'RTMP connection failed');
           finish(`internal error: ${(err as Error)?.message}`, true);
         }
+      } finally {
+        socket.uncork();
       }
     });
 
