@@ -8,8 +8,10 @@ import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
 import { baseUrls, handleApi } from './http/api';
 import { IngestService } from './ingest/service';
 import { HlsService } from './hls/service';
+import { SnapshotService } from './hls/snapshot';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
+import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
@@ -32,6 +34,7 @@ export interface RunningServer {
   ffmpeg: FfmpegInfo;
   hub: Hub;
   hls: HlsService;
+  snapshots: SnapshotService;
   ingest: IngestService;
   registry: StreamRegistry;
   rtmp: RtmpServer;
@@ -96,6 +99,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     partTarget: config.hlsPartTarget,
     log: logger.child({ component: 'hls' }),
   });
+  const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const ingest = new IngestService({
     hub,
@@ -129,6 +133,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     if (url.pathname === '/api/ingest' && req.method === 'GET') {
       sendJson(res, 200, ingest.info());
+      return;
+    }
+    const snapshot = SNAPSHOT_PATH.exec(url.pathname);
+    if (snapshot) {
+      await serveSnapshot(req, res, snapshot[1], snapshots);
       return;
     }
     if (url.pathname.startsWith('/api/')) {
@@ -182,12 +191,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ffmpeg,
     hub,
     hls,
+    snapshots,
     ingest,
     registry,
     rtmp,
     close() {
       closing ??= (async () => {
         await ingest.close();
+        await snapshots.close();
         hls.close();
         hub.close('server stopping');
         await rtmp.close();
