@@ -52,6 +52,14 @@ test('the directory lists a live stream and drops it when it ends, without a rel
     const card = page.getByTestId('live-card').filter({ hasText: 'Directory test' });
     await expect(card).toBeVisible({ timeout: 10000 });
     await expect(card).toContainText('watching');
+    // The card shows a recent frame of the stream (a JPEG made on the server from the newest keyframe).
+    const shot = card.getByTestId('live-snapshot');
+    // (A stream seconds old may have no keyframe part yet: the placeholder shows until the next 10 s.)
+    await expect
+      .poll(() => shot.evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0), undefined, { timeout: 1000 }).catch(() => 0), { timeout: 25000 })
+      .toBeGreaterThan(0);
+    await expect(shot).toHaveAttribute('alt', 'Snapshot of Directory test');
+    expect(await shot.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(480);
     await card.click();
     await expect(page).toHaveURL(new RegExp(`/watch/${id}$`));
     await page.goto('/');

@@ -12,6 +12,44 @@ export interface LiveStream {
   viewers: number;
 }
 
+/** Snapshots are remade at most every 10 s on the server; the URL changes with each 10 s so the card follows. */
+const SNAPSHOT_EVERY_MS = 10_000;
+
+/** A recent frame of the stream, or a plain placeholder when there is none (yet). */
+function Snapshot({ id, title, now }: { id: string; title: string; now: number }) {
+  const src = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Math.floor(now / SNAPSHOT_EVERY_MS)}`;
+  // The URL that failed: the placeholder shows until the next one (a stream that just went live has no keyframe yet).
+  const [failed, setFailed] = useState<string | null>(null);
+  // Hidden until its first image has loaded; after that a new URL loads behind the picture it replaces.
+  const [loaded, setLoaded] = useState(false);
+  return (
+    <div className="card-thumb">
+      {failed === src ? (
+        <span className="card-thumb-empty">No preview</span>
+      ) : (
+        <img
+          src={src}
+          alt={`Snapshot of ${title || 'Untitled stream'}`}
+          loading="lazy"
+          decoding="async"
+          className={loaded ? undefined : 'pending'}
+          data-testid="live-snapshot"
+          onLoad={(e) => {
+            e.currentTarget.style.visibility = '';
+            setLoaded(true);
+          }}
+          onError={(e) => {
+            // Hidden at once, before React renders the placeholder: never a broken-image icon.
+            e.currentTarget.style.visibility = 'hidden';
+            setLoaded(false);
+            setFailed(src);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
 function onAir(startedAt: string | null, now: number): string {
   return startedAt ? formatDuration(now - Date.parse(startedAt)) : '';
 }
@@ -65,6 +103,7 @@ export function LiveList() {
     <div className="cards" data-testid="live-list">
       {streams.map((s) => (
         <Link key={s.id} href={`/watch/${s.id}`} className="card" data-testid="live-card">
+          <Snapshot id={s.id} title={s.title} now={now} />
           <span className="badge badge-live">Live</span>
           <h3>{s.title || 'Untitled stream'}</h3>
           <div className="muted">
