@@ -17,7 +17,7 @@ export const MIN_BUFFER_S = 0.3;
 /** Behind the target by more than this before speeding up; back to 1x within `STOP_S`. */
 export const START_S = 0.1;
 export const STOP_S = 0.03;
-export const MAX_RATE = 1.25;
+export const MAX_RATE = 1.5;
 /** Further behind than this is not "a little late" but a viewer who paused or seeked: leave it to them (jump to live). */
 export const GIVE_UP_S = 3;
 

@@ -8,6 +8,7 @@
  *   npx tsx bench/latency/check-parts.ts http://127.0.0.1:PORT/hls/<id>/index.m3u8
  */
 
+import { appendFileSync } from 'node:fs';
 import { parseFragment, parseInit } from '../../server/testing/mp4-reader';
 
 export interface PartsCheck {
@@ -83,6 +84,15 @@ export class PartsChecker {
       const name = /^([0-9a-f]+)-part(\d+)\.(\d+)\.m4s$/.exec(part.uri);
       this.result.parts++;
       const frag = parseFragment(await this.get(new URL(part.uri, base).href));
+      // Diagnosis: PARTS_LOG=file gets one JSON line per part (per track: start and duration in s, sample count).
+      if (process.env.PARTS_LOG) {
+        const t: Record<string, [number, number, number]> = {};
+        for (const [id, x] of frag) {
+          const info = this.tracks.get(id);
+          if (info) t[info.kind] = [x.tfdt / info.timescale, x.duration / info.timescale, x.samples];
+        }
+        appendFileSync(process.env.PARTS_LOG, `${JSON.stringify({ at: Date.now(), uri: part.uri, duration: part.duration, ...t })}\n`);
+      }
       for (const [id, t] of frag) {
         const info = this.tracks.get(id);
         if (!info) continue;
