@@ -12,4 +12,11 @@ export const WATCH_HLS_CONFIG = {
    * sit a second further behind; PART-HOLD-BACK already keeps three parts in hand.
    */
   liveSyncOnStallIncrease: 0,
+  /**
+   * hls.js moves on to the next segment once the buffer is within this of the current one's end (default 0.25 s).
+   * A live segment's last part is often shorter than that (the frames between the last part boundary and the next
+   * keyframe, 40-70 ms here), so a player that is one part behind skipped it and stalled on the hole it left. Parts
+   * already loaded are tracked by hls.js per part, so a small tolerance loads nothing twice.
+   */
+  maxFragLookUpTolerance: 0.01,
 } as const;
