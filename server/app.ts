@@ -114,7 +114,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     log: logger.child({ component: 'ingest' }),
   });
-  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id) };
+  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id), snapshotAvailable: (id: string) => snapshots.available(id) };
 
   const server = http.createServer();
   let httpPort = config.port;

@@ -10,21 +10,23 @@ export interface LiveStream {
   live: boolean;
   startedAt: string | null;
   viewers: number;
+  /** Snapshot URL when the server has one to show (never requested otherwise: no failed image requests). */
+  snapshot: string | null;
 }
 
 /** Snapshots are remade at most every 10 s on the server; the URL changes with each 10 s so the card follows. */
 const SNAPSHOT_EVERY_MS = 10_000;
 
 /** A recent frame of the stream, or a plain placeholder when there is none (yet). */
-function Snapshot({ id, title, now }: { id: string; title: string; now: number }) {
-  const src = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Math.floor(now / SNAPSHOT_EVERY_MS)}`;
+function Snapshot({ url, title, now }: { url: string | null; title: string; now: number }) {
+  const src = url ? `${url}?t=${Math.floor(now / SNAPSHOT_EVERY_MS)}` : null;
   // The URL that failed: the placeholder shows until the next one (a stream that just went live has no keyframe yet).
   const [failed, setFailed] = useState<string | null>(null);
   // Hidden until its first image has loaded; after that a new URL loads behind the picture it replaces.
   const [loaded, setLoaded] = useState(false);
   return (
     <div className="card-thumb">
-      {failed === src ? (
+      {src === null || failed === src ? (
         <span className="card-thumb-empty">No preview</span>
       ) : (
         <img
@@ -103,7 +105,7 @@ export function LiveList() {
     <div className="cards" data-testid="live-list">
       {streams.map((s) => (
         <Link key={s.id} href={`/watch/${s.id}`} className="card" data-testid="live-card">
-          <Snapshot id={s.id} title={s.title} now={now} />
+          <Snapshot url={s.snapshot} title={s.title} now={now} />
           <span className="badge badge-live">Live</span>
           <h3>{s.title || 'Untitled stream'}</h3>
           <div className="muted">

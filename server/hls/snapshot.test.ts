@@ -121,6 +121,16 @@ describe('stream snapshots', () => {
     assert.equal(server.snapshots.spawned, before);
   });
 
+  test('the live list names the snapshot only while there is one to show (the page never requests a 404 image)', async () => {
+    const list = async () =>
+      ((await (await fetch(`${server.http}/api/streams`)).json()) as { streams: Array<{ id: string; snapshot: string | null }> }).streams.find((x) => x.id === id);
+    assert.equal((await list())?.snapshot, `/api/streams/${id}/snapshot.jpg`);
+    assert.equal(server.snapshots.available(id), true);
+    assert.equal(server.snapshots.available('nosuchstream'), false);
+    const noFfmpeg = service({ ffmpeg: { ...server.ffmpeg, found: false } as FfmpegInfo });
+    assert.equal(noFfmpeg.available(id), false);
+  });
+
   test('unknown, malformed and not-live streams get a fast 404 without ffmpeg; other methods 405', async () => {
     const before = server.snapshots.spawned;
     const idle = await server.createStream('never live');
@@ -270,6 +280,7 @@ describe('stream snapshots', () => {
     await pub.kill('SIGKILL');
     await waitFor('the stream ended', () => server.hub.stats(id)?.state !== 'live' && server.hub.stats(id)?.state !== 'reconnecting', 15000);
     assert.equal(server.snapshots.cached(id), false);
+    assert.equal(server.snapshots.available(id), false);
     const before = server.snapshots.spawned;
     assert.equal((await fetch(url)).status, 404);
     assert.equal(server.snapshots.spawned, before);

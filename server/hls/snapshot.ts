@@ -118,6 +118,17 @@ export class SnapshotService {
     return this.cache.has(id);
   }
 
+  /**
+   * Whether a request for this stream's snapshot would find something to show now (ffmpeg present, the stream live
+   * with a keyframe, no failure cached): the directory only asks for images that exist, so a page shows no failed
+   * image requests (a 404 for an <img> is an error in the browser's console).
+   */
+  available(id: string): boolean {
+    if (this.closed || !this.opts.ffmpeg.found || typeof this.find(id) === 'string') return false;
+    const entry = this.cache.get(id);
+    return !entry || !!entry.jpeg || Date.now() - entry.at >= this.opts.cacheMs;
+  }
+
   /** A JPEG of the stream's newest keyframe: from the cache, a running ffmpeg, or a new one. */
   get(id: string): Promise<SnapshotResult> {
     const now = Date.now();

@@ -11,6 +11,8 @@ export interface ApiDeps {
   publicUrl: string | undefined;
   /** Extra viewers not seen by the hub as subscribers (HLS sessions), by stream id. */
   extraViewers?: (id: string) => number;
+  /** Whether the stream has a snapshot to show now (see SnapshotService.available). */
+  snapshotAvailable?: (id: string) => boolean;
 }
 
 const createBody = z.object({ title: z.string().max(MAX_TITLE_LENGTH).optional() }).strict();
@@ -52,6 +54,8 @@ export function publicStream(req: IncomingMessage, deps: ApiDeps, id: string, st
     bitrateKbps: stats?.bitrateKbps ?? 0,
     fps: stats?.fps ?? 0,
     urls: streamUrls(req, deps, id),
+    /** A JPEG of a recent keyframe, when there is one to show. */
+    snapshot: deps.snapshotAvailable?.(id) ? `/api/streams/${id}/snapshot.jpg` : null,
   };
 }
 
