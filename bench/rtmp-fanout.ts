@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/rtmp-fanout.ts [--players 100,500,1000] [--seconds 15] [--servers ours,nginx,nms]
  *     [--rate 200] [--settle 2] [--retries 1] [--max-other 30] [--quiet-wait 10] [--budget 300]
- *     [--nice=-10] [--profile] [--syscalls] [--flush-ms 15] [--json out.json]
+ *     [--nice=-10] [--profile] [--syscalls] [--flush-ms 15] [--video-flush-ms 0] [--json out.json]
  *
  * N = 0 measures the servers with the publisher only (baseline).
  * Before each point it waits (at most --quiet-wait s) for the machine to be quiet. A point is run again
@@ -15,7 +15,7 @@
  * --profile runs our server with `node --cpu-prof` (profiles in bench/.cache/profiles).
  * --syscalls counts the server's syscalls during the window with `perf stat` (if perf is installed).
  * --flush-ms sets our RTMP players' write batching window (BENCH_RTMP_FLUSH_MS of bench/serve.ts; 0 = one write per
- * message); without it, the server's default.
+ * message), --video-flush-ms the one of video frames (BENCH_RTMP_VIDEO_FLUSH_MS); without them, the server's defaults.
  * --nice=-10 runs the servers, ffmpeg and the load generator at that niceness (root only), which shields the
  * measurement from other processes on a shared machine (they get what is left).
  * Everything listens on 127.0.0.1 only; every child is stopped by its PID at the end of its point.
@@ -54,6 +54,7 @@ const { values: args } = parseArgs({
     'quiet-wait': { type: 'string', default: '10' },
     budget: { type: 'string', default: '300' },
     'flush-ms': { type: 'string' },
+    'video-flush-ms': { type: 'string' },
   },
 });
 const playerCounts = args.players!.split(',').map((s) => Number(s.trim())).filter((x) => x >= 0);
@@ -434,6 +435,7 @@ async function startOurs(): Promise<RunningTarget> {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...(args['flush-ms'] !== undefined ? { BENCH_RTMP_FLUSH_MS: args['flush-ms'] } : {}),
+    ...(args['video-flush-ms'] !== undefined ? { BENCH_RTMP_VIDEO_FLUSH_MS: args['video-flush-ms'] } : {}),
   });
   const ready = await waitJsonLine<{ httpPort: number; rtmpPort: number }>(proc, (o) => o.event === 'ready', 30_000, 'our server');
   const res = await fetch(`http://127.0.0.1:${ready.httpPort}/api/streams`, { method: 'POST', body: '{}' });
@@ -867,7 +869,7 @@ const report = {
   date: new Date().toISOString(),
   machine: { cores: os.cpus().length, cpuModel, memGiB: Math.round(os.totalmem() / 2 ** 30) },
   versions,
-  options: { players: playerCounts, seconds, rate, settle, servers, retries, maxOther, nice: niceness, flushMs: args['flush-ms'] ?? 'default' },
+  options: { players: playerCounts, seconds, rate, settle, servers, retries, maxOther, nice: niceness, flushMs: args['flush-ms'] ?? 'default', videoFlushMs: args['video-flush-ms'] ?? 'default' },
   source: { file: path.relative(ROOT, MEDIA), ...source },
   results,
   elapsedS: Math.round((Date.now() - started) / 1000),

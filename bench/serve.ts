@@ -12,7 +12,8 @@
  * Diagnostic switch: BENCH_TCP_NODELAY=0 turns every setNoDelay(true) of this process into a no-op
  * (the server asks for TCP_NODELAY on RTMP sockets), to measure what Nagle's algorithm would save.
  * BENCH_RTMP_FLUSH_MS=<ms> sets the RTMP players' write batching window (server/relay/fanout.ts;
- * 0 = one write per message, as before batching).
+ * 0 = one write per message, as before batching), BENCH_RTMP_VIDEO_FLUSH_MS=<ms> the one of video
+ * frames (0 = at the end of the event-loop turn).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,6 +33,10 @@ if (process.env.BENCH_TCP_NODELAY === '0') {
 if (process.env.BENCH_RTMP_FLUSH_MS !== undefined) {
   fanoutDefaults.flushMs = Number(process.env.BENCH_RTMP_FLUSH_MS);
   console.error(`bench/serve.ts: BENCH_RTMP_FLUSH_MS=${fanoutDefaults.flushMs}`);
+}
+if (process.env.BENCH_RTMP_VIDEO_FLUSH_MS !== undefined) {
+  fanoutDefaults.videoFlushMs = Number(process.env.BENCH_RTMP_VIDEO_FLUSH_MS);
+  console.error(`bench/serve.ts: BENCH_RTMP_VIDEO_FLUSH_MS=${fanoutDefaults.videoFlushMs}`);
 }
 
 const ownDataDir = process.env.DATA_DIR ? null : await mkdtemp(path.join(os.tmpdir(), 'golive-bench-'));

@@ -32,10 +32,10 @@ interface Recorded {
   socket: net.Socket;
 }
 
-async function startRelay(flushMs: number, hubOptions: Partial<HubOptions> = {}) {
+async function startRelay(flushMs: number, hubOptions: Partial<HubOptions> = {}, videoFlushMs?: number) {
   const hub = new Hub(hubOptions);
   const registry = await StreamRegistry.open(null);
-  const relay = rtmpRelay({ hub, registry, publishAuth: 'none', log, flushMs });
+  const relay = rtmpRelay({ hub, registry, publishAuth: 'none', log, flushMs, videoFlushMs });
   const rtmp = new RtmpServer({ log }, relay);
   /** What the server wrote to each connection, by the client's port. */
   const sent = new Map<number, Recorded>();
@@ -109,9 +109,10 @@ describe('RTMP players with batched writes', () => {
   });
 
   test('the same bytes as one write per message, in far fewer writes', { timeout: 30_000 }, async (t) => {
-    const results: Array<{ flushMs: number; streams: Buffer[]; writes: number[]; media: number }> = [];
-    for (const flushMs of [15, 0]) {
-      const r = await startRelay(flushMs);
+    const results: Array<{ streams: Buffer[]; writes: number[]; media: number }> = [];
+    // Batched (15 ms for all), batched with video at the end of its turn, one write per message.
+    for (const [flushMs, videoFlushMs] of [[15, 15], [15, 0], [0, 0]]) {
+      const r = await startRelay(flushMs, {}, videoFlushMs);
       cleanups.push(() => r.close());
       const pub = await connectPublisher(r.url('fan'));
       const players: RtmpPlayer[] = [];
@@ -123,7 +124,6 @@ describe('RTMP players with batched writes', () => {
       );
       await sleep(50);
       results.push({
-        flushMs,
         media,
         streams: players.map((p) => Buffer.concat(r.sentTo(p).chunks).subarray(HANDSHAKE_BYTES)),
         writes: players.map((p) => r.sentTo(p).writes),
@@ -132,17 +132,20 @@ describe('RTMP players with batched writes', () => {
       pub.socket.destroy();
       await waitFor('group released', () => r.relay.fanout.size === 0);
     }
-    const [batched, plain] = results;
-    t.diagnostic(`${plain.media} media messages; writes per player: batched ${batched.writes.join(', ')}, one per message ${plain.writes.join(', ')}`);
+    const [batched, videoAtOnce, plain] = results;
+    t.diagnostic(
+      `${plain.media} media messages; writes per player: batched ${batched.writes.join(', ')}, ` +
+        `video at once ${videoAtOnce.writes.join(', ')}, one per message ${plain.writes.join(', ')}`,
+    );
     const reference = plain.streams[0];
     assert.ok(reference.length > 300_000, `only ${reference.length} bytes sent`);
-    for (const s of [...plain.streams, ...batched.streams]) {
+    for (const s of results.flatMap((x) => x.streams)) {
       assert.equal(s.length, reference.length);
-      assert.ok(s.equals(reference), 'every player of both servers got exactly the same bytes');
+      assert.ok(s.equals(reference), 'every player of every server got exactly the same bytes');
     }
     // Without batching: a write per media message (and a few for commands).
     for (const w of plain.writes) assert.ok(w >= plain.media, `${w} writes for ${plain.media} messages`);
-    for (const w of batched.writes) {
+    for (const w of [...batched.writes, ...videoAtOnce.writes]) {
       assert.ok(w < plain.writes[0] * 0.75, `batched: ${w} writes, one per message: ${plain.writes[0]}`);
     }
   });

@@ -9,7 +9,7 @@ function recorder() {
 }
 const msg = (tag: number, len = 10) => Buffer.alloc(len, tag);
 
-beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] }));
+beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'] }));
 afterEach(() => mock.timers.reset());
 
 test('players in sync get one shared Buffer per flush, byte-identical to the messages in order', () => {
@@ -26,7 +26,7 @@ test('players in sync get one shared Buffer per flush, byte-identical to the mes
   mock.timers.tick(14);
   assert.deepEqual(ws.map((w) => w.writes.length), [0, 0, 0], 'audio waits');
   assert.equal(qs[0].bytes, 12, 'queued bytes count as buffered');
-  for (const q of qs) q.push(v, true); // a video frame: flushed at the end of this turn
+  for (const q of qs) q.push(v, 0); // a video frame: flushed at the end of this turn
   mock.timers.tick(0);
   for (const w of ws) {
     assert.equal(w.writes.length, 1, 'one write per player');
@@ -75,9 +75,9 @@ test('a player that skipped messages (or joined late) gets its own bytes, the ot
   qf.push(m2);
   qf2.push(m2);
   qs.push(m2);
-  qf.push(m3, true);
-  qf2.push(m3, true);
-  qs.push(m3, true);
+  qf.push(m3, 0);
+  qf2.push(m3, 0);
+  qs.push(m3, 0);
   mock.timers.tick(0);
   assert.deepEqual(full.bytes(), Buffer.concat([m1, m2, m3]));
   assert.deepEqual(skipping.bytes(), Buffer.concat([m2, m3]));
@@ -94,8 +94,8 @@ test('players with their own encodings (not message stream 1) are never given th
   const qb = g.join(own, false);
   qa.push(msg(1));
   qb.push(msg(9)); // same length, different bytes
-  qa.push(msg(2), true);
-  qb.push(msg(8), true);
+  qa.push(msg(2), 0);
+  qb.push(msg(8), 0);
   mock.timers.tick(0);
   assert.deepEqual(shared.bytes(), Buffer.concat([msg(1), msg(2)]));
   assert.deepEqual(own.bytes(), Buffer.concat([msg(9), msg(8)]));
@@ -125,7 +125,7 @@ test('flushMs 0: every message is written at once, nothing is scheduled', () => 
   const w = recorder();
   const q = g.join(w, true);
   q.push(msg(1));
-  q.push(msg(2), true);
+  q.push(msg(2), 0);
   assert.equal(w.writes.length, 2);
   assert.equal(q.bytes, 0);
   assert.equal(g.pending, false);
@@ -148,7 +148,7 @@ test('leaving drops what is queued; the last player to leave cancels the flush (
   mock.timers.tick(15);
   assert.equal(a.writes.length, 0);
   assert.equal(b.writes.length, 1);
-  qb.push(msg(3), true);
+  qb.push(msg(3), 0);
   qb.push(msg(4));
   assert.equal(g.pending, true);
   qb.leave();
@@ -157,4 +157,28 @@ test('leaving drops what is queued; the last player to leave cancels the flush (
   assert.equal(g.size, 0);
   mock.timers.tick(100);
   assert.equal(b.writes.length, 1, 'nothing written after leaving');
+});
+
+test('the flush is due when the most urgent queued message is', () => {
+  const g = new FanoutGroup(15);
+  const w = recorder();
+  const q = g.join(w, true);
+  q.push(msg(1)); // audio: due at 15
+  mock.timers.tick(2);
+  q.push(msg(2), 5); // video allowed 5 ms: due at 7, earlier
+  mock.timers.tick(4);
+  assert.equal(w.writes.length, 0);
+  mock.timers.tick(1);
+  assert.equal(w.writes.length, 1, 'flushed at 7 ms');
+  q.push(msg(3)); // due at 22
+  mock.timers.tick(12);
+  q.push(msg(4), 5); // due at 24: later than 22, the earlier deadline stands
+  mock.timers.tick(2);
+  assert.equal(w.writes.length, 1);
+  mock.timers.tick(1);
+  assert.equal(w.writes.length, 2, 'flushed at 22 ms');
+  assert.deepEqual(w.bytes(), Buffer.concat([msg(1), msg(2), msg(3), msg(4)]));
+  mock.timers.tick(50);
+  assert.equal(w.writes.length, 2, 'no flush without messages');
+  q.leave();
 });

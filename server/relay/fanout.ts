@@ -8,19 +8,23 @@
  * that flush (nearly all: the ones not skipping to a keyframe, not just joined) share one
  * concatenation, so each gets exactly one `write` of one shared Buffer.
  *
- * When: a video frame is flushed at the end of the current event-loop turn (with whatever else
- * came in the same turn), so video gets no added delay; audio waits for the next video frame, at
- * most `flushMs`. With ffmpeg publishing (its FLV interleaving sends audio just before video),
- * 30 fps video and 44.1 kHz AAC, 15 ms nearly halves the writes.
+ * When: each message is written at most `flushMs` after it arrived (the flush is due when the
+ * oldest queued message is; a message may ask for a shorter wait, e.g. video frames with the
+ * relay's `videoFlushMs`, 0 meaning the end of the current event-loop turn). With ffmpeg
+ * publishing 30 fps video and 44.1 kHz AAC (~73 messages a second), 15 ms for all gives ~33
+ * writes a second per player at 1000 players instead of 73; 0 ms for video (audio waiting for
+ * the next frame) ~39, and video then gets no added delay: see docs/BENCHMARKS.md.
  *
  * The bytes and their order on each connection are the same as without batching.
  */
 
 /** Default batching window: below one frame interval at 30 and 60 fps. */
 export const DEFAULT_FLUSH_MS = 15;
+/** Default wait of video frames: the same (0 would write them at the end of the turn they came in). */
+export const DEFAULT_VIDEO_FLUSH_MS = 15;
 
-/** What `rtmpRelay` uses when not told (a diagnostic switch of bench/serve.ts changes it). */
-export const fanoutDefaults = { flushMs: DEFAULT_FLUSH_MS };
+/** What `rtmpRelay` uses when not told (diagnostic switches of bench/serve.ts change them). */
+export const fanoutDefaults = { flushMs: DEFAULT_FLUSH_MS, videoFlushMs: DEFAULT_VIDEO_FLUSH_MS };
 
 export interface FanoutWriter {
   write(bytes: Buffer): void;
@@ -43,10 +47,10 @@ export class PlayerQueue {
   ) {}
 
   /**
-   * Queue one encoded message (written at once when the group does not batch). `soon`: flush at
-   * the end of this event-loop turn (video frames), else within the group's `flushMs`.
+   * Queue one encoded message (written at once when the group does not batch), to be written at
+   * most `waitMs` from now (default: the group's `flushMs`; 0: at the end of this event-loop turn).
    */
-  push(bytes: Buffer, soon = false): void {
+  push(bytes: Buffer, waitMs = this.group.flushMs): void {
     if (this.left) return;
     if (this.group.flushMs <= 0) {
       this.writer.write(bytes);
@@ -54,7 +58,7 @@ export class PlayerQueue {
     }
     this.bufs.push(bytes);
     this.bytes += bytes.length;
-    this.group.queued(this, bytes, soon);
+    this.group.queued(this, bytes, waitMs);
   }
 
   /** Write what is queued now (before anything else is sent to this player). */
@@ -101,6 +105,9 @@ export class FanoutGroup {
   private tickBytes = 0;
   private list: PlayerQueue[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** The timer's wait and when it is due (Date.now() ms). */
+  private timerWait = 0;
+  private timerDue = 0;
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private members = 0;
 
@@ -126,7 +133,7 @@ export class FanoutGroup {
   }
 
   /** @internal */
-  queued(q: PlayerQueue, bytes: Buffer, soon: boolean): void {
+  queued(q: PlayerQueue, bytes: Buffer, waitMs: number): void {
     if (q.shared && this.tick[this.tick.length - 1] !== bytes) {
       this.tick.push(bytes);
       this.tickBytes += bytes.length;
@@ -136,15 +143,25 @@ export class FanoutGroup {
       this.list.push(q);
     }
     if (this.immediate) return;
-    if (soon) {
+    if (waitMs <= 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       this.immediate = setImmediate(this.flushAll);
       this.immediate.unref?.();
-    } else if (!this.timer) {
-      this.timer = setTimeout(this.flushAll, this.flushMs);
-      this.timer.unref?.();
+      return;
     }
+    // The flush is due when the most urgent queued message is (each player gets the same
+    // messages in the same turn, so this looks at the clock at most once per message).
+    if (this.timer && waitMs >= this.timerWait) return;
+    const due = Date.now() + waitMs;
+    if (this.timer) {
+      if (due >= this.timerDue) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(this.flushAll, waitMs);
+    this.timer.unref?.();
+    this.timerWait = waitMs;
+    this.timerDue = due;
   }
 
   /** @internal */

@@ -23,6 +23,8 @@ export interface RelayDeps {
    * flush per stream for all its players; see fanout.ts). 0 writes every message at once.
    */
   flushMs?: number;
+  /** The same for video frames, at most flushMs (0: at the end of the event-loop turn they came in). */
+  videoFlushMs?: number;
 }
 
 /** One media encoding per packet, shared by every player on message stream 1 (nearly all of them). */
@@ -48,6 +50,7 @@ class RtmpPlayer implements SubscriberSink {
     private readonly streamId: number,
     private readonly name: string,
     group: FanoutGroup,
+    private readonly videoFlushMs: number,
   ) {
     this.queue = group.join(conn, streamId === 1);
   }
@@ -67,8 +70,8 @@ class RtmpPlayer implements SubscriberSink {
     });
   }
   packet(p: MediaPacket): void {
-    // Video frames go out at the end of this event-loop turn; audio waits for them (at most flushMs).
-    this.queue.push(encodeForPlayer(this.streamId, p), p.kind === 'video');
+    // Written within flushMs, video frames within videoFlushMs (by default the same 15 ms).
+    this.queue.push(encodeForPlayer(this.streamId, p), p.kind === 'video' ? this.videoFlushMs : undefined);
   }
   metadata(m: Record<string, unknown>): void {
     this.queue.flush();
@@ -107,6 +110,7 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
   const { hub, registry, log } = deps;
   const appName = deps.app ?? 'live';
   const flushMs = deps.flushMs ?? fanoutDefaults.flushMs;
+  const videoFlushMs = Math.min(flushMs, deps.videoFlushMs ?? fanoutDefaults.videoFlushMs);
   /** One batching group per hub stream, shared by all its RTMP players. */
   const groups = new Map<string, FanoutGroup>();
   const groupOf = (id: string): FanoutGroup => {
@@ -165,7 +169,7 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
         if (!STREAM_ID_PATTERN.test(id) || (!registry.get(id) && !hub.isActive(id))) {
           return refuse('NetStream.Play.StreamNotFound', `No such stream: ${id.slice(0, 64)}.`);
         }
-        const sink = new RtmpPlayer(conn, streamId, id, groupOf(id));
+        const sink = new RtmpPlayer(conn, streamId, id, groupOf(id), videoFlushMs);
         // Reply to play first (the session does it after this returns), then the media.
         queueMicrotask(() => {
           if (playing.get(streamId)?.sink !== sink) return;
