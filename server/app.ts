@@ -107,7 +107,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ffmpeg,
     rtmpBase: () => `rtmp://${loopback.includes(':') ? `[${loopback}]` : loopback}:${rtmpPort}/live`,
     // With open publishing the relay takes the name as the stream id; otherwise a key for this session only.
-    publishName: (id) => (config.publishAuth === 'none' ? { name: id, revoke: () => undefined } : ((k) => ({ name: k.key, revoke: k.revoke }))(registry.issueSessionKey(id))),
+    publishName: config.publishAuth === 'none' ? (id) => ({ key: id, revoke: () => undefined }) : undefined,
     urls: (req, id) => {
       const { origin, rtmp: rtmpBase } = baseUrls(req, config.publicUrl, rtmpPort);
       return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };

@@ -29,7 +29,7 @@ export interface IngestDeps {
    * The RTMP publish name our ffmpeg uses for a stream, valid until `revoke` (when that ffmpeg is gone). Default: a
    * session key from the registry, so the stream's own key never shows on ffmpeg's command line.
    */
-  publishName?: (id: string) => { name: string; revoke: () => void };
+  publishName?: (id: string) => { key: string; revoke: () => void };
   urls: (req: IncomingMessage, id: string) => { watch: string; hls: string; rtmpPlay: string };
   log: IngestLog;
   /** ffmpeg's stdin backlog above which the socket is paused. */
@@ -180,9 +180,9 @@ class IngestSession {
     this.format = format;
     const captureStart = msg.captureStart;
     deps.hub.expectCaptureClock(msg.streamId, () => captureStart - (this.clockOffset ?? 0));
-    const publish = deps.publishName?.(record.id) ?? ((k) => ({ name: k.key, revoke: k.revoke }))(deps.registry.issueSessionKey(record.id));
+    const publish = deps.publishName?.(record.id) ?? deps.registry.issueSessionKey(record.id);
     this.revokePublishName = publish.revoke;
-    const args = ingestArgs({ input: format.input, transcode: format.transcode, output: `${deps.rtmpBase()}/${publish.name}`, ffmpegMajor: ffmpeg.major });
+    const args = ingestArgs({ input: format.input, transcode: format.transcode, output: `${deps.rtmpBase()}/${publish.key}`, ffmpegMajor: ffmpeg.major });
     this.bridge = new FfmpegBridge({
       ffmpegPath: ffmpeg.path,
       args,
