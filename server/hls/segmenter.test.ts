@@ -287,3 +287,40 @@ test('video does not wait for audio that stopped: parts keep coming, without aud
   const covered = parts.reduce((t, p) => t + p.duration, 0);
   assert.ok(covered > 3, `parts written up to ${covered.toFixed(2)} s of 4 s without audio (video waits at most 0.4 s)`);
 });
+
+test('lastPartGapMs: a segment-ending part that comes in the same burst as the part before waits; the cut stays the same', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 26 }); // 1.04 s GOPs: five 200 ms parts and a 40 ms last one
+  const GAP = 60;
+  const paced = new Segmenter({ ...OPTS, lastPartGapMs: GAP });
+  const plain = new Segmenter(OPTS);
+  // When each part became visible (wall-clock ms), per segment.
+  const watch = (s: Segmenter) => {
+    const at = new Map<string, number>();
+    s.onChange = () => {
+      for (const seg of s.segments) for (const p of seg.parts) if (!at.has(`${p.msn}.${p.index}`)) at.set(`${p.msn}.${p.index}`, performance.now());
+    };
+    // Wall-clock spacing between each finished segment's last part and the part before it.
+    return () => s.segments.filter((seg) => seg.complete && seg.parts.length > 1).map((seg) => at.get(`${seg.msn}.${seg.parts.length - 1}`)! - at.get(`${seg.msn}.${seg.parts.length - 2}`)!);
+  };
+  const pacedGaps = watch(paced);
+  const plainGaps = watch(plain);
+  // The stream arrives in 100 ms bursts (as a MediaRecorder's chunks do), twice as fast as real time.
+  for (let t = 0; t <= 4000; t += 100) {
+    for (const p of packets) {
+      if (p.dts >= t - 100 && p.dts < t) {
+        paced.packet(clone(p));
+        plain.packet(clone(p));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, GAP * 2));
+  assert.ok(plainGaps().some((ms) => ms < 5), `without the gap a last part comes with the part before: ${plainGaps().map((x) => x.toFixed(0))}`);
+  assert.ok(pacedGaps().length >= 3, 'segments still complete');
+  for (const ms of pacedGaps()) assert.ok(ms >= GAP - 2, `last parts came ${pacedGaps().map((x) => x.toFixed(0))} ms after the one before`);
+  paced.end();
+  plain.end();
+  // Same segments, same parts, same video: only when they were published differs.
+  const shape = (s: Segmenter) => s.segments.map((seg) => seg.parts.map((p) => `${p.duration}${p.independent ? 'i' : ''}`).join(' '));
+  assert.deepEqual(shape(paced), shape(plain));
+});

@@ -86,6 +86,16 @@ export interface SegmenterOptions {
   partTarget: number;
   /** Segments kept in memory (the playlist shows a few less). */
   keepSegments: number;
+  /**
+   * Wall-clock ms a segment's last part waits, at least, after the part before it was published (default 0: none).
+   * Frames come in bursts (a browser's MediaRecorder chunks, an encoder's output), so the frames that close a part
+   * and the keyframe that ends the segment often arrive together, and a short last part would be published a few ms
+   * after the part before it. hls.js then receives the playlist that completes the segment before it has appended
+   * the part before, counts the segment as fully buffered (its buffer tracker allows 0.2 s of slack), never loads
+   * the last part and stalls on that hole. Keeping the two apart by about a part target avoids it, at no cost to a
+   * player that is, as LL-HLS asks, at least three parts behind the newest.
+   */
+  lastPartGapMs?: number;
 }
 
 interface Tracks {
@@ -134,6 +144,9 @@ export class Segmenter {
   /** Wall clock anchor: wall ms = anchorWall + (dts - anchorDts); kept at the earliest arrival seen. */
   private anchor: { wall: number; dts: number } | null = null;
   private captured = false;
+  /** Wall-clock ms of the newest part's publication (for `lastPartGapMs`). */
+  private lastPartAt = 0;
+  private holdTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: SegmenterOptions) {}
 
@@ -200,7 +213,6 @@ export class Segmenter {
     const t = this.tracks!;
     if (p.kind === 'video') {
       if (!t.video) return;
-      if (!t.audio) return this.onVideo(p);
       this.videoQueue.push(p);
       this.drainVideo(false);
     } else {
@@ -213,25 +225,46 @@ export class Segmenter {
 
   /**
    * Hands queued video to the cutter once the audio has reached its time (so the part it closes holds that audio),
-   * or at once when: forced, no segment is open yet (the first keyframe), the audio lags more than AUDIO_WAIT_MS
-   * (late or gone), or timestamps go backwards.
+   * or at once when: forced, there is no audio track, no segment is open yet (the first keyframe), the audio lags
+   * more than AUDIO_WAIT_MS (late or gone), or timestamps go backwards. A keyframe that would end the segment also
+   * waits for `lastPartGapMs` (wall clock) after the previous part, unless forced or the queue is over its bounds.
    */
   private drainVideo(force: boolean): void {
     const q = this.videoQueue;
+    if (force && this.holdTimer) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    }
     while (q.length > 0) {
       const head = q[0];
       const newest = q[q.length - 1];
-      const go =
-        force ||
-        !this.current ||
-        (this.audioSeenMs !== null && this.audioSeenMs >= head.dts) ||
-        newest.dts - head.dts > AUDIO_WAIT_MS ||
-        newest.dts < head.dts ||
-        q.length > MAX_VIDEO_QUEUE;
+      const overdue = newest.dts - head.dts > AUDIO_WAIT_MS || newest.dts < head.dts || q.length > MAX_VIDEO_QUEUE;
+      const go = force || overdue || !this.tracks?.audio || !this.current || (this.audioSeenMs !== null && this.audioSeenMs >= head.dts);
       if (!go) return;
+      if (!force && !overdue && this.holdSegmentEnd(head)) return;
       q.shift();
       if (this.tracks?.video) this.onVideo(head);
     }
+  }
+
+  /** True (and a timer set to drain again) when this frame would end the segment too soon after the last part. */
+  private holdSegmentEnd(p: MediaPacket): boolean {
+    const gap = this.opts.lastPartGapMs ?? 0;
+    if (gap <= 0 || !this.endsSegment(p)) return false;
+    const wait = this.lastPartAt + gap - Date.now();
+    if (wait <= 0) return false;
+    if (!this.holdTimer) {
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = null;
+        this.drainVideo(false);
+      }, wait);
+      this.holdTimer.unref?.();
+    }
+    return true;
+  }
+
+  private endsSegment(p: MediaPacket): boolean {
+    return p.keyframe && this.current !== null && p.dts - this.current.startDts >= this.opts.segmentTarget * 1000 - this.lastVideoInterval / 2;
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -317,9 +350,8 @@ export class Segmenter {
       this.pushVideoSample(prev, interval);
     }
     const d = p.dts;
-    const segTargetMs = this.opts.segmentTarget * 1000;
     const partTargetMs = this.opts.partTarget * 1000;
-    if (p.keyframe && (!this.current || d - this.current.startDts >= segTargetMs - this.lastVideoInterval / 2)) {
+    if (p.keyframe && (!this.current || this.endsSegment(p))) {
       if (this.current) {
         this.closePart(d);
         this.closeSegment();
@@ -417,6 +449,7 @@ export class Segmenter {
     this.partVideo = [];
     this.partAudio = [];
     this.partStart = endDts;
+    this.lastPartAt = Date.now();
     this.onChange();
   }
 

@@ -23,6 +23,12 @@ export interface HlsOptions {
   maxWaiters: number;
   /** How long an ended stream's playlist (with ENDLIST) stays available, ms. */
   keepEndedMs: number;
+  /**
+   * Least wall-clock time between a segment's last part and the part before it, in part targets (default 1; 0 turns
+   * it off). See SegmenterOptions.lastPartGapMs: without it hls.js skips a short last part that comes in the same
+   * burst as the part before, and stalls.
+   */
+  lastPartGap: number;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -33,6 +39,7 @@ const DEFAULTS: HlsOptions = {
   maxBlockMs: 10_000,
   maxWaiters: 20_000,
   keepEndedMs: 30_000,
+  lastPartGap: 1,
 };
 
 const VIEWER_WINDOW_MS = 6_000;
@@ -94,6 +101,7 @@ class HlsStream implements SubscriberSink {
       segmentTarget: this.service.options.segmentTarget,
       partTarget: this.service.options.partTarget,
       keepSegments: this.service.options.windowSegments + 3,
+      lastPartGapMs: this.service.options.lastPartGap * this.service.options.partTarget * 1000,
     });
     s.onChange = () => this.changed();
     return s;
