@@ -324,3 +324,17 @@ test('lastPartGapMs: a segment-ending part that comes in the same burst as the p
   const shape = (s: Segmenter) => s.segments.map((seg) => seg.parts.map((p) => `${p.duration}${p.independent ? 'i' : ''}`).join(' '));
   assert.deepEqual(shape(paced), shape(plain));
 });
+
+test('flush (the publisher left) writes out video still waiting for its audio', async () => {
+  const packets = await makeTestPackets({ seconds: 2, fps: 25, gop: 25 });
+  const s = new Segmenter(OPTS);
+  // The last 300 ms of audio never come: that video waits in the queue (less than AUDIO_WAIT_MS).
+  const fed = packets.filter((p) => p.config || p.kind === 'video' || p.dts < 1700);
+  for (const p of fed) s.packet(clone(p));
+  s.flush();
+  const init = parseInit(s.init!);
+  const videoId = [...init].find(([, t]) => t.kind === 'video')![0];
+  const written = s.segments.flatMap((seg) => seg.parts).reduce((n, p) => n + (parseFragment(p.data).get(videoId)?.samples ?? 0), 0);
+  assert.equal(written, fed.filter((p) => p.kind === 'video' && !p.config && p.data.length > 0).length);
+  assert.ok(s.segments.every((seg) => seg.complete));
+});

@@ -162,7 +162,6 @@ export class Segmenter {
 
   /** A new publish session begins (configs come as packets after this). */
   restart(): void {
-    this.drainVideo(true);
     this.flush();
     // The timeline jumps over the gap: tell players.
     if (this.segments.length) this.needDiscontinuity = true;
@@ -172,8 +171,14 @@ export class Segmenter {
     this.ended = false;
   }
 
-  /** The publisher left: write out what we have. */
+  /** The publisher left (or the stream changes): write out everything we have, queued video included. */
   flush(): void {
+    this.drainVideo(true);
+    this.closeAll();
+  }
+
+  /** Ends the open part and segment with what has been cut so far. */
+  private closeAll(): void {
     if (this.lastVideo) {
       this.pushVideoSample(this.lastVideo, this.lastVideoInterval);
       this.lastVideo = null;
@@ -185,7 +190,6 @@ export class Segmenter {
   }
 
   end(): void {
-    this.drainVideo(true);
     this.flush();
     this.ended = true;
     this.onChange();
@@ -201,7 +205,6 @@ export class Segmenter {
       if (this.tracks) {
         const key = p.data.toString('base64');
         if ((p.kind === 'video' && key !== this.tracks.videoKey) || (p.kind === 'audio' && key !== this.tracks.audioKey)) {
-          this.drainVideo(true);
           this.flush();
           this.tracks = null;
         }
@@ -364,7 +367,7 @@ export class Segmenter {
   }
 
   private timelineBreak(): void {
-    this.flush();
+    this.closeAll();
     this.needDiscontinuity = true;
   }
 
