@@ -1,4 +1,4 @@
-// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe and a Chromium.
+// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC and a Chromium.
 // As root on Debian it installs what is missing with apt; otherwise it says how, and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -39,6 +39,8 @@ export async function missingSystemDeps() {
   const missing = [];
   if (!onPath('ffmpeg') || !onPath('ffprobe')) missing.push('ffmpeg');
   if (!onPath('rtmpdump')) missing.push('rtmpdump'); // a librtmp client, for the relay's compatibility tests
+  // VLC as an RTMP player (server/relay/vlc.integration.test.ts): cvlc and its base plugins, not the Qt GUI.
+  if (!onPath('cvlc')) missing.push('vlc-bin', 'vlc-plugin-base');
   if (!(await findChromium())) missing.push('chromium');
   return missing;
 }
