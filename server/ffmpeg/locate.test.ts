@@ -9,7 +9,11 @@ test('parses release, Debian and git version lines', () => {
     minor: 1,
   });
   assert.deepEqual(parseFfmpegVersion('ffmpeg version n4.1.11 Copyright'), { version: 'n4.1.11', major: 4, minor: 1 });
-  assert.equal(parseFfmpegVersion('ffmpeg version N-112233-gabc Copyright')?.major, 99);
+  // Git builds: the release comes from libavutil's version (this one is @ffmpeg-installer's, 4.1-era).
+  const git = 'ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/\nlibavutil      56. 24.101 / 56. 24.101\n';
+  assert.deepEqual(parseFfmpegVersion(git), { version: 'N-47683-g0e8eb07980-static', major: 4, minor: 1 });
+  assert.deepEqual(parseFfmpegVersion('ffmpeg version N-112233-gabc\nlibavutil      59.  8.100 / 59.  8.100'), { version: 'N-112233-gabc', major: 7, minor: 0 });
+  assert.equal(parseFfmpegVersion('ffmpeg version N-112233-gabc Copyright')?.major, 0, 'no libavutil line: too old to trust');
   assert.equal(parseFfmpegVersion('hello'), null);
 });
 

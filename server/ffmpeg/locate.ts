@@ -33,9 +33,13 @@ export function parseFfmpegVersion(text: string): { version: string; major: numb
   if (!m) return null;
   const version = m[1];
   const nums = /^n?(\d+)\.(\d+)/.exec(version);
-  // Git builds ("N-12345-g...") are newer than any release we need.
-  if (!nums) return { version, major: 99, minor: 0 };
-  return { version, major: Number(nums[1]), minor: Number(nums[2]) };
+  if (nums) return { version, major: Number(nums[1]), minor: Number(nums[2]) };
+  // Git builds ("N-47683-g...", as in @ffmpeg-installer) say no release: libavutil's major tells it (56 = 4.x,
+  // 57 = 5.x, ... 60 = 8.x; 56.22 came with 4.1). Without that line, assume a build too old to trust.
+  const lib = /libavutil\s+(\d+)\.\s*(\d+)/.exec(text);
+  if (!lib) return { version, major: 0, minor: 0 };
+  const [libMajor, libMinor] = [Number(lib[1]), Number(lib[2])];
+  return { version, major: libMajor - 52, minor: libMajor === 56 && libMinor >= 22 ? 1 : 0 };
 }
 
 function probe(bin: string): Promise<{ version: string; major: number; minor: number }> {
