@@ -69,7 +69,8 @@ function fromPackage(name: string, pick: (mod: unknown) => unknown): string | un
   }
 }
 
-function onPath(name: string, envPath = process.env.PATH ?? ''): string | undefined {
+/** The executable `name` on PATH, or undefined. */
+export function onPath(name: string, envPath = process.env.PATH ?? ''): string | undefined {
   for (const dir of envPath.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);

@@ -9,7 +9,6 @@
  * wrapper (runuser, a shell) never leaves its child behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,18 +17,7 @@ import { ChunkReader } from '../rtmp/chunk';
 import { HANDSHAKE_SIZE } from '../rtmp/handshake';
 import { MessageType } from '../rtmp/messages';
 
-export function onPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, name), constants.X_OK);
-      return path.join(dir, name);
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
+export { onPath } from '../ffmpeg/locate';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
