@@ -338,3 +338,18 @@ test('flush (the publisher left) writes out video still waiting for its audio', 
   assert.equal(written, fed.filter((p) => p.kind === 'video' && !p.config && p.data.length > 0).length);
   assert.ok(s.segments.every((seg) => seg.complete));
 });
+
+test('dispose: a segment end held for lastPartGapMs never fires afterwards', async () => {
+  const packets = await makeTestPackets({ seconds: 2, fps: 25, gop: 26 });
+  const s = new Segmenter({ ...OPTS, lastPartGapMs: 50 });
+  let changes = 0;
+  s.onChange = () => changes++;
+  // Up to just past the first segment-ending keyframe (1.04 s), in one burst: that keyframe is held.
+  for (const p of packets) if (p.config || p.dts <= 1100) s.packet(clone(p));
+  assert.equal(s.segments.filter((x) => x.complete).length, 0, 'the segment end is held');
+  const before = changes;
+  s.dispose();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(changes, before);
+  assert.equal(s.segments.filter((x) => x.complete).length, 0);
+});

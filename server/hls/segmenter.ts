@@ -189,6 +189,13 @@ export class Segmenter {
     this.audioNext = null;
   }
 
+  /** Dropped without an end (server shutdown): no timer may fire afterwards. */
+  dispose(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.videoQueue.length = 0;
+  }
+
   end(): void {
     this.flush();
     this.ended = true;

@@ -238,6 +238,7 @@ class HlsStream implements SubscriberSink {
 
   close(): void {
     if (this.endTimer) clearTimeout(this.endTimer);
+    this.segmenter.dispose();
     this.waiters.drain();
     this.unsubscribe();
   }
