@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/rtmp-fanout.ts [--players 100,500,1000] [--seconds 15] [--servers ours,nginx,nms]
  *     [--rate 200] [--settle 2] [--retries 1] [--max-other 30] [--quiet-wait 10] [--budget 300]
- *     [--nice=-10] [--profile] [--syscalls] [--flush-ms 15] [--video-flush-ms 0] [--json out.json]
+ *     [--nice=-10] [--profile] [--syscalls] [--flush-ms 15] [--video-flush-ms 0] [--warmup 0] [--json out.json]
  *
  * N = 0 measures the servers with the publisher only (baseline).
  * Before each point it waits (at most --quiet-wait s) for the machine to be quiet. A point is run again
@@ -14,6 +14,9 @@
  * than --max-other % of a core during its window; the least disturbed run is kept.
  * --profile runs our server with `node --cpu-prof` (profiles in bench/.cache/profiles).
  * --syscalls counts the server's syscalls during the window with `perf stat` (if perf is installed).
+ * --warmup S lets each server run S seconds with the publisher alone before the point starts (players, window), the
+ * same for every server: a Node server's JIT compiles its hot paths in the first ~30-60 s of traffic (1.5-2 % of a
+ * core at one publisher), which a window that begins ~5 s after start otherwise counts (default 0: as before).
  * --flush-ms sets our RTMP players' write batching window (BENCH_RTMP_FLUSH_MS of bench/serve.ts; 0 = one write per
  * message), --video-flush-ms the one of video frames (BENCH_RTMP_VIDEO_FLUSH_MS); without them, the server's defaults.
  * --nice=-10 runs the servers, ffmpeg and the load generator at that niceness (root only), which shields the
@@ -53,6 +56,7 @@ const { values: args } = parseArgs({
     'max-other': { type: 'string', default: '30' },
     'quiet-wait': { type: 'string', default: '10' },
     budget: { type: 'string', default: '300' },
+    warmup: { type: 'string', default: '0' },
     'flush-ms': { type: 'string' },
     'video-flush-ms': { type: 'string' },
   },
@@ -62,6 +66,7 @@ const seconds = Number(args.seconds);
 const rate = Number(args.rate);
 const settle = Number(args.settle);
 const retries = Number(args.retries);
+const warmup = Number(args.warmup) || 0;
 let niceness = Number(args.nice) || 0;
 if (niceness < 0 && process.getuid?.() !== 0) {
   console.error('--nice below 0 needs root: ignored');
@@ -622,6 +627,7 @@ async function runPoint(kind: ServerKind, n: number, ng: { bin: string; module: 
     ]);
     await probeUntilFirstFrame(t.rtmpPort, t.playName, 20_000);
     await sleep(1000);
+    if (warmup > 0) await sleep(warmup * 1000);
 
     const pub = publisher;
     // ---- the steady window: snapshots of /proc at its start and end
@@ -869,7 +875,7 @@ const report = {
   date: new Date().toISOString(),
   machine: { cores: os.cpus().length, cpuModel, memGiB: Math.round(os.totalmem() / 2 ** 30) },
   versions,
-  options: { players: playerCounts, seconds, rate, settle, servers, retries, maxOther, nice: niceness, flushMs: args['flush-ms'] ?? 'default', videoFlushMs: args['video-flush-ms'] ?? 'default' },
+  options: { players: playerCounts, seconds, rate, settle, warmup, servers, retries, maxOther, nice: niceness, flushMs: args['flush-ms'] ?? 'default', videoFlushMs: args['video-flush-ms'] ?? 'default' },
   source: { file: path.relative(ROOT, MEDIA), ...source },
   results,
   elapsedS: Math.round((Date.now() - started) / 1000),
@@ -878,7 +884,7 @@ const jsonPath = args.json ?? path.join(CACHE, 'results', `rtmp-fanout-${report.
 mkdirSync(path.dirname(jsonPath), { recursive: true });
 writeFileSync(jsonPath, JSON.stringify(report, null, 2));
 
-console.log(`\n## RTMP fan-out (${report.date.slice(0, 10)}, ${report.machine.cores} cores ${cpuModel}, ${seconds} s window per point)\n`);
+console.log(`\n## RTMP fan-out (${report.date.slice(0, 10)}, ${report.machine.cores} cores ${cpuModel}, ${seconds} s window per point${warmup ? `, ${warmup} s warm-up with the publisher alone` : ''})\n`);
 console.log(table(results, source.kbps));
 console.log('\nRatios (lower is better for ours):\n');
 console.log(ratios(results));

@@ -362,6 +362,22 @@ test('single-chunk payloads alias the input; multi-chunk payloads are standalone
   assert.deepEqual(b.payload, Buffer.concat([pattern(128), pattern(72)]));
 });
 
+test('a multi-chunk message up to 64 KiB is assembled in one buffer of its own size; longer ones grow', () => {
+  for (const size of [200, 10_000, 65_536, 65_537, 200_000]) {
+    const msg = { csid: 6, type: 9, streamId: 1, timestamp: 40, payload: pattern(size, 3) };
+    const wire = encodeMessage(msg, 128);
+    const [got] = new ChunkReader().push(wire);
+    assert.ok(got.payload.equals(msg.payload), `payload of ${size}`);
+    // (Below 4 KiB allocUnsafe takes a slice of Node's shared pool: no own ArrayBuffer to look at.)
+    if (size >= 4096 && size <= 65_536) assert.equal(got.payload.buffer.byteLength, size, `one exact buffer for ${size}`);
+    // Byte at a time: the same bytes whatever the buffer growth.
+    const r = new ChunkReader();
+    let one: RtmpMessage | undefined;
+    for (let i = 0; i < wire.length; i++) one ??= r.push(wire.subarray(i, i + 1))[0];
+    assert.ok(one?.payload.equals(msg.payload), `byte at a time, ${size}`);
+  }
+});
+
 test('zero-length messages are emitted from the header alone', () => {
   const msgs = readAllWays(Buffer.concat([h0(3, 7, 0, 20, 0), h3(3), h0(4, 1, 1, 8, 1), hex('ff')]));
   assert.deepEqual(

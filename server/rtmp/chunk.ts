@@ -65,6 +65,8 @@ const TYPE_ABORT = 2;
 const MAX_HEADER_SIZE = 18;
 const EXTENDED = 0xffffff;
 const EMPTY = Buffer.alloc(0);
+/** Multi-chunk messages up to this size get their assembly buffer in one allocation. */
+const EAGER_ALLOC = 64 * 1024;
 
 interface ChunkStreamState {
   csid: number;
@@ -162,11 +164,13 @@ export class ChunkReader {
         }
         const take = avail < remaining ? avail : remaining;
         let buf = cs.buf;
-        // Grow with what has really arrived (doubling, capped at the message length), so a peer that
-        // announces huge messages and sends little costs little memory.
+        // Messages up to EAGER_ALLOC bytes (every audio and nearly every video frame) get their whole
+        // buffer at once: one allocation, no copy. Longer ones grow with what has really arrived
+        // (doubling, capped at the message length), so a peer that announces huge messages and sends
+        // little costs little memory.
         const need = cs.received + take;
         if (buf === null || buf.length < need) {
-          const size = Math.min(cs.length, Math.max(need, buf === null ? 4096 : buf.length * 2));
+          const size = cs.length <= EAGER_ALLOC ? cs.length : Math.min(cs.length, Math.max(need, buf === null ? EAGER_ALLOC : buf.length * 2));
           const grown = Buffer.allocUnsafe(size);
           if (buf !== null) buf.copy(grown, 0, 0, cs.received);
           buf = grown;
