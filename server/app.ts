@@ -19,6 +19,13 @@ import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
 
+/**
+ * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
+ * change (no percent escapes, backslashes or fragments), so its pathname and search are plain slices.
+ * Dot segments ("." / "..") need no normalising either: no stream id or file name is one (404 both ways).
+ */
+const HLS_FAST_PATH = /^\/hls\/[^/?#%\\]+\/[^/?#%\\]+(?:\?[^#]*)?$/;
+
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface StartOptions {
@@ -149,18 +156,32 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     sendError(res, 404, 'not found');
   };
 
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    const status = err instanceof HttpError ? err.status : 500;
+    if (status >= 500) logger.error({ err, url: req.url }, 'request failed');
+    if (status === 413) {
+      // The rest of the body is not read: answer, then close the connection.
+      res.setHeader('Connection', 'close');
+      res.on('finish', () => req.socket.destroy());
+    }
+    if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error');
+    else res.destroy();
+  };
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (status >= 500) logger.error({ err, url: req.url }, 'request failed');
-      if (status === 413) {
-        // The rest of the body is not read: answer, then close the connection.
-        res.setHeader('Connection', 'close');
-        res.on('finish', () => req.socket.destroy());
+    // LL-HLS requests (thousands a second with many viewers) skip the URL object and the promise:
+    // a plain /hls/<id>/<file>[?query] is its own pathname and search.
+    const target = req.url ?? '/';
+    if (HLS_FAST_PATH.test(target)) {
+      const q = target.indexOf('?');
+      try {
+        if (hls.serve(req, res, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q))) return;
+      } catch (err) {
+        failed(req, res, err);
+        return;
       }
-      if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error');
-      else res.destroy();
-    });
+    }
+    route(req, res).catch((err: unknown) => failed(req, res, err));
   });
 
   const ownUpgrades = new Map<string, UpgradeHandler>([['/ingest', (req, socket, head) => ingest.handleUpgrade(req, socket, head)]]);

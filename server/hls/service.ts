@@ -42,6 +42,14 @@ const DEFAULTS: HlsOptions = {
   lastPartGap: 1,
 };
 
+/** What `handle` reads of a request's URL (a `URL` will do). */
+export interface HlsTarget {
+  readonly pathname: string;
+  /** The query with its `?`, or ''. */
+  readonly search: string;
+}
+
+const HLS_PATH = /^\/hls\/([^/]+)\/([^/]+)$/;
 const VIEWER_WINDOW_MS = 6_000;
 /** How long a plain playlist request waits for a new stream's first part, ms. */
 const FIRST_PART_WAIT_MS = 3000;
@@ -394,9 +402,17 @@ export class HlsService {
   }
 
   /** Handle /hls/... requests; false when the path is not ours. */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
-    const m = /^\/hls\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-    if (!url.pathname.startsWith('/hls/')) return false;
+  async handle(req: IncomingMessage, res: ServerResponse, url: HlsTarget): Promise<boolean> {
+    return this.serve(req, res, url.pathname, url.search);
+  }
+
+  /**
+   * The same, synchronously (no promise per request): `pathname` and `search` (with its `?`, or
+   * '') as a URL would give them. app.ts passes them straight from `req.url` for plain /hls/ paths.
+   */
+  serve(req: IncomingMessage, res: ServerResponse, pathname: string, search: string): boolean {
+    if (!pathname.startsWith('/hls/')) return false;
+    const m = HLS_PATH.exec(pathname);
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
         'Access-Control-Allow-Origin': '*',
@@ -423,7 +439,7 @@ export class HlsService {
     }
     const file = m[2];
     if (file === 'index.m3u8') {
-      this.servePlaylist(req, res, url, st, head);
+      this.servePlaylist(req, res, search, st, head);
       return true;
     }
     const f = NAME.exec(file);
@@ -461,8 +477,8 @@ export class HlsService {
     return true;
   }
 
-  private servePlaylist(req: IncomingMessage, res: ServerResponse, url: URL, st: HlsStream, head: boolean): void {
-    const q = parseHlsQuery(url.search);
+  private servePlaylist(req: IncomingMessage, res: ServerResponse, search: string, st: HlsStream, head: boolean): void {
+    const q = parseHlsQuery(search);
     if (!q) {
       sendStatus(res, 400, 'bad _HLS_msn/_HLS_part');
       return;
