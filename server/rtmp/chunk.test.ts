@@ -378,6 +378,23 @@ test('a multi-chunk message up to 64 KiB is assembled in one buffer of its own s
   }
 });
 
+test('a peer announcing big messages on many chunk streams and sending one chunk of each gets no 64 KiB buffers', () => {
+  const r = new ChunkReader({ maxChunkStreams: 64 });
+  const parts: Buffer[] = [];
+  // 64 chunk streams, each: a 60 000-byte message announced, its first 128-byte chunk sent (~9 KB in all).
+  for (let csid = 3; csid < 3 + 64; csid++) parts.push(h0(csid, 0, 60_000, 9, 1), pattern(128, csid));
+  assert.deepEqual(r.push(Buffer.concat(parts)), []);
+  // Eager buffers up to 256 KiB in all (a real publisher's two or three frames in progress), then 4 KiB each.
+  const held = r.assemblingBytes;
+  assert.ok(held <= 256 * 1024 + 64 * 4096, `${held} bytes held for 64 chunks received`);
+  // Finishing one stream's message gives it out whole and releases its buffer.
+  const rest: Buffer[] = [];
+  for (let sent = 128; sent < 60_000; sent += 128) rest.push(h3(3), pattern(Math.min(128, 60_000 - sent), 3).subarray(0, Math.min(128, 60_000 - sent)));
+  const [msg] = r.push(Buffer.concat(rest));
+  assert.equal(msg?.payload.length, 60_000);
+  assert.ok(r.assemblingBytes < held, `${r.assemblingBytes} after vs ${held} before`);
+});
+
 test('zero-length messages are emitted from the header alone', () => {
   const msgs = readAllWays(Buffer.concat([h0(3, 7, 0, 20, 0), h3(3), h0(4, 1, 1, 8, 1), hex('ff')]));
   assert.deepEqual(

@@ -65,8 +65,16 @@ const TYPE_ABORT = 2;
 const MAX_HEADER_SIZE = 18;
 const EXTENDED = 0xffffff;
 const EMPTY = Buffer.alloc(0);
-/** Multi-chunk messages up to this size get their assembly buffer in one allocation. */
+/** Multi-chunk messages up to this size get their assembly buffer in one allocation... */
 const EAGER_ALLOC = 64 * 1024;
+/**
+ * ...while the connection's assembly buffers stay under this in all (a publisher has two or three messages in
+ * progress at once). Past it buffers grow with what has really arrived, so a peer that announces big messages on
+ * many chunk streams and sends a byte of each costs about what it sent, not 64 KiB a stream.
+ */
+const EAGER_BUDGET = 256 * 1024;
+/** First size of an assembly buffer that grows with what arrives. */
+const GROW_FROM = 4096;
 
 interface ChunkStreamState {
   csid: number;
@@ -98,6 +106,8 @@ export class ChunkReader {
   /** Chunk stream whose chunk payload is being read, or null when a header is expected. */
   private current: ChunkStreamState | null = null;
   private chunkRemaining = 0;
+  /** Bytes held in assembly buffers of messages in progress. */
+  private assembling = 0;
 
   constructor(limits?: Partial<ChunkReaderLimits>) {
     this.maxMessageSize = limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
@@ -165,14 +175,16 @@ export class ChunkReader {
         const take = avail < remaining ? avail : remaining;
         let buf = cs.buf;
         // Messages up to EAGER_ALLOC bytes (every audio and nearly every video frame) get their whole
-        // buffer at once: one allocation, no copy. Longer ones grow with what has really arrived
-        // (doubling, capped at the message length), so a peer that announces huge messages and sends
-        // little costs little memory.
+        // buffer at once, within EAGER_BUDGET per connection: one allocation, no copy. Others grow with
+        // what has really arrived (doubling, capped at the message length), so a peer that announces huge
+        // messages and sends little costs little memory.
         const need = cs.received + take;
         if (buf === null || buf.length < need) {
-          const size = cs.length <= EAGER_ALLOC ? cs.length : Math.min(cs.length, Math.max(need, buf === null ? EAGER_ALLOC : buf.length * 2));
+          const eager = buf === null && cs.length <= EAGER_ALLOC && this.assembling + cs.length <= EAGER_BUDGET;
+          const size = eager ? cs.length : Math.min(cs.length, Math.max(need, buf === null ? GROW_FROM : buf.length * 2));
           const grown = Buffer.allocUnsafe(size);
           if (buf !== null) buf.copy(grown, 0, 0, cs.received);
+          this.assembling += size - (buf === null ? 0 : buf.length);
           buf = grown;
           cs.buf = buf;
         }
@@ -183,7 +195,7 @@ export class ChunkReader {
         if (this.chunkRemaining === 0) {
           this.current = null;
           if (cs.received === cs.length) {
-            cs.buf = null;
+            this.release(cs);
             cs.inProgress = false;
             this.emit(cs, buf, out);
           }
@@ -317,7 +329,7 @@ export class ChunkReader {
     cs.tsField = tsField;
     cs.extended = extended;
     cs.received = 0;
-    cs.buf = null;
+    this.release(cs);
     if (cs.length === 0) {
       cs.inProgress = false;
       this.current = null;
@@ -328,6 +340,16 @@ export class ChunkReader {
     cs.inProgress = true;
     this.current = cs;
     this.chunkRemaining = cs.length < this.inChunkSize ? cs.length : this.inChunkSize;
+  }
+
+  private release(cs: ChunkStreamState): void {
+    if (cs.buf !== null) this.assembling -= cs.buf.length;
+    cs.buf = null;
+  }
+
+  /** Bytes held in the assembly buffers of messages in progress (for tests and limits). */
+  get assemblingBytes(): number {
+    return this.assembling;
   }
 
   private emit(cs: ChunkStreamState, payload: Buffer, out: RtmpMessage[]): void {
@@ -346,7 +368,7 @@ export class ChunkReader {
       if (target !== undefined && target.inProgress) {
         target.inProgress = false;
         target.received = 0;
-        target.buf = null;
+        this.release(target);
       }
     }
   }
