@@ -8,10 +8,11 @@
  * Prints `{"event":"ready","pid":…,"rtmpPort":…,"version":…}` once listening.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { stopOnSignals } from './server-lifecycle';
+import { tcpOpen } from './tools';
 
 const { values } = parseArgs({
   options: { port: { type: 'string' }, 'nms-dir': { type: 'string' }, 'data-dir': { type: 'string' } },
@@ -48,25 +49,9 @@ console.log = origLog;
 
 // Wait until the RTMP port accepts connections.
 for (let i = 0; i < 100; i++) {
-  const ok = await new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-  if (ok) break;
+  if (await tcpOpen(port)) break;
   await new Promise((r) => setTimeout(r, 100));
 }
 console.log(JSON.stringify({ event: 'ready', pid: process.pid, rtmpPort: port, version }));
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  setTimeout(() => process.exit(1), 3000).unref();
-  await nms.stop().catch(() => undefined);
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+stopOnSignals(() => nms.stop(), 3000);

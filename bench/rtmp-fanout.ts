@@ -24,14 +24,15 @@
  * Everything listens on 127.0.0.1 only; every child is stopped by its PID at the end of its point.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, cpuTimes, kernelThreadTimes, kernelThreadsDelta, machineBusyOver, machineTicks, rssMiB, setAutogroupNice } from './proc';
 import { LitePlayer } from './rtmp-lite-client';
+import { encodeTestFile, ensureNginx, freePort, tcpOpen } from './tools';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(ROOT, 'bench', '.cache');
@@ -81,26 +82,6 @@ const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11
 
 // ---- /proc ------------------------------------------------------------------------------------
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-
-/** utime and stime of a process, in seconds; null when it is gone. */
-function cpuTimes(pid: number | undefined): { user: number; sys: number } | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
-  } catch {
-    return null;
-  }
-}
-
-/** utime + stime of a process, in seconds; null when it is gone. */
-function cpuSeconds(pid: number | undefined): number | null {
-  const t = cpuTimes(pid);
-  return t ? t.user + t.sys : null;
-}
-
 /** Read/write syscalls and bytes of a process (/proc/<pid>/io); null when it is gone. */
 function ioCounters(pid: number | undefined): { syscr: number; syscw: number; wchar: number } | null {
   if (!pid) return null;
@@ -144,60 +125,11 @@ function countSyscalls(pid: number, seconds: number): Promise<Record<string, num
   });
 }
 
-/** VmRSS in MiB; null when the process is gone. */
-function rssMiB(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy (not idle, iowait or steal) and total jiffies of the whole machine. */
-function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4] - f[7], total };
-}
-
-/** utime + stime of each kernel thread (children of kthreadd: ksoftirqd, kworkers ...), in seconds. */
-function kernelThreadTimes(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[1] === '2') out.set(d, (Number(f[11]) + Number(f[12])) / CLK_TCK);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** CPU seconds of the kernel threads between two snapshots (threads that went away are left out). */
-function kernelThreadsDelta(a: Map<string, number>, b: Map<string, number>): number {
-  let sum = 0;
-  for (const [pid, t] of b) sum += t - (a.get(pid) ?? 0);
-  return sum;
-}
-
-/** CPU used by the whole machine over `ms`, in % of one core. */
-async function machineLoad(ms: number): Promise<number> {
-  const a = machineTicks();
-  await sleep(ms);
-  const b = machineTicks();
-  return ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 * os.cpus().length;
-}
-
 /** Between points nothing of ours runs: wait (a bounded time) until other users' load is low. */
 async function waitQuiet(thresholdPct: number, maxWaitS: number): Promise<number> {
   const deadline = Date.now() + maxWaitS * 1000;
-  let load = await machineLoad(1000);
-  while (load > thresholdPct && Date.now() < deadline) load = await machineLoad(1000);
+  let load = await machineBusyOver(1000);
+  while (load > thresholdPct && Date.now() < deadline) load = await machineBusyOver(1000);
   return Math.round(load);
 }
 
@@ -233,7 +165,7 @@ function start(cmd: string, argv: string[], env: Record<string, string> = {}): C
   if (!child.pid) throw new Error(`could not start ${cmd}`);
   if (niceness !== 0) {
     try {
-      writeFileSync(`/proc/${child.pid}/autogroup`, String(niceness));
+      setAutogroupNice(child.pid, niceness);
     } catch {
       // no autogroups on this kernel
     }
@@ -303,28 +235,10 @@ async function stopChild(c: Child | null, graceMs = 4000): Promise<void> {
   clearTimeout(t);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitTcp(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await tcpOpen(port)) return;
     await sleep(100);
   }
   throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
@@ -334,70 +248,13 @@ async function waitTcp(port: number, timeoutMs: number): Promise<void> {
 
 function ensureMedia(): void {
   if (existsSync(MEDIA)) return;
-  mkdirSync(path.dirname(MEDIA), { recursive: true });
   log('encoding the 30 s 720p test file once (libx264 2500k CBR-ish, g=30, AAC 128k) ...');
-  const tmp = `${MEDIA}.${process.pid}.tmp.flv`;
-  const r = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30,noise=alls=30:allf=t+u',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-      '-t', '30',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
-      '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-      '-c:a', 'aac', '-b:a', '128k',
-      '-f', 'flv', tmp,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 },
-  );
-  if (r.status !== 0) throw new Error(`ffmpeg encode failed (${r.status ?? r.signal})`);
-  renameSync(tmp, MEDIA);
+  encodeTestFile(MEDIA, 44100, 300_000);
 }
-
 function mediaInfo(): { kbps: number; duration: number } {
   const r = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=bit_rate,duration', '-of', 'json', MEDIA]);
   const f = (JSON.parse(r.stdout.toString()) as { format: { bit_rate: string; duration: string } }).format;
   return { kbps: Math.round(Number(f.bit_rate) / 1000), duration: Number(f.duration) };
-}
-
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
-  return r.status === 0 ? r.stdout.toString().trim() : null;
-}
-
-function findNginxModule(): string | null {
-  for (const dir of ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/lib64/nginx/modules']) {
-    const p = path.join(dir, 'ngx_rtmp_module.so');
-    if (existsSync(p)) return p;
-  }
-  // The Debian snippet names the .so.
-  const avail = '/usr/share/nginx/modules-available/mod-rtmp.conf';
-  if (existsSync(avail)) {
-    const m = /load_module\s+([^;]+);/.exec(readFileSync(avail, 'utf8'));
-    if (m && existsSync(m[1].trim())) return m[1].trim();
-  }
-  return null;
-}
-
-function ensureNginx(): { bin: string; module: string; version: string } {
-  let bin = which('nginx');
-  let module = findNginxModule();
-  if ((!bin || !module) && process.getuid?.() === 0) {
-    log('installing nginx and libnginx-mod-rtmp with apt-get ...');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', timeout: 300_000 });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'nginx', 'libnginx-mod-rtmp'], {
-      stdio: 'inherit',
-      timeout: 600_000,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    bin = which('nginx');
-    module = findNginxModule();
-  }
-  if (!bin || !module) throw new Error('nginx or its RTMP module is missing (apt-get install nginx libnginx-mod-rtmp)');
-  const v = spawnSync(bin, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '');
-  const modv = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'libnginx-mod-rtmp']).stdout?.toString().trim();
-  return { bin, module, version: `${v}, libnginx-mod-rtmp ${modv || '?'}` };
 }
 
 function ensureNms(): string {
@@ -808,7 +665,7 @@ const versions: Record<string, string> = { node: process.version };
 const unavailable: Record<string, string> = {};
 if (servers.includes('nginx')) {
   try {
-    ng = ensureNginx();
+    ng = ensureNginx(log);
     versions.nginx = ng.version;
   } catch (err) {
     unavailable.nginx = (err as Error).message;

@@ -15,13 +15,8 @@
  * 0 = one write per message, as before batching), BENCH_RTMP_VIDEO_FLUSH_MS=<ms> the one of video
  * frames (0 = at the end of the event-loop turn).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { startServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { createLogger } from '../server/log';
 import { fanoutDefaults } from '../server/relay/fanout';
+import { serveForBench } from './server-lifecycle';
 
 if (process.env.BENCH_TCP_NODELAY === '0') {
   type TcpBinding = { TCP: { prototype: { setNoDelay(on: boolean): number } } };
@@ -39,32 +34,8 @@ if (process.env.BENCH_RTMP_VIDEO_FLUSH_MS !== undefined) {
   console.error(`bench/serve.ts: BENCH_RTMP_VIDEO_FLUSH_MS=${fanoutDefaults.videoFlushMs}`);
 }
 
-const ownDataDir = process.env.DATA_DIR ? null : await mkdtemp(path.join(os.tmpdir(), 'golive-bench-'));
-const env = { ...process.env };
-env.PORT ??= '0';
-env.RTMP_PORT ??= '0';
-env.HOST ??= '127.0.0.1';
-env.LOG_LEVEL ??= 'warn';
-if (ownDataDir) env.DATA_DIR = ownDataDir;
-
-const config = loadConfig(env);
-const logger = createLogger(config.logLevel, false);
-const running = await startServer({ config, logger, withNext: false });
-console.log(JSON.stringify({ event: 'ready', pid: process.pid, httpPort: running.httpPort, rtmpPort: running.rtmpPort }));
+const { running } = await serveForBench('golive-bench-');
 
 process.on('SIGUSR2', () => {
   console.log(JSON.stringify({ event: 'stats', streams: running.hub.activeStats(), rtmpConnections: running.rtmp.connectionCount }));
 });
-
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  const force = setTimeout(() => process.exit(1), 5000);
-  force.unref();
-  await running.close().catch(() => undefined);
-  if (ownDataDir) await rm(ownDataDir, { recursive: true, force: true }).catch(() => undefined);
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());

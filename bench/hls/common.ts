@@ -1,12 +1,11 @@
 /**
- * Shared helpers of the LL-HLS benchmarks: the test media, /proc readings, percentiles,
- * and a tiny LL-HLS playlist parser.
+ * Shared helpers of the LL-HLS benchmarks: the test media, percentiles and a tiny LL-HLS playlist
+ * parser (/proc readings are in ../proc.ts).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeTestFile } from '../tools';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CACHE = path.join(ROOT, 'bench', '.cache');
@@ -20,25 +19,8 @@ export const wallNow = () => performance.timeOrigin + performance.now();
 
 export function ensureMedia(): string {
   if (existsSync(MEDIA)) return MEDIA;
-  mkdirSync(path.dirname(MEDIA), { recursive: true });
   log(`encoding the test file once into ${path.relative(ROOT, MEDIA)} (30 s, 720p30, 2500k, g=30, AAC 128k) ...`);
-  const tmp = `${MEDIA}.${process.pid}.tmp.flv`;
-  const r = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30,noise=alls=30:allf=t+u',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-t', '30',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
-      '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-      '-c:a', 'aac', '-b:a', '128k',
-      '-f', 'flv', tmp,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 },
-  );
-  if (r.status !== 0) throw new Error(`ffmpeg encode failed (${r.status ?? r.signal})`);
-  renameSync(tmp, MEDIA);
+  encodeTestFile(MEDIA, 48000, 600_000);
   return MEDIA;
 }
 
@@ -72,67 +54,6 @@ export function summarize(values: number[]): Summary {
 }
 
 export const fmt = (v: number | null | undefined, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
-
-// ---- /proc -----------------------------------------------------------------------------------
-
-export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-
-/** utime + stime of a process in seconds; null when it is gone. */
-export function cpuSeconds(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/** VmRSS in MiB; null when the process is gone. */
-export function rssMiB(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy and total jiffies of the whole machine (all cores); softirq and steal on their own. */
-export function machineTicks(): { busy: number; total: number; softirq: number; steal: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4] - f[7], total, softirq: f[6], steal: f[7] };
-}
-
-/** softirq (kernel network processing, not in any process's utime/stime) and steal, % of one core. */
-export function machineExtras(a: ReturnType<typeof machineTicks>, b: ReturnType<typeof machineTicks>): { softirq: number; steal: number } {
-  const k = (100 * os.cpus().length) / Math.max(1, b.total - a.total);
-  return { softirq: (b.softirq - a.softirq) * k, steal: (b.steal - a.steal) * k };
-}
-
-/** Machine CPU between two machineTicks() readings, in % of one core. */
-export function machinePct(a: { busy: number; total: number }, b: { busy: number; total: number }): number {
-  return ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 * os.cpus().length;
-}
-
-/** utime + stime of all kernel threads (children of kthreadd), seconds. */
-export function kernelThreadsSeconds(): number {
-  let sum = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[1] === '2') sum += (Number(f[11]) + Number(f[12])) / CLK_TCK;
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
 
 // ---- playlists -------------------------------------------------------------------------------
 

@@ -40,8 +40,9 @@ import { loadConfig } from '../../server/config';
 import { renderPlaylist } from '../../server/hls/playlist';
 import type { Segmenter } from '../../server/hls/segmenter';
 import { createLogger } from '../../server/log';
+import { cpuSeconds, machinePct, machineTicks, renice } from '../proc';
 import {
-  CACHE, cpuSeconds, ensureMedia, fmt, log, machinePct, machineTicks, parsePlaylist, partKey, publishArgs, sleep, summarize, wallNow, type Summary,
+  CACHE, ensureMedia, fmt, log, parsePlaylist, partKey, publishArgs, sleep, summarize, wallNow, type Summary,
 } from './common';
 
 const { values: args } = parseArgs({
@@ -58,8 +59,7 @@ const niceness = Number(args.nice);
 function prioritize(pid: number | undefined): void {
   if (!niceness || !pid) return;
   try {
-    os.setPriority(pid, niceness);
-    writeFileSync(`/proc/${pid}/autogroup`, String(niceness));
+    renice(pid, niceness);
   } catch (err) {
     log(`setPriority(${pid}, ${niceness}) failed: ${(err as Error).message}`);
   }

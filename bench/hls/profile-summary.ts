@@ -3,23 +3,10 @@
  *
  *   npx tsx bench/hls/profile-summary.ts <file.cpuprofile> [--top 25]
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
+import { frameLabel, loadProfile, type ProfileNode } from '../cpuprofile';
 
 export interface FunctionTime {
   name: string;
@@ -29,18 +16,11 @@ export interface FunctionTime {
   totalPct: number;
 }
 
-const label = (n: ProfileNode) => {
-  const f = n.callFrame;
-  const file = f.url ? f.url.replace(/^file:\/\//, '').replace(/^.*\/(server|bench|node_modules)\//, '$1/') : '';
-  return `${f.functionName || '(anonymous)'}${file ? ` ${file}:${f.lineNumber + 1}` : ''}`;
-};
+const label = (n: ProfileNode) => frameLabel(n.callFrame);
 
 /** Self and inclusive ms per function label, sorted by self time. */
 export function summarizeProfile(file: string): { totalMs: number; idleMs: number; functions: FunctionTime[] } {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { p, byId, parent } = loadProfile(file);
   const selfUs = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const self = new Map<string, number>();

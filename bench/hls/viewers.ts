@@ -22,12 +22,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, kernelThreadsSeconds, machineExtras, machinePct, machineTicks, renice, rssMiB } from '../proc';
+import { freePort } from '../tools';
 import {
-  CACHE, ROOT, cpuSeconds, ensureMedia, fmt, kernelThreadsSeconds, log, machineExtras, machinePct, machineTicks, parsePlaylist, publishArgs, rssMiB, sleep, wallNow, type Summary,
+  CACHE, ROOT, ensureMedia, fmt, log, parsePlaylist, publishArgs, sleep, wallNow, type Summary,
 } from './common';
 import { profileReport, summarizeProfile } from './profile-summary';
 
@@ -69,8 +70,7 @@ function own(child: ChildProcess): ChildProcess {
   child.once('close', () => children.delete(child));
   if (niceness && child.pid) {
     try {
-      os.setPriority(child.pid, niceness);
-      writeFileSync(`/proc/${child.pid}/autogroup`, String(niceness));
+      renice(child.pid, niceness);
     } catch (err) {
       log(`priority ${niceness} for ${child.pid} failed: ${(err as Error).message}`);
     }
@@ -106,17 +106,6 @@ interface PointResult {
   load: LoadResult | null;
   profile?: string;
   error?: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function stop(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {

@@ -5,22 +5,9 @@
  *
  *   npx tsx bench/ingest/profile.ts <file.cpuprofile> [--last 35] [--skip-end 2] [--top 15]
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
+import { frameLabel, loadProfile, type ProfileNode } from '../cpuprofile';
 
 /** First match wins: a pipe write happens inside the WebSocket message handler, HLS inside the RTMP receive. */
 const BUCKETS: Array<{ name: string; test: (f: ProfileNode['callFrame']) => boolean }> = [
@@ -35,14 +22,10 @@ const BUCKETS: Array<{ name: string; test: (f: ProfileNode['callFrame']) => bool
   { name: '(program): native, outside JS', test: (f) => f.functionName === '(program)' },
 ];
 
-const label = (f: ProfileNode['callFrame']) =>
-  `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.replace(/^file:\/\//, '').replace(/^.*\/(server|bench|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : ''}`;
+const label = frameLabel;
 
 export function windowReport(file: string, lastS: number, skipEndS: number, top: number): string {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { p, byId, parent } = loadProfile(file);
   const to = p.endTime - skipEndS * 1e6;
   const from = to - lastS * 1e6;
   const bucketUs = new Map<string, number>();

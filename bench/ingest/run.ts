@@ -16,13 +16,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ingestArgs } from '../../server/ffmpeg/args';
+import { cpuSeconds, machineBusyOver, machinePct as machineBusyPct, machineTicks, processTimes, rssMiB, type ProcTimes } from '../proc';
+import { freePort } from '../tools';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = path.join(ROOT, 'bench', '.cache');
@@ -239,27 +240,7 @@ function dueBytes(s: Schedule, elapsed: number): number {
 
 // ---- /proc -------------------------------------------------------------------------------------
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const NPROC = os.cpus().length;
-
-function cpuSeconds(pid: number | 'self'): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-function rssMiB(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 function childPids(ppid: number): number[] {
   const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(ppid)], { encoding: 'utf8' });
@@ -269,34 +250,11 @@ function childPids(ppid: number): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-function machineTicks(): { busy: number; total: number; steal: number; irq: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4] - f[7], total, steal: f[7], irq: f[5] + f[6] };
-}
-
-/** utime + stime (s) and name of every process now: to name what else ran during a window. */
-function processTimes(): Map<number, { comm: string; cpu: number }> {
-  const out = new Map<number, { comm: string; cpu: number }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(d), { comm, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK });
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 /** The busiest other processes between two snapshots, % of one core, e.g. "node 41234 52%". */
-function topOthers(a: Map<number, { comm: string; cpu: number }>, b: Map<number, { comm: string; cpu: number }>, exclude: Set<number>, wallS: number): string[] {
+function topOthers(a: Map<string, ProcTimes>, b: Map<string, ProcTimes>, exclude: Set<number>, wallS: number): string[] {
   const rows: Array<[string, number]> = [];
   for (const [pid, x] of b) {
-    if (exclude.has(pid)) continue;
+    if (exclude.has(Number(pid))) continue;
     const pct = ((x.cpu - (a.get(pid)?.cpu ?? 0)) / wallS) * 100;
     if (pct >= 2) rows.push([`${x.comm} ${pid} ${pct.toFixed(0)}%`, pct]);
   }
@@ -317,7 +275,7 @@ async function waitQuiet(limit: number, maxMs: number): Promise<{ quiet: boolean
   let lastLog = 0;
   for (;;) {
     const load = loadavg();
-    const busyPct = await machineBusy(3000);
+    const busyPct = await machineBusyOver(3000);
     const quiet = load[0] < limit && busyPct < QUIET_BUSY_PCT;
     if (quiet || Date.now() - t0 >= maxMs) return { quiet, waitedS: Math.round((Date.now() - t0) / 1000), load, busyPct: Math.round(busyPct) };
     if (Date.now() - lastLog > 60_000) {
@@ -328,26 +286,7 @@ async function waitQuiet(limit: number, maxMs: number): Promise<{ quiet: boolean
   }
 }
 
-/** Busy CPU of everything on the machine over `ms`, % of one core. */
-async function machineBusy(ms: number): Promise<number> {
-  const a = machineTicks();
-  await sleep(ms);
-  const b = machineTicks();
-  return ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 * NPROC;
-}
-
 // ---- the server --------------------------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   pid: number;
@@ -640,7 +579,7 @@ async function runStep(server: Server, fx: Fixture, file: Buffer, schedule: Sche
     }
     const wall = (t1 - t0) / 1000;
     const pct = (s: number) => (s / wall) * 100;
-    const machinePct = ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100 * NPROC;
+    const machinePct = machineBusyPct(m0, m1);
     const stealPct = ((m1.steal - m0.steal) / Math.max(1, m1.total - m0.total)) * 100 * NPROC;
     const irqPct = ((m1.irq - m0.irq) / Math.max(1, m1.total - m0.total)) * 100 * NPROC;
     const others = topOthers(procs0, procs1, new Set([server.pid, process.pid, ...kids0]), wall);
@@ -848,7 +787,7 @@ async function main(): Promise<void> {
     {
       const a = cpuSeconds(server.pid)!;
       const t = Date.now();
-      const machinePct = await machineBusy(5000);
+      const machinePct = await machineBusyOver(5000);
       idle = { serverPct: ((cpuSeconds(server.pid)! - a) / ((Date.now() - t) / 1000)) * 100, machinePct };
       log(`idle server: ${fmt(idle.serverPct, 2)} % of one core; whole machine busy ${fmt(machinePct)} % of one core`);
     }
@@ -857,7 +796,7 @@ async function main(): Promise<void> {
       let attempt = 0;
       for (let n = fromN(fx.mode); n <= MAX_N; n++) {
         // Between steps: other work on the machine must be idle again (our processes are gone by now), bounded.
-        const q = opt['no-quiet-wait'] ? { quiet: null, busyPct: Math.round(await machineBusy(2000)) } : await waitQuiet(Infinity, 180_000);
+        const q = opt['no-quiet-wait'] ? { quiet: null, busyPct: Math.round(await machineBusyOver(2000)) } : await waitQuiet(Infinity, 180_000);
         log(`${fx.mode} N=${n}: starting${attempt ? ` again (${attempt})` : ''} (load ${loadavg().join(' ')}, machine busy ${q.busyPct} % of one core before${q.quiet === false ? ': NOT quiet after 3 min' : ''})`);
         const s = await runStep(server, fx, buf, sched, n);
         s.busyBefore = q.busyPct;

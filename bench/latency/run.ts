@@ -21,8 +21,8 @@
  * --seconds is the measured window per mode (after --warmup). Loopback only; every process it
  * starts is stopped by its PID at the end.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -34,6 +34,8 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import ts from 'typescript';
 import { TIMESLICE_MS } from '../../app/broadcast/ingest';
 import { WATCH_HLS_CONFIG } from '../../app/watch/hls-config';
+import { cpuSeconds, machineTicks as procMachineTicks } from '../proc';
+import { ensureNginx, freePort, tcpOpen } from '../tools';
 import { PartsChecker } from './check-parts';
 import { decodeLevels, HEIGHT, latencyFrom, sampleLevels, WIDTH } from './pixel-clock.js';
 
@@ -161,17 +163,6 @@ function waitJsonLine<T>(c: Child, pred: (o: Record<string, unknown>) => boolean
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitUntil(what: string, ms: number, check: () => Promise<boolean> | boolean, everyMs = 250): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -208,24 +199,13 @@ async function httpOk(url: string): Promise<boolean> {
 
 // ---- CPU --------------------------------------------------------------------------------------
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-
+/** Busy here counts steal too (only idle and iowait are not busy). */
 function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4], total };
+  const t = procMachineTicks();
+  return { busy: t.busy + t.steal, total: t.total };
 }
 
-function procSeconds(pid: number | undefined): number {
-  if (!pid) return NaN;
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
+const procSeconds = (pid: number | undefined): number => cpuSeconds(pid) ?? NaN;
 
 class CpuWindow {
   private m0 = machineTicks();
@@ -488,39 +468,6 @@ class RtmpReader {
 
 // ---- nginx-rtmp -------------------------------------------------------------------------------
 
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`]);
-  return r.status === 0 ? r.stdout.toString().trim() : null;
-}
-
-function findNginxModule(): string | null {
-  for (const dir of ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/lib64/nginx/modules']) {
-    const p = path.join(dir, 'ngx_rtmp_module.so');
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
-
-function ensureNginx(): { bin: string; module: string; version: string } {
-  let bin = which('nginx');
-  let module = findNginxModule();
-  if ((!bin || !module) && process.getuid?.() === 0) {
-    log('installing nginx and libnginx-mod-rtmp with apt-get ...');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', timeout: 300_000 });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'nginx', 'libnginx-mod-rtmp'], {
-      stdio: 'inherit',
-      timeout: 600_000,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    bin = which('nginx');
-    module = findNginxModule();
-  }
-  if (!bin || !module) throw new Error('nginx or its RTMP module is missing (apt-get install nginx libnginx-mod-rtmp)');
-  const v = spawnSync(bin, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '');
-  const modv = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'libnginx-mod-rtmp']).stdout?.toString().trim();
-  return { bin, module, version: `${v}, libnginx-mod-rtmp ${modv || '?'}` };
-}
-
 async function startNginx(ng: { bin: string; module: string }): Promise<{ child: Child; rtmpPort: number; httpPort: number; dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latency-nginx-'));
   mkdirSync(path.join(dir, 'hls'));
@@ -571,17 +518,8 @@ http {
 `,
   );
   const child = start('nginx', ng.bin, ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]);
-  const tcpUp = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
   try {
-    await waitUntil('nginx to listen', 10_000, async () => (await tcpUp(rtmpPort)) && (await tcpUp(httpPort)));
+    await waitUntil('nginx to listen', 10_000, async () => (await tcpOpen(rtmpPort)) && (await tcpOpen(httpPort)));
   } catch (err) {
     await stop(child);
     let tail = '';
@@ -629,7 +567,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 async function main(): Promise<void> {
   log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
-  const ng = modes.includes('nginx') ? ensureNginx() : null;
+  const ng = modes.includes('nginx') ? ensureNginx(log) : null;
 
   server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
     stdin: 'pipe',

@@ -11,26 +11,10 @@
  *
  *   node --import tsx bench/latency/serve.ts
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { startServer } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { createLogger } from '../../server/log';
 import type { MediaPacket } from '../../server/codec/flv';
+import { serveForBench } from '../server-lifecycle';
 
-const ownDataDir = process.env.DATA_DIR ? null : await mkdtemp(path.join(os.tmpdir(), 'golive-latency-'));
-const env = { ...process.env };
-env.PORT ??= '0';
-env.RTMP_PORT ??= '0';
-env.HOST ??= '127.0.0.1';
-env.LOG_LEVEL ??= 'warn';
-if (ownDataDir) env.DATA_DIR = ownDataDir;
-
-const config = loadConfig(env);
-const logger = createLogger(config.logLevel, false);
-const running = await startServer({ config, logger, withNext: false });
-console.log(JSON.stringify({ event: 'ready', pid: process.pid, httpPort: running.httpPort, rtmpPort: running.rtmpPort, ffmpeg: running.ffmpeg.found ? running.ffmpeg.version : null }));
+const { running, stop } = await serveForBench('golive-latency-', (r) => ({ ffmpeg: r.ffmpeg.found ? r.ffmpeg.version : null }));
 
 const ages = {
   video: [] as number[],
@@ -92,18 +76,6 @@ process.stdin.on('data', (d: string) => {
   }
 });
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  const force = setTimeout(() => process.exit(1), 5000);
-  force.unref();
-  await running.close().catch(() => undefined);
-  if (ownDataDir) await rm(ownDataDir, { recursive: true, force: true }).catch(() => undefined);
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
 // If the benchmark dies, stdin closes: go too.
 process.stdin.on('end', () => void stop());
 process.stdin.resume();
