@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { ingestArgs, ProgressParser, type FfmpegProgress } from './args';
+import { run } from '../testing/harness';
+import { AUDIO_START_MS, ingestArgs, ProgressParser, type FfmpegProgress } from './args';
 
 test('the remux path copies H.264, maps explicitly and pushes FLV with progress on stdout', () => {
   const a = ingestArgs({ input: 'webm', transcode: false, output: 'rtmp://127.0.0.1:1935/live/k' });
@@ -32,4 +36,30 @@ test('progress blocks are parsed, split anywhere', () => {
   assert.equal(got[1].frame, 150);
   assert.equal(got[1].bitrateKbps, 0);
   assert.equal(got[1].done, true);
+});
+
+test('real ffmpeg: a WebM/Matroska whose audio starts before its video goes through the remux and transcode paths', async () => {
+  // ffmpeg's own Opus in Matroska starts at -7 ms (pre-skip), before the video: with packets sent unheld, the
+  // FLV muxer used to refuse the AAC packets older than the first video frame and ffmpeg exited at once.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-args-'));
+  try {
+    for (const [codec, transcode] of [['h264', false], ['vp8', true]] as const) {
+      const input = path.join(dir, `in-${codec}.mkv`);
+      const video = codec === 'h264' ? ['-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30'] : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30'];
+      const enc = run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-map', '0:v', '-map', '1:a', ...video, '-c:a', 'libopus', '-b:a', '64k', '-f', 'matroska', '-y', input], { timeoutMs: 60000 });
+      assert.equal(await enc.exited, 0, enc.stderr());
+      const out = path.join(dir, `out-${codec}.flv`);
+      const args = ingestArgs({ input: 'webm', transcode, output: out, videoBitrate: 500_000 });
+      const ff = run('ffmpeg', args.map((a) => (a === 'pipe:0' ? input : a)), { timeoutMs: 60000 });
+      assert.equal(await ff.exited, 0, `${codec}: ${ff.stderr()}`);
+      const probe = run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,start_time', '-of', 'csv=p=0', out], { timeoutMs: 30000 });
+      assert.equal(await probe.exited, 0);
+      const streams = probe.stdout().toString().trim().split('\n').map((l) => l.split(','));
+      assert.deepEqual(streams.map((x) => x[0]).sort(), ['aac', 'h264'], `${codec}: ${probe.stdout().toString()}`);
+      const audioStart = Number(streams.find((x) => x[0] === 'aac')![1]);
+      assert.ok(Math.abs(audioStart - AUDIO_START_MS / 1000) < 0.002, `${codec}: audio starts at ${audioStart}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
