@@ -40,15 +40,15 @@ export function ingestArgs(o: IngestArgs): string[] {
   } else {
     args.push('-c:v', 'copy');
   }
-  // Audio starts at AUDIO_START_MS: see below.
-  args.push('-af', `aresample=48000:first_pts=${AUDIO_FIRST_PTS}`, '-c:a', 'aac', '-b:a', '128k', '-ar', '48000');
-  args.push('-progress', 'pipe:1');
   // Send each packet at once: by default the FLV muxer holds video back up to 10 s to interleave it with the
   // re-encoded audio (measured ~50 ms of latency here). The relay does not need interleaved input.
   // But the FLV muxer refuses (and ffmpeg exits on) any packet older than the first one it wrote, and without
   // interleaving the first one is the first video frame (copied at once; audio lags in its encoder). A WebM whose
   // audio starts a little before its video (Opus pre-skip: -7 ms, plus AAC priming: -21 ms) killed the ingest at
-  // once. So the audio is trimmed (or padded) to start at AUDIO_START_MS, after any real stream's first frame.
+  // once. So the audio, resampled to 48 kHz, is trimmed (or padded) to start at AUDIO_START_MS, after any real
+  // stream's first frame.
+  args.push('-af', `aresample=48000:first_pts=${AUDIO_FIRST_PTS}`, '-c:a', 'aac', '-b:a', '128k');
+  args.push('-progress', 'pipe:1');
   args.push('-max_interleave_delta', '1');
   args.push('-f', 'flv', '-flvflags', 'no_duration_filesize', o.output);
   return args;

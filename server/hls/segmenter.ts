@@ -191,8 +191,7 @@ export class Segmenter {
 
   /** Dropped without an end (server shutdown): no timer may fire afterwards. */
   dispose(): void {
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = null;
+    this.cancelHold();
     this.videoQueue.length = 0;
   }
 
@@ -241,10 +240,7 @@ export class Segmenter {
    */
   private drainVideo(force: boolean): void {
     const q = this.videoQueue;
-    if (force && this.holdTimer) {
-      clearTimeout(this.holdTimer);
-      this.holdTimer = null;
-    }
+    if (force) this.cancelHold();
     while (q.length > 0) {
       const head = q[0];
       const newest = q[q.length - 1];
@@ -271,6 +267,11 @@ export class Segmenter {
       this.holdTimer.unref?.();
     }
     return true;
+  }
+
+  private cancelHold(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
   }
 
   private endsSegment(p: MediaPacket): boolean {
