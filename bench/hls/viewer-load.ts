@@ -3,7 +3,8 @@
  * Started by viewers.ts; it can also be run by hand against a running server:
  *
  *   npx tsx bench/hls/viewer-load.ts --base http://127.0.0.1:8080 --id <stream id> --viewers 100 \
- *     [--ramp 10] [--from <wall ms>] [--to <wall ms>] [--out result.json] [--client hint|hlsjs|mixed]
+ *     [--first 0] [--ramp 10] [--from <wall ms>] [--to <wall ms>] [--out result.json] [--raw-out raw.json]
+ *     [--client hint|hlsjs|mixed] [--probe-file parts.txt]
  *
  * Each viewer is a low-latency HLS player on two keep-alive HTTP/1.1 connections of its own (one for
  * playlists, one for media), with a minimal HTTP client on raw sockets so that the load generator
@@ -28,24 +29,30 @@
  *           moment the server's segmenter created the part: the server + HTTP delay proper.
  *   late    (with --probe-file) part created − its PDT-derived end: how late the closing frame came
  *           in (publisher pacing, relay), the part of `abs` the server does not control.
- * The result (JSON) goes to --out, or to stdout.
+ * The result (JSON, a LoadResult of load-result.ts) goes to --out, or to stdout (not with --raw-out
+ * alone). --raw-out writes what it is computed from (a RawLoad: every receive time per part, the
+ * counters), so that viewers.ts can merge several load generators into one result (--loadgens K);
+ * --first numbers this process's viewers (and their User-Agents) from F, to keep them distinct.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { log, parsePlaylist, partKey, sleep, summarize, wallNow, type ParsedPlaylist, type Summary } from './common';
+import { log, parsePlaylist, partKey, sleep, wallNow, type ParsedPlaylist } from './common';
+import { readProbe, summarizeLoad, type RawLoad } from './load-result';
 
 const { values: args } = parseArgs({
   options: {
     base: { type: 'string' },
     id: { type: 'string' },
     viewers: { type: 'string', default: '100' },
+    first: { type: 'string', default: '0' },
     ramp: { type: 'string', default: '10' },
     from: { type: 'string' },
     to: { type: 'string' },
     seconds: { type: 'string', default: '30' },
     out: { type: 'string' },
+    'raw-out': { type: 'string' },
     'probe-file': { type: 'string' },
     client: { type: 'string', default: 'hint' },
   },
@@ -54,6 +61,9 @@ if (!args.base || !args.id) throw new Error('--base and --id are required');
 const base = new URL(args.base);
 const id = args.id;
 const N = Number(args.viewers);
+const first = Number(args.first);
+/** In log lines, when this is one of several load generators. */
+const viewerRange = first > 0 || args['raw-out'] ? ` #${first}..${first + N - 1}` : '';
 const rampMs = Number(args.ramp) * 1000;
 const startedAt = wallNow();
 const from = args.from ? Number(args.from) : startedAt + rampMs + 3000;
@@ -189,8 +199,8 @@ class Conn {
 
 // ---- viewers ---------------------------------------------------------------------------------
 
-/** Per part: its PDT-derived end (wall ms) and every viewer's receive time. */
-const partTimes = new Map<string, { endWall: number; recv: number[]; ttfb: number[] }>();
+/** Per part: every viewer's receive time (whole part) and response-headers time. */
+const partTimes = new Map<string, { recv: number[]; ttfb: number[] }>();
 /**
  * Per part: its end on the wall clock, from the first playlist that lists it. Kept apart from the
  * receive times because a viewer usually has the hinted part before the playlist that lists it (the
@@ -283,7 +293,7 @@ class Viewer {
       if (hinted) perViewer.hinted++;
       else perViewer.catchUp++;
       let rec = partTimes.get(key);
-      if (!rec) partTimes.set(key, (rec = { endWall: NaN, recv: [], ttfb: [] }));
+      if (!rec) partTimes.set(key, (rec = { recv: [], ttfb: [] }));
       rec.recv.push(res.done);
       rec.ttfb.push(res.head);
     });
@@ -299,16 +309,16 @@ async function main(): Promise<void> {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   const viewers: Viewer[] = [];
   const runs: Promise<void>[] = [];
-  log(`loadgen: ${N} viewers over ${rampMs / 1000} s; window ${((from - startedAt) / 1000).toFixed(1)}..${((to - startedAt) / 1000).toFixed(1)} s`);
+  log(`loadgen${viewerRange}: ${N} viewers over ${rampMs / 1000} s; window ${((from - startedAt) / 1000).toFixed(1)}..${((to - startedAt) / 1000).toFixed(1)} s`);
   for (let i = 0; i < N; i++) {
-    const v = new Viewer(i);
+    const v = new Viewer(first + i);
     viewers.push(v);
-    runs.push(v.run().catch((err: unknown) => log(`viewer ${i}: ${String(err)}`)));
+    runs.push(v.run().catch((err: unknown) => log(`viewer ${v.n}: ${String(err)}`)));
     const due = startedAt + ((i + 1) * rampMs) / N;
     const wait = due - wallNow();
     if (wait > 0) await sleep(wait);
   }
-  log(`loadgen: ${N} viewers running`);
+  log(`loadgen${viewerRange}: ${N} viewers running`);
   const lagFrom = Math.max(0, from - wallNow());
   await sleep(lagFrom);
   lag.reset();
@@ -327,129 +337,40 @@ async function main(): Promise<void> {
   for (const v of viewers) v.close();
   await Promise.race([Promise.all(runs), sleep(3000)]);
 
-  const probe = new Map<string, number>();
-  const bursts: number[] = [];
-  const serverLag: { p99: number[]; max: number[] } = { p99: [], max: [] };
-  /**
-   * Server side (0.25 ms buckets → count): part ready → response written (R); for part requests sent
-   * after the part was ready: ready → sent by the client (C), sent → handled by the server (Q), and
-   * handled → written (S); blocking reloads: part ready → playlist written (P).
-   */
-  const hist: Record<string, Map<number, number>> = { R: new Map(), C: new Map(), Q: new Map(), S: new Map(), P: new Map() };
-  if (args['probe-file'] && existsSync(args['probe-file'])) {
-    for (const line of readFileSync(args['probe-file'], 'utf8').split('\n')) {
-      const f = line.split(' ');
-      if (f[0] === 'L') {
-        const at = Number(f[1]);
-        if (at > from && at <= to) {
-          serverLag.p99.push(Number(f[3]));
-          serverLag.max.push(Number(f[4]));
-        }
-      } else if (f[0] in hist) {
-        const at = Number(f[1]);
-        const h = hist[f[0]];
-        if (at > from && at <= to) {
-          for (const bc of f.slice(2)) {
-            const [b, c] = bc.split(':').map(Number);
-            h.set(b, (h.get(b) ?? 0) + c);
-          }
-        }
-      } else if (f.length >= 3) {
-        probe.set(partKey(Number(f[0]), Number(f[1])), Number(f[2]));
-        if (f.length >= 6 && Number(f[2]) > from && Number(f[2]) <= to) bursts.push(Number(f[5]));
-      }
-    }
-  }
-  const abs: number[] = [];
-  const fromReady: number[] = [];
-  const fromReadyTtfb: number[] = [];
-  const late: number[] = [];
-  const spread: number[] = [];
-  const ttfbAbs: number[] = [];
-  const perPartViewers: number[] = [];
-  /** Per second of the window (by the part's first arrival): delay samples, to see whether it is steady. */
-  const bySecond: number[][] = [];
-  // The parts whose first copy arrived within the window, with every copy (up to 2 s after it).
-  for (const [key, rec] of partTimes) {
-    rec.endWall = partEnd.get(key) ?? NaN;
-    const first = Math.min(...rec.recv);
-    if (first < from || first > to) continue;
-    perPartViewers.push(rec.recv.length);
-    const ready = probe.get(key);
-    if (ready !== undefined && Number.isFinite(rec.endWall)) late.push(ready - rec.endWall);
-    for (const t of rec.recv) {
-      spread.push(t - first);
-      if (Number.isFinite(rec.endWall)) abs.push(t - rec.endWall);
-      if (ready !== undefined) fromReady.push(t - ready);
-      const sec = Math.floor((first - from) / 1000);
-      (bySecond[sec] ??= []).push(ready !== undefined ? t - ready : t - rec.endWall);
-    }
-    if (Number.isFinite(rec.endWall)) for (const t of rec.ttfb) ttfbAbs.push(t - rec.endWall);
-    if (ready !== undefined) for (const t of rec.ttfb) fromReadyTtfb.push(t - ready);
-  }
   const status: Record<string, number> = {};
   for (const [k, v] of counters.status) status[k] = v;
-  const result = {
+  const raw: RawLoad = {
     viewers: N,
+    first,
     client: clientMode,
-    window: { from, to, seconds: (to - from) / 1000 },
-    delays: {
-      fromReady: summarize(fromReady),
-      fromReadyTtfb: summarize(fromReadyTtfb),
-      late: summarize(late),
-      abs: summarize(abs),
-      ttfbAbs: summarize(ttfbAbs),
-      spread: summarize(spread),
-      viewersPerPart: summarize(perPartViewers),
-      bySecond: [...bySecond].map((v) => {
-        const x = summarize(v ?? []);
-        return { p50: Math.round(x.p50 * 10) / 10, p99: Math.round(x.p99 * 10) / 10 };
-      }),
-    },
-    rates: {
-      requestsPerSec: (counts1.requests - counts0.requests) / wallDt,
-      partsPerViewerPerSec: (counts1.partsFetched - counts0.partsFetched) / wallDt / N,
-      playlistsPerViewerPerSec: (counts1.playlists - counts0.playlists) / wallDt / N,
-      /** Parts fetched once listed (all of them for --client hlsjs) rather than as the hint. */
-      catchUpShare: (counts1.catchUp - counts0.catchUp) / Math.max(1, counts1.partsFetched - counts0.partsFetched),
+    window: { from, to },
+    parts: {},
+    partEnd: Object.fromEntries(partEnd),
+    inWindow: {
+      seconds: wallDt,
+      requests: counts1.requests - counts0.requests,
+      partsFetched: counts1.partsFetched - counts0.partsFetched,
+      catchUp: counts1.catchUp - counts0.catchUp,
+      playlists: counts1.playlists - counts0.playlists,
     },
     errors: { connectionErrors: counters.errors, playlistNon200: perViewer.blockedPlaylistNon200, status, connects: counters.reconnects },
-    /** The server's event-loop delay (from server-probe.ts): per-second p99 and max, summarised over the window. */
-    /** Per part (from server-probe.ts): part ready → next check phase, i.e. the synchronous fan-out burst. */
-    serverBurstMs: summarize(bursts),
-    /** Per part response (from server-probe.ts): part ready → end() returned, i.e. the bytes are in the kernel. */
-    serverSentMs: summarizeHistogram(hist.R, 0.25),
-    /** Per blocking reload answered with the part it waited for: part ready → playlist written. */
-    serverPlaylistMs: summarizeHistogram(hist.P, 0.25),
-    /** Part requests sent after the part was ready: ready → sent (client), sent → handled (kernel + server queue), handled → written. */
-    serverLateRequestMs: { sent: summarizeHistogram(hist.C, 0.25), queued: summarizeHistogram(hist.Q, 0.25), inServer: summarizeHistogram(hist.S, 0.25) },
-    serverEventLoopMs: { p99OfSeconds: summarize(serverLag.p99), maxOfSeconds: summarize(serverLag.max) },
     loadgen: {
       cpuPct: ((cpu1.user + cpu1.system) / 1e6 / wallDt) * 100,
       eventLoopDelayMs: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     },
   };
-  const text = JSON.stringify(result, null, 1);
-  if (args.out) writeFileSync(args.out, text);
-  else process.stdout.write(`${text}\n`);
-  log(`loadgen: done (${counters.requests} requests, ${counters.errors} connection errors)`);
-}
-
-/** Percentiles of a histogram of `width`-wide buckets (each value taken as its bucket's middle). */
-function summarizeHistogram(h: Map<number, number>, width: number): Summary {
-  const buckets = [...h].sort((a, b) => a[0] - b[0]);
-  const n = buckets.reduce((a, [, c]) => a + c, 0);
-  const at = (q: number) => {
-    const rank = Math.max(1, Math.ceil(q * n));
-    let seen = 0;
-    for (const [b, c] of buckets) {
-      seen += c;
-      if (seen >= rank) return (b + 0.5) * width;
-    }
-    return NaN;
-  };
-  const mean = buckets.reduce((a, [b, c]) => a + (b + 0.5) * width * c, 0) / Math.max(1, n);
-  return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: n ? (buckets[buckets.length - 1][0] + 0.5) * width : NaN, min: n ? (buckets[0][0] + 0.5) * width : NaN, mean };
+  // A part this process first had before the window cannot count: only that time is kept (see RawLoad.parts).
+  for (const [key, rec] of partTimes) {
+    const early = Math.min(...rec.recv);
+    raw.parts[key] = early < from ? { recv: [early], ttfb: [] } : rec;
+  }
+  if (args['raw-out']) writeFileSync(args['raw-out'], JSON.stringify(raw));
+  if (args.out || !args['raw-out']) {
+    const text = JSON.stringify(summarizeLoad([raw], readProbe(args['probe-file'], from, to)), null, 1);
+    if (args.out) writeFileSync(args.out, text);
+    else process.stdout.write(`${text}\n`);
+  }
+  log(`loadgen${viewerRange}: done (${counters.requests} requests, ${counters.errors} connection errors)`);
 }
 
 // Bounded: whatever happens, this process ends shortly after its window.

@@ -3,17 +3,31 @@
  *
  *   npx tsx bench/hls/viewers.ts [--viewers 1,100,500,1000] [--seconds 30] [--ramp 10] [--settle 3]
  *     [--profile] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
- *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed]
+ *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1]
  *
- * Three processes per point, all on 127.0.0.1: the server (`node --import tsx server/index.ts
+ * Processes per point, all on 127.0.0.1: the server (`node --import tsx server/index.ts
  * --api-only`, fresh for each point), ffmpeg publishing the pre-encoded file in real time
- * (`-re -stream_loop -1 -c copy`), and the load generator (viewer-load.ts, N viewers). After the
- * ramp and a settle time, over a window of --seconds, it reads from /proc the CPU (utime+stime) of
- * the server, load generator, ffmpeg, kernel threads and the whole machine, and samples the
- * server's RSS every second. Delays come from the load generator (see viewer-load.ts).
+ * (`-re -stream_loop -1 -c copy`), and the load generator (viewer-load.ts, N viewers; K processes
+ * with --loadgens K, below). After the ramp and a settle time, over a window of --seconds, it reads
+ * from /proc the CPU (utime+stime) of the server, the load generator(s), ffmpeg, kernel threads and
+ * the whole machine, and samples the server's RSS every second. Delays come from the load generator
+ * (see viewer-load.ts).
+ * --loadgens K splits the N viewers over K load generator processes (as evenly as possible, viewer
+ * numbers and User-Agents distinct, the same window and ramp). Real viewers are N separate machines;
+ * one process simulating them all does their client work (read the playlist, send the next requests,
+ * receive ~49 KiB per part) one viewer after the other. At 1000 hls.js viewers, measured with one
+ * process, that is ~76 ms of its own serial CPU per part (38 % of a core at 5 parts/s, loop delay p99
+ * ~51 ms), and it lands in "part ready → viewer has the part", which is meant to be the server's
+ * delay. K processes divide that serial time by K (the machine has 2 cores: K = 2). Each writes its
+ * raw receive times (viewer-load.ts --raw-out) and they are summarised together (load-result.ts)
+ * exactly as one process measuring all viewers would: percentiles over all samples, and per part the
+ * fastest viewer across every process; the server-side probe figures are read once. Load generator
+ * CPU is the sum over the processes, its loop delay the largest of theirs. K = 1 (default): one
+ * process, which summarises its own result, as before.
  * --profile runs the server with `--cpu-prof` (bench/.cache/profiles-hls) and prints where its CPU goes.
  * The server runs with the preload server-probe.ts (exact part creation times; --plain: without it).
- * --nice N runs the three children at priority N (os.setPriority), for a machine shared with others.
+ * --nice N runs the children (server, ffmpeg, load generators) at priority N (os.setPriority), for a
+ * machine shared with others.
  * --server-flags adds node/V8 flags to the server process (space-separated), e.g. GC settings.
  * --client picks how the simulated viewers fetch parts (see viewer-load.ts): hint (default: a blocking
  * request for the preload-hinted part beside the blocking reload), hlsjs (hls.js 1.x: the part once the
@@ -30,6 +44,7 @@ import { freePort } from '../tools';
 import {
   CACHE, ROOT, ensureMedia, fmt, log, parsePlaylist, publishArgs, sleep, wallNow, type Summary,
 } from './common';
+import { readProbe, summarizeLoad, type LoadResult, type RawLoad } from './load-result';
 import { profileReport, summarizeProfile } from './profile-summary';
 
 const { values: args } = parseArgs({
@@ -46,6 +61,7 @@ const { values: args } = parseArgs({
     nice: { type: 'string', default: '0' },
     'server-flags': { type: 'string', default: '' },
     client: { type: 'string', default: 'hint' },
+    loadgens: { type: 'string', default: '1' },
   },
 });
 const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
@@ -55,6 +71,8 @@ const settleS = Number(args.settle);
 const quietWait = Number(args['quiet-wait']);
 const maxOther = Number(args['max-other']);
 const niceness = Number(args.nice);
+const loadgens = Number(args.loadgens);
+if (!Number.isInteger(loadgens) || loadgens < 1) throw new Error(`--loadgens ${args.loadgens}: a whole number ≥ 1`);
 /**
  * Children run in sessions of their own (detached: setsid), so with the kernel's autogroup
  * scheduling (on here) the server, the load generator and ffmpeg each compete for the CPU as
@@ -78,19 +96,6 @@ function own(child: ChildProcess): ChildProcess {
   return child;
 }
 const PROFILE_DIR = path.join(CACHE, 'profiles-hls');
-
-interface LoadResult {
-  viewers: number;
-  delays: { fromReady: Summary; fromReadyTtfb: Summary; late: Summary; abs: Summary; ttfbAbs: Summary; spread: Summary; viewersPerPart: Summary };
-  rates: { requestsPerSec: number; partsPerViewerPerSec: number; playlistsPerViewerPerSec: number; catchUpShare: number };
-  errors: { connectionErrors: number; playlistNon200: number; status: Record<string, number>; connects: number };
-  serverEventLoopMs: { p99OfSeconds: Summary; maxOfSeconds: Summary };
-  serverBurstMs: Summary;
-  serverSentMs?: Summary;
-  serverPlaylistMs?: Summary;
-  serverLateRequestMs?: { sent: Summary; queued: Summary; inServer: Summary };
-  loadgen: { cpuPct: number; eventLoopDelayMs: { p50: number; p99: number; max: number } };
-}
 
 interface PointResult {
   viewers: number;
@@ -153,7 +158,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   let serverErr = '';
   server.stderr?.on('data', (d: Buffer) => (serverErr = (serverErr + d.toString()).slice(-4000)));
   let ffmpeg: ChildProcess | null = null;
-  let loadgen: ChildProcess | null = null;
+  const lgs: ChildProcess[] = [];
   const result: PointResult = {
     viewers: n, serverCpuPct: NaN, loadgenCpuPct: NaN, ffmpegCpuPct: NaN, kernelCpuPct: NaN, machineCpuPct: NaN, otherCpuPct: NaN, softirqPct: NaN, stealPct: NaN,
     rssMiB: { start: NaN, max: NaN, end: NaN }, load: null,
@@ -187,17 +192,32 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
     const outFile = path.join(CACHE, 'results', `hls-load-${runTag}-n${n}.json`);
     mkdirSync(path.dirname(outFile), { recursive: true });
     rmSync(outFile, { force: true });
+    // K load generators, each with its share of the viewers (the first n % K get one more).
+    const k = Math.min(loadgens, n);
+    const shares = Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+    const rawFiles = shares.map((_, i) => path.join(CACHE, 'results', `hls-load-${runTag}-n${n}-raw${i}.json`));
+    for (const f of rawFiles) rmSync(f, { force: true });
     await sleep(500);
-    loadgen = own(spawn(
-      process.execPath,
-      ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(n), '--ramp', String(rampS), '--from', String(from), '--to', String(to), '--out', outFile, '--client', args.client!, ...(args.plain ? [] : ['--probe-file', probeFile])],
-      { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
-    ));
-    const lgExit = new Promise<number | string>((r) => loadgen!.once('close', (code, sig) => r(code ?? sig ?? -1)));
+    let first = 0;
+    for (const [i, share] of shares.entries()) {
+      const out = k === 1 ? ['--out', outFile] : ['--raw-out', rawFiles[i], '--first', String(first)];
+      lgs.push(own(spawn(
+        process.execPath,
+        ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(share), '--ramp', String(rampS), '--from', String(from), '--to', String(to), ...out, '--client', args.client!, ...(args.plain || k > 1 ? [] : ['--probe-file', probeFile])],
+        { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+      )));
+      first += share;
+    }
+    const lgExits = lgs.map((lg) => new Promise<number | string>((r) => lg.once('close', (code, sig) => r(code ?? sig ?? -1))));
     result.rssMiB.start = rssMiB(server.pid) ?? NaN;
 
     await sleep(Math.max(0, from - wallNow()));
-    const snap = () => ({ at: wallNow(), m: machineTicks(), s: cpuSeconds(server.pid), l: cpuSeconds(loadgen!.pid), f: cpuSeconds(ffmpeg!.pid), k: kernelThreadsSeconds() });
+    /** utime + stime of every load generator; null if one is gone. */
+    const lgSeconds = () => lgs.reduce<number | null>((a, lg) => {
+      const c = cpuSeconds(lg.pid);
+      return a === null || c === null ? null : a + c;
+    }, 0);
+    const snap = () => ({ at: wallNow(), m: machineTicks(), s: cpuSeconds(server.pid), l: lgSeconds(), f: cpuSeconds(ffmpeg!.pid), k: kernelThreadsSeconds() });
     const s0 = snap();
     let rssMax = rssMiB(server.pid) ?? NaN;
     while (wallNow() < to) {
@@ -221,14 +241,23 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
     // softirq time is in no process's utime/stime: take it out of "other" too.
     result.otherCpuPct = result.machineCpuPct - result.serverCpuPct - result.loadgenCpuPct - result.ffmpegCpuPct - result.kernelCpuPct - result.softirqPct;
 
-    const code = await Promise.race([lgExit, sleep(30_000).then(() => 'timeout')]);
-    if (code !== 0) throw new Error(`load generator ended with ${code}`);
-    result.load = JSON.parse(readFileSync(outFile, 'utf8')) as LoadResult;
+    const codes = await Promise.race([Promise.all(lgExits), sleep(30_000).then(() => null)]);
+    if (!codes) throw new Error('load generator(s) still running 30 s after the window');
+    const bad = codes.map((c, i) => [i, c] as const).filter(([, c]) => c !== 0);
+    if (bad.length) throw new Error(`load generator ${bad.map(([i, c]) => `#${i} ended with ${c}`).join(', ')}`);
+    if (k === 1) result.load = JSON.parse(readFileSync(outFile, 'utf8')) as LoadResult;
+    else {
+      // One result for all viewers, as if one process had measured them; the server's figures once.
+      const raws = rawFiles.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RawLoad);
+      result.load = summarizeLoad(raws, readProbe(args.plain ? undefined : probeFile, from, to));
+      writeFileSync(outFile, JSON.stringify(result.load, null, 1));
+      for (const f of rawFiles) rmSync(f, { force: true });
+    }
   } catch (err) {
     result.error = (err as Error).message;
     log(`point ${n}: ${result.error}`);
   } finally {
-    await stop(loadgen, 'SIGKILL');
+    for (const lg of lgs) await stop(lg, 'SIGKILL');
     await stop(ffmpeg);
     await stop(server);
     rmSync(dataDir, { recursive: true, force: true });
@@ -298,13 +327,13 @@ async function main(): Promise<void> {
     cpu: os.cpus()[0]?.model ?? '?',
     cores: os.cpus().length,
   };
-  log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})${args['server-flags'] ? `; server flags ${args['server-flags']}` : ''}; viewers: ${args.client}`);
+  log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})${args['server-flags'] ? `; server flags ${args['server-flags']}` : ''}; viewers: ${args.client}${loadgens > 1 ? `; ${loadgens} load generators` : ''}`);
   const results: PointResult[] = [];
   for (const n of counts) results.push(await runPoint(n, runTag));
   console.log(`\n${table(results)}\n`);
   const out = args.json ?? path.join(CACHE, 'results', `hls-viewers-${runTag}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), versions, seconds, rampS, settleS, serverFlags: args['server-flags'], client: args.client, results }, null, 1));
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), versions, seconds, rampS, settleS, serverFlags: args['server-flags'], client: args.client, loadgens, results }, null, 1));
   log(`results: ${path.relative(ROOT, out)}`);
   if (args.profile) log(`profiles: ${path.relative(ROOT, PROFILE_DIR)}/${runTag}-n*/`);
 }
