@@ -9,6 +9,7 @@ import { baseUrls, handleApi } from './http/api';
 import { IngestService } from './ingest/service';
 import { HlsService } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
+import { HttpFront } from './http/front';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
@@ -45,6 +46,8 @@ export interface RunningServer {
   ingest: IngestService;
   registry: StreamRegistry;
   rtmp: RtmpServer;
+  /** The HTTP front door (LL-HLS requests on the raw socket). */
+  front: HttpFront;
   close(): Promise<void>;
 }
 
@@ -125,6 +128,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const server = http.createServer();
   let httpPort = config.port;
+  // LL-HLS requests on connections that carry nothing else are parsed and answered by the front door, on the raw
+  // socket; everything else is Node's (see server/http/front.ts).
+  const front = new HttpFront({
+    http: server,
+    prefix: '/hls/',
+    route: (method, pathname, search, reply) =>
+      HLS_FAST_PATH.test(pathname) && !search.includes('#') && hls.answer(method, pathname, search, reply),
+    log: logger.child({ component: 'http-front' }),
+  });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -216,6 +228,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ingest,
     registry,
     rtmp,
+    front,
     close() {
       closing ??= (async () => {
         await ingest.close();
@@ -223,6 +236,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         hls.close();
         hub.close('server stopping');
         await rtmp.close();
+        front.closeAll();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         if (nextApp) await nextApp.close().catch(() => undefined);

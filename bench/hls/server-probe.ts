@@ -24,6 +24,10 @@
  *   S <wall ms> ...   response written − handled
  * and one for blocking playlist reloads (?_HLS_msn=M&_HLS_part=P) answered with part (M, P):
  *   P <wall ms> ...   playlist response written − part ready
+ * Requests the HTTP front door answers on the raw socket (server/http/front.ts: every /hls/ request of
+ * a connection that carries nothing else, so all of the load generator's) never reach ServerResponse:
+ * for those, R and P come from a wrapper of the reply's send (HlsService#answer tells which request it
+ * answers); C, Q and S need the X-Sent header, which the front door does not keep, so they are absent.
  * Cost: a wrapper call per packet, a ~40-byte write per part (5 per second), and a regex and a map
  * look-up per HTTP response.
  */
@@ -32,6 +36,7 @@ import { Server, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MediaPacket } from '../../server/codec/flv';
 import { Segmenter } from '../../server/hls/segmenter';
+import { HlsService, type HlsReply } from '../../server/hls/service';
 
 const file = process.env.HLS_BENCH_PROBE_FILE;
 if (file) {
@@ -74,6 +79,39 @@ if (file) {
   };
   const PART = /-part(\d+)\.(\d+)\.m4s$/;
   const RELOAD = /index\.m3u8\?_HLS_msn=(\d+)&_HLS_part=(\d+)/;
+  /** R and P for a response to `url` with `status`, written now. */
+  const written = (url: string, status: number) => {
+    if (status !== 200) return;
+    const m = PART.exec(url);
+    const ready = m ? readyAt.get(`${m[1]}.${m[2]}`) : undefined;
+    if (ready !== undefined) note('R', performance.timeOrigin + performance.now() - ready);
+    else if (!m) {
+      const r = RELOAD.exec(url);
+      const partReady = r ? readyAt.get(`${r[1]}.${r[2]}`) : undefined;
+      if (partReady !== undefined) note('P', performance.timeOrigin + performance.now() - partReady);
+    }
+  };
+  type Answer = (this: HlsService, method: string, pathname: string, search: string, reply: HlsReply) => boolean;
+  const svcProto = HlsService.prototype as unknown as { answer: Answer };
+  const origAnswer = svcProto.answer;
+  /** The request each front-door reply (a connection: one request at a time) is answering. */
+  const answering = new WeakMap<HlsReply, string>();
+  const patched = new WeakSet<object>();
+  svcProto.answer = function (this: HlsService, method, pathname, search, reply) {
+    const proto = Object.getPrototypeOf(reply) as { send: HlsReply['send']; constructor: { name: string } };
+    // Node's responses are seen by the ServerResponse wrapper below.
+    if (proto.constructor.name !== 'NodeReply' && !patched.has(proto)) {
+      patched.add(proto);
+      const origSend = proto.send;
+      proto.send = function (this: HlsReply, status, head, body, headOnly) {
+        origSend.call(this, status, head, body, headOnly);
+        const url = answering.get(this);
+        if (url !== undefined) written(url, status);
+      };
+    }
+    answering.set(reply, pathname + search);
+    return origAnswer.call(this, method, pathname, search, reply);
+  };
   const resProto = ServerResponse.prototype as unknown as { end(this: ServerResponse, ...a: unknown[]): ServerResponse };
   const origEnd = resProto.end;
   resProto.end = function (this: ServerResponse, ...a: unknown[]) {

@@ -42,6 +42,24 @@ const DEFAULTS: HlsOptions = {
   lastPartGap: 1,
 };
 
+/**
+ * Where an /hls/ response goes: Node's `ServerResponse` (NodeReply, below), or a connection of the HTTP front door
+ * (server/http/front.ts), which writes pre-serialised responses on the raw socket.
+ */
+export interface HlsReply {
+  /**
+   * Send the whole response. The same headers come as the same array object (a part's, a rendered playlist's), so a
+   * writer may cache their serialised form by identity. `headOnly`: a HEAD request (headers only).
+   */
+  send(status: number, head: RawHeaders, body: Buffer | readonly Buffer[], headOnly: boolean): void;
+  /** The client went away: answering it is wasted work. */
+  readonly gone: boolean;
+  /** Close the connection (a response failed midway). */
+  destroy(): void;
+  /** Who is watching: client address and User-Agent, for the viewer count. */
+  viewerKey(): string;
+}
+
 /** What `handle` reads of a request's URL (a `URL` will do). */
 export interface HlsTarget {
   readonly pathname: string;
@@ -69,7 +87,7 @@ class Waiter implements Waiting {
     readonly index: number,
     readonly skip: boolean,
     readonly head: boolean,
-    readonly res: ServerResponse,
+    readonly reply: HlsReply,
     readonly deadline: number,
   ) {}
 }
@@ -155,26 +173,26 @@ class HlsStream implements SubscriberSink {
 
   /** Answer a held request: `ready` false when its time ran out (or the stream is closing). */
   private answer(w: Waiter, ready: boolean): void {
-    const res = w.res;
+    const reply = w.reply;
     try {
       if (w.kind === WAIT_PART) {
         const part = this.findPart(w.msn, w.index);
-        if (part) sendRaw(res, 200, partHeaders(part), part.data, w.head);
-        else sendStatus(res, 404, 'no such part');
+        if (part) reply.send(200, partHeaders(part), part.data, w.head);
+        else sendStatus(reply, 404, 'no such part');
       } else if (w.kind === WAIT_PLAYLIST) {
-        if (!ready) sendStatus(res, 503, 'the requested part did not arrive in time');
-        else if (!res.destroyed) this.sendPlaylist(res, w.skip, true, w.head);
-      } else if (!this.segmenter.init || this.segmenter.segments.length === 0) sendStatus(res, 404, 'the stream has no media yet');
-      else if (!res.destroyed) this.sendPlaylist(res, w.skip, false, w.head);
+        if (!ready) sendStatus(reply, 503, 'the requested part did not arrive in time');
+        else if (!reply.gone) this.sendPlaylist(reply, w.skip, true, w.head);
+      } else if (!this.segmenter.init || this.segmenter.segments.length === 0) sendStatus(reply, 404, 'the stream has no media yet');
+      else if (!reply.gone) this.sendPlaylist(reply, w.skip, false, w.head);
     } catch (err) {
       this.service.options.log?.warn({ err }, 'HLS response failed');
-      res.destroy();
+      reply.destroy();
     }
   }
 
-  sendPlaylist(res: ServerResponse, skip: boolean, blocking: boolean, head: boolean): void {
+  sendPlaylist(reply: HlsReply, skip: boolean, blocking: boolean, head: boolean): void {
     const r = this.playlist(skip, this.segmenter.ended ? CACHE_ENDED : blocking ? CACHE_BLOCKING : CACHE_PLAIN);
-    sendRaw(res, 200, r.head, r.body, head);
+    reply.send(200, r.head, r.body, head);
   }
 
   private changed(): void {
@@ -253,10 +271,10 @@ class HlsStream implements SubscriberSink {
 }
 
 /** Response headers as a flat [name, value, ...] array: writeHead takes it as it is, no object to walk. */
-type RawHeaders = string[];
+export type RawHeaders = readonly string[];
 const EXPOSE = 'Content-Length, Date, Age';
 
-function headers(type: string, length: number, cache: string): RawHeaders {
+function headers(type: string, length: number, cache: string): string[] {
   return [
     'Content-Type', type,
     'Content-Length', String(length),
@@ -266,28 +284,55 @@ function headers(type: string, length: number, cache: string): RawHeaders {
   ];
 }
 
-/** One body, headers precomputed: headers and body go out in one write. */
-function sendRaw(res: ServerResponse, status: number, head: RawHeaders, body: Buffer, headOnly: boolean): void {
-  res.writeHead(status, head);
-  if (headOnly) res.end();
-  else res.end(body);
-}
+/** A response on Node's `http` server. */
+class NodeReply implements HlsReply {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
 
-function send(res: ServerResponse, status: number, type: string, body: Buffer | string | Buffer[], cache: string, head: boolean): void {
-  const parts = Array.isArray(body) ? body : [typeof body === 'string' ? Buffer.from(body) : body];
-  const length = parts.reduce((n, b) => n + b.length, 0);
-  res.writeHead(status, headers(type, length, cache));
-  if (head) res.end();
-  else if (parts.length === 1) res.end(parts[0]); // headers and body in one write
-  else {
-    for (const b of parts) res.write(b);
-    res.end();
+  get gone(): boolean {
+    return this.res.destroyed;
+  }
+
+  send(status: number, head: RawHeaders, body: Buffer | readonly Buffer[], headOnly: boolean): void {
+    const res = this.res;
+    res.writeHead(status, head as string[]);
+    if (headOnly) res.end();
+    else if (Buffer.isBuffer(body)) res.end(body); // headers and body in one write
+    else {
+      for (const b of body) res.write(b);
+      res.end();
+    }
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  viewerKey(): string {
+    return viewerKey(this.req);
   }
 }
 
-function sendStatus(res: ServerResponse, status: number, message: string): void {
-  send(res, status, 'text/plain; charset=utf-8', `${message}\n`, 'no-store', false);
+function send(reply: HlsReply, status: number, type: string, body: Buffer | string | readonly Buffer[], cache: string, head: boolean): void {
+  const parts = typeof body === 'string' ? Buffer.from(body) : body;
+  const length = Buffer.isBuffer(parts) ? parts.length : parts.reduce((n, b) => n + b.length, 0);
+  reply.send(status, headers(type, length, cache), parts, head);
 }
+
+function sendStatus(reply: HlsReply, status: number, message: string): void {
+  send(reply, status, 'text/plain; charset=utf-8', `${message}\n`, 'no-store', false);
+}
+
+/** The headers of an OPTIONS (CORS preflight) answer. */
+const PREFLIGHT: RawHeaders = [
+  'Access-Control-Allow-Origin', '*',
+  'Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers', 'Range, Content-Type',
+  'Access-Control-Max-Age', '86400',
+];
+const NO_BODY = Buffer.alloc(0);
 
 /** The User-Agent header from the raw list (req.headers would build an object of all headers). */
 function userAgent(req: IncomingMessage): string {
@@ -412,52 +457,55 @@ export class HlsService {
    */
   serve(req: IncomingMessage, res: ServerResponse, pathname: string, search: string): boolean {
     if (!pathname.startsWith('/hls/')) return false;
+    return this.answer(req.method ?? 'GET', pathname, search, new NodeReply(req, res));
+  }
+
+  /**
+   * Answer an /hls/ request (`pathname` starts with /hls/) through `reply`; false when the path is not ours. The HTTP
+   * front door calls this directly for the requests it parses itself.
+   */
+  answer(method: string, pathname: string, search: string, reply: HlsReply): boolean {
+    if (!pathname.startsWith('/hls/')) return false;
+    if (method === 'OPTIONS') {
+      reply.send(204, PREFLIGHT, NO_BODY, true);
+      return true;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendStatus(reply, 405, 'method not allowed');
+      return true;
+    }
+    const head = method === 'HEAD';
     const m = HLS_PATH.exec(pathname);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        'Access-Control-Allow-Origin': '*',
-        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Allow-Headers': 'Range, Content-Type',
-        'Access-Control-Max-Age': '86400',
-      });
-      res.end();
-      return true;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendStatus(res, 405, 'method not allowed');
-      return true;
-    }
-    const head = req.method === 'HEAD';
     if (!m || !STREAM_ID_PATTERN.test(m[1])) {
-      sendStatus(res, 404, 'not found');
+      sendStatus(reply, 404, 'not found');
       return true;
     }
     const st = this.streams.get(m[1]);
     if (!st) {
-      sendStatus(res, 404, 'no such live stream');
+      sendStatus(reply, 404, 'no such live stream');
       return true;
     }
     const file = m[2];
     if (file === 'index.m3u8') {
-      this.servePlaylist(req, res, search, st, head);
+      this.servePlaylist(reply, search, st, head);
       return true;
     }
     const f = NAME.exec(file);
     const seg = st.segmenter;
     if (!f || f[1] !== seg.run) {
-      sendStatus(res, 404, 'not found');
+      sendStatus(reply, 404, 'not found');
       return true;
     }
     if (f[2] !== undefined) {
       const init = st.inits.get(Number(f[2]));
-      if (init) send(res, 200, 'video/mp4', init, IMMUTABLE, head);
-      else sendStatus(res, 404, 'no such init segment');
+      if (init) send(reply, 200, 'video/mp4', init, IMMUTABLE, head);
+      else sendStatus(reply, 404, 'no such init segment');
       return true;
     }
     if (f[3] !== undefined) {
       const s = st.findSegment(Number(f[3]));
-      if (s?.complete) send(res, 200, 'video/mp4', s.parts.map((p) => p.data), IMMUTABLE, head);
-      else sendStatus(res, 404, 'no such segment');
+      if (s?.complete) send(reply, 200, 'video/mp4', s.parts.map((p) => p.data), IMMUTABLE, head);
+      else sendStatus(reply, 404, 'no such segment');
       return true;
     }
     const msn = Number(f[4]);
@@ -468,36 +516,36 @@ export class HlsService {
       const next = seg.nextPart();
       const ahead = msn === next.msn ? index - next.index : msn === next.msn + 1 ? index + 1 : -1;
       if (!seg.ended && ahead >= 0 && ahead <= 1) {
-        st.hold(new Waiter(WAIT_PART, msn, index, false, head, res, performance.now() + st.blockMs()));
+        st.hold(new Waiter(WAIT_PART, msn, index, false, head, reply, performance.now() + st.blockMs()));
         return true;
       }
     }
-    if (part) sendRaw(res, 200, partHeaders(part), part.data, head);
-    else sendStatus(res, 404, 'no such part');
+    if (part) reply.send(200, partHeaders(part), part.data, head);
+    else sendStatus(reply, 404, 'no such part');
     return true;
   }
 
-  private servePlaylist(req: IncomingMessage, res: ServerResponse, search: string, st: HlsStream, head: boolean): void {
+  private servePlaylist(reply: HlsReply, search: string, st: HlsStream, head: boolean): void {
     const q = parseHlsQuery(search);
     if (!q) {
-      sendStatus(res, 400, 'bad _HLS_msn/_HLS_part');
+      sendStatus(reply, 400, 'bad _HLS_msn/_HLS_part');
       return;
     }
     const { msn, part } = q;
-    st.noteViewer(viewerKey(req), Date.now());
+    st.noteViewer(reply.viewerKey(), Date.now());
     const seg = st.segmenter;
 
     if (msn !== null) {
       const next = seg.nextPart();
       // RFC 8216bis 6.2.5.2: more than two segments ahead of the last one is a bad request.
       if (msn > next.msn + 2) {
-        sendStatus(res, 400, '_HLS_msn is too far ahead of the live edge');
+        sendStatus(reply, 400, '_HLS_msn is too far ahead of the live edge');
         return;
       }
-      st.hold(new Waiter(WAIT_PLAYLIST, msn, part ?? -1, q.skip, head, res, performance.now() + st.blockMs()));
+      st.hold(new Waiter(WAIT_PLAYLIST, msn, part ?? -1, q.skip, head, reply, performance.now() + st.blockMs()));
     } else if (!seg.init || seg.segments.length === 0) {
       // Not a single part yet (the publisher just started): wait briefly for the first one.
-      st.hold(new Waiter(WAIT_FIRST, -1, -1, q.skip, head, res, performance.now() + FIRST_PART_WAIT_MS));
-    } else st.sendPlaylist(res, q.skip, false, head);
+      st.hold(new Waiter(WAIT_FIRST, -1, -1, q.skip, head, reply, performance.now() + FIRST_PART_WAIT_MS));
+    } else st.sendPlaylist(reply, q.skip, false, head);
   }
 }

@@ -1,0 +1,271 @@
+/**
+ * The HTTP front door on real loopback sockets: requests it answers itself, connections it hands to Node's server,
+ * pipelining, HEAD, Connection: close, timeouts, a client that does not read.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { HttpFront, parseHead, type FastReply } from './front';
+
+const BODY = Buffer.from('part-bytes');
+const HEAD = ['Content-Type', 'video/mp4', 'Content-Length', String(BODY.length), 'Cache-Control', 'immutable'];
+
+interface Setup {
+  server: http.Server;
+  front: HttpFront;
+  port: number;
+  /** Replies held by the route for /hls/held (answered by the test). */
+  held: FastReply[];
+  nodeRequests: string[];
+}
+
+async function setup(opts: { idleTimeoutMs?: number; big?: Buffer } = {}): Promise<Setup> {
+  const nodeRequests: string[] = [];
+  const server = http.createServer((req, res) => {
+    nodeRequests.push(`${req.method} ${req.url}`);
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => res.end(`node:${req.method}:${req.url}:${body}`));
+  });
+  const held: FastReply[] = [];
+  const bigHead = opts.big ? ['Content-Length', String(opts.big.length)] : [];
+  const front = new HttpFront({
+    http: server,
+    prefix: '/hls/',
+    idleTimeoutMs: opts.idleTimeoutMs,
+    route: (method, pathname, search, reply) => {
+      if (pathname === '/hls/not-mine') return false;
+      if (pathname === '/hls/throw') throw new Error('route failed');
+      if (pathname === '/hls/held') {
+        held.push(reply);
+        return true;
+      }
+      if (pathname === '/hls/big' && opts.big) {
+        reply.send(200, bigHead, opts.big, method === 'HEAD');
+        return true;
+      }
+      if (pathname === '/hls/echo') {
+        const text = Buffer.from(`${method} ${search} ${reply.viewerKey()}`);
+        reply.send(200, ['Content-Length', String(text.length)], text, method === 'HEAD');
+        return true;
+      }
+      reply.send(200, HEAD, BODY, method === 'HEAD');
+      return true;
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, front, port: (server.address() as AddressInfo).port, held, nodeRequests };
+}
+
+async function teardown(s: Setup): Promise<void> {
+  s.front.closeAll();
+  s.server.closeAllConnections();
+  await new Promise((r) => s.server.close(r));
+}
+
+/** A raw client: send bytes, collect everything the server writes until it closes or `until` holds. */
+class Raw {
+  readonly socket: net.Socket;
+  data = '';
+  closed = false;
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => (this.data += d));
+    this.socket.on('close', () => (this.closed = true));
+    this.socket.on('error', () => undefined);
+  }
+  send(text: string): this {
+    this.socket.write(text);
+    return this;
+  }
+  async until(what: string, test: (r: Raw) => boolean, ms = 3000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!test(this)) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.data.slice(0, 500))}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  /** Responses received so far: status and body (bodies by Content-Length; a HEAD response has none). */
+  responses(headOnly = false): Array<{ status: number; headers: Map<string, string>; body: string }> {
+    const out = [];
+    let at = 0;
+    while (at < this.data.length) {
+      const end = this.data.indexOf('\r\n\r\n', at);
+      if (end < 0) break;
+      const lines = this.data.slice(at, end).split('\r\n');
+      const headers = new Map<string, string>();
+      for (const l of lines.slice(1)) headers.set(l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim());
+      const len = headOnly ? 0 : Number(headers.get('content-length') ?? 0);
+      if (end + 4 + len > this.data.length) break;
+      out.push({ status: Number(lines[0].split(' ')[1]), headers, body: this.data.slice(end + 4, end + 4 + len) });
+      at = end + 4 + len;
+    }
+    return out;
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nUser-Agent: test-agent\r\n${extra}\r\n`;
+
+describe('parseHead', () => {
+  it('reads the request line and the headers that matter', () => {
+    const h = parseHead('GET /hls/a/index.m3u8?_HLS_msn=3 HTTP/1.1\r\nHost: a\r\nUser-Agent:  UA 1 \r\nConnection: keep-alive, Close');
+    assert.deepEqual(h, { method: 'GET', target: '/hls/a/index.m3u8?_HLS_msn=3', host: true, close: true, unusual: false, userAgent: 'UA 1' });
+  });
+  it('refuses other request lines and flags what Node must handle', () => {
+    assert.equal(parseHead('GET /hls/a HTTP/1.0\r\nHost: a'), null);
+    assert.equal(parseHead('GET  /hls/a HTTP/1.1\r\nHost: a'), null);
+    assert.equal(parseHead('GET /hls/a'), null);
+    for (const header of ['Content-Length: 5', 'Transfer-Encoding: chunked', 'Upgrade: websocket', 'Connection: Upgrade', 'Expect: 100-continue', ' folded', 'no colon', 'Bad Name: x']) {
+      assert.equal(parseHead(`GET /hls/a HTTP/1.1\r\nHost: a\r\n${header}`)?.unusual, true, header);
+    }
+    assert.equal(parseHead('GET /hls/a HTTP/1.1\r\nHost: a\r\nContent-Length: 0')?.unusual, false);
+    assert.equal(parseHead('GET /hls/a HTTP/1.1\r\nUser-Agent: a')?.host, false);
+  });
+});
+
+describe('HttpFront', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setup();
+  });
+  after(() => teardown(s));
+
+  it('answers fast requests itself, keep-alive, with Date and the route headers', async () => {
+    const c = new Raw(s.port).send(get('/hls/a/part.m4s'));
+    await c.until('one response', (r) => r.responses().length === 1);
+    c.send(get('/hls/echo?x=1'));
+    await c.until('two responses', (r) => r.responses().length === 2);
+    const [a, b] = c.responses();
+    assert.equal(a.status, 200);
+    assert.equal(a.body, BODY.toString());
+    assert.equal(a.headers.get('content-type'), 'video/mp4');
+    assert.equal(a.headers.get('cache-control'), 'immutable');
+    assert.ok(Math.abs(Date.parse(a.headers.get('date') ?? '') - Date.now()) < 5000, 'a Date header');
+    assert.match(c.data, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(b.body, 'GET ?x=1 127.0.0.1|test-agent');
+    assert.deepEqual(s.nodeRequests, [], 'Node saw none of them');
+    c.close();
+  });
+
+  it('hands a connection to Node at its first request that is not a fast one, bytes intact', async () => {
+    const before = s.front.counts.handedOff;
+    const c = new Raw(s.port).send(get('/hls/a/part.m4s'));
+    await c.until('one response', (r) => r.responses().length === 1);
+    c.send('POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+    await c.until('two responses', (r) => r.responses().length === 2);
+    c.send(get('/hls/after'));
+    await c.until('three responses', (r) => r.responses().length === 3);
+    const r = c.responses();
+    assert.equal(r[1].body, 'node:POST:/api/x:hello');
+    assert.equal(r[2].body, 'node:GET:/hls/after:', 'once handed off, the connection stays with Node');
+    assert.equal(s.front.counts.handedOff, before + 1);
+    c.close();
+  });
+
+  it('hands off what it does not fully understand: HTTP/1.0, bodies, upgrades, no Host, other methods, a route that declines', async () => {
+    const cases = [
+      'GET /hls/a HTTP/1.0\r\nHost: x\r\n\r\n',
+      'GET /hls/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc',
+      'GET /hls/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+      'DELETE /hls/a HTTP/1.1\r\nHost: x\r\n\r\n',
+      get('/hls/not-mine'),
+      get('/other'),
+    ];
+    for (const text of cases) {
+      const c = new Raw(s.port).send(text);
+      await c.until(`Node's answer to ${JSON.stringify(text)}`, (r) => r.data.includes('node:'));
+      assert.match(c.data, /node:(GET|DELETE):\/(hls|other)/, text);
+      c.close();
+    }
+    const noHost = new Raw(s.port).send('GET /hls/a HTTP/1.1\r\n\r\n');
+    await noHost.until('400 from Node', (r) => r.data.startsWith('HTTP/1.1 400'));
+    noHost.close();
+  });
+
+  it('answers pipelined requests in order, a held one first', async () => {
+    const c = new Raw(s.port).send(get('/hls/held') + get('/hls/echo?2') + get('/hls/echo?3'));
+    await c.until('the held request', () => s.held.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.responses().length, 0, 'nothing before the held answer');
+    const held = s.held.pop()!;
+    held.send(200, ['Content-Length', '4'], Buffer.from('held'), false);
+    await c.until('three responses', (r) => r.responses().length === 3);
+    assert.deepEqual(
+      c.responses().map((r) => r.body),
+      ['held', 'GET ?2 127.0.0.1|test-agent', 'GET ?3 127.0.0.1|test-agent'],
+    );
+    c.close();
+  });
+
+  it('HEAD: headers with the Content-Length of the body, no body; OPTIONS on the fast path', async () => {
+    const c = new Raw(s.port).send(`HEAD /hls/a/part.m4s HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await c.until('the HEAD answer', (r) => r.responses(true).length === 1);
+    c.send(get('/hls/echo'));
+    await c.until('the next answer', (r) => r.data.includes('GET  127.0.0.1|'));
+    const head = c.responses(true)[0];
+    assert.equal(head.headers.get('content-length'), String(BODY.length));
+    assert.ok(!c.data.includes(BODY.toString()), 'no body after HEAD');
+    c.close();
+  });
+
+  it('Connection: close: the answer says so, then the connection closes', async () => {
+    const c = new Raw(s.port).send(get('/hls/a/part.m4s', 'Connection: close\r\n'));
+    await c.until('close', (r) => r.closed);
+    assert.equal(c.responses().length, 1);
+    assert.equal(c.responses()[0].headers.get('connection'), 'close');
+  });
+
+  it('a head larger than 16 KiB goes to Node (431); a route that throws closes only its connection', async () => {
+    const big = new Raw(s.port).send(`GET /hls/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await big.until('431', (r) => r.data.startsWith('HTTP/1.1 431'));
+    big.close();
+    const bad = new Raw(s.port).send(get('/hls/throw'));
+    await bad.until('closed', (r) => r.closed);
+    const good = new Raw(s.port).send(get('/hls/a/part.m4s'));
+    await good.until('an answer', (r) => r.responses().length === 1);
+    good.close();
+  });
+});
+
+describe('HttpFront limits', () => {
+  it('closes an idle connection, not one whose request is held', async () => {
+    const s = await setup({ idleTimeoutMs: 200 });
+    try {
+      const idle = new Raw(s.port).send(get('/hls/a'));
+      const heldC = new Raw(s.port).send(get('/hls/held'));
+      await idle.until('idle closed', (r) => r.closed, 3000);
+      assert.equal(heldC.closed, false, 'a held request keeps its connection');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(heldC.closed, false);
+      s.held.pop()!.send(200, ['Content-Length', '1'], Buffer.from('x'), false);
+      await heldC.until('answer', (r) => r.responses().length === 1);
+      await heldC.until('then idle closed', (r) => r.closed, 3000);
+    } finally {
+      await teardown(s);
+    }
+  });
+
+  it('stops reading from a client that does not take its answers', async () => {
+    const s = await setup({ big: Buffer.alloc(1 << 20, 1) });
+    try {
+      const c = net.connect(s.port, '127.0.0.1');
+      c.on('error', () => undefined);
+      c.pause(); // reads nothing
+      await new Promise((r) => c.once('connect', r));
+      const before = s.front.counts.requests;
+      const many = get('/hls/big').repeat(400); // 400 MiB of answers if they were all written
+      c.write(many);
+      await new Promise((r) => setTimeout(r, 500));
+      const answered = s.front.counts.requests - before;
+      assert.ok(answered >= 1 && answered < 40, `answered ${answered} of 400 while the client read nothing`);
+      c.destroy();
+    } finally {
+      await teardown(s);
+    }
+  });
+});

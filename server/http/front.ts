@@ -1,0 +1,403 @@
+/**
+ * The HTTP front door: it sees every connection Node's `http` server accepts, before Node's own request parser does.
+ *
+ * LL-HLS viewers make most of the server's requests (an hls.js viewer: a blocking playlist reload and a part fetch
+ * five times a second), and every viewer gets the same bytes. Node's `http` server costs ~35 µs per request on top of
+ * the socket write (IncomingMessage, ServerResponse, header objects, 'finish' bookkeeping), which is what kept 1000
+ * hls.js viewers on one core above 100 ms at p99 (docs/BENCHMARKS.md). So the front door parses the requests it can
+ * answer cheaply itself — HTTP/1.1 GET, HEAD or OPTIONS, no body, a path a fast route takes (/hls/...) — and writes
+ * their responses on the raw socket: a status line and headers serialised once per header list (per part, per
+ * rendered playlist), a Date line shared for a second, the body as it is.
+ *
+ * Anything else is not parsed here: at the first request of a connection that is not a fast one (a page, the API,
+ * a WebSocket upgrade, a request with a body, HTTP/1.0, anything unusual), the connection — with the bytes of that
+ * request put back — goes to Node's `http` server's own connection handler for good, which then handles it exactly
+ * as if the front door were not there (timeouts, limits, keep-alive, upgrades, errors).
+ * So the front door never has to judge a request it does not fully understand; Node's parser gives the errors.
+ *
+ * Per connection, one request is answered at a time, in order (a blocked LL-HLS request holds the connection, as it
+ * does in Node); pipelined requests wait in a bounded buffer, and reading stops while the client does not take what
+ * was written. An idle connection (or one whose request head does not complete) is closed after a timeout.
+ */
+import { STATUS_CODES, type Server as HttpServer } from 'node:http';
+import type net from 'node:net';
+
+/** The response side of a fast request. The LL-HLS service's `HlsReply` has this shape. */
+export interface FastReply {
+  /** Send the whole response. The same headers should come as the same array object (serialised once, cached). */
+  send(status: number, head: readonly string[], body: Buffer | readonly Buffer[], headOnly: boolean): void;
+  readonly gone: boolean;
+  destroy(): void;
+  viewerKey(): string;
+}
+
+/**
+ * A fast route: answer the request through `reply` (now or later) and return true, or return false (before sending
+ * anything) to leave it, and the connection, to Node's `http` server.
+ */
+export type FastRoute = (method: string, pathname: string, search: string, reply: FastReply) => boolean;
+
+export interface FrontOptions {
+  /** Node's server: it listens; the front door takes its connections first and hands it what it does not answer. */
+  http: HttpServer;
+  /** Paths (request targets) starting with this prefix are offered to `route`. */
+  prefix: string;
+  route: FastRoute;
+  /** Close an idle keep-alive connection after this long, ms (Node's `keepAliveTimeout` is 5 s). */
+  idleTimeoutMs?: number;
+  /** Longest a request head may take to arrive, ms. */
+  headTimeoutMs?: number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+/** Longest request head (request line and headers) read here: Node's default `maxHeaderSize` is 16 KiB. */
+export const MAX_HEAD = 16 * 1024;
+/** Most unparsed bytes held while a request is being answered (pipelining); reading pauses beyond it. */
+const MAX_PENDING = 64 * 1024;
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+export class HttpFront {
+  private readonly conns = new Set<FrontConnection>();
+  readonly idleTimeoutMs: number;
+  readonly headTimeoutMs: number;
+  /** Connections accepted, connections handed to Node's server, requests answered here (for tests and stats). */
+  readonly counts = { accepted: 0, handedOff: 0, requests: 0 };
+  /** Node's own 'connection' listeners (its HTTP connection handler), called for a connection handed off. */
+  private readonly nodeListeners: Array<(socket: net.Socket) => void>;
+  private readonly onConnection = (socket: net.Socket) => this.accept(socket);
+
+  constructor(readonly options: FrontOptions) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 5000;
+    this.headTimeoutMs = options.headTimeoutMs ?? 10_000;
+    const http = options.http;
+    this.nodeListeners = http.listeners('connection') as Array<(socket: net.Socket) => void>;
+    if (this.nodeListeners.length === 0) throw new Error('the HTTP server has no connection handler to hand connections to');
+    http.removeAllListeners('connection');
+    http.on('connection', this.onConnection);
+  }
+
+  /** Live connections the front door still handles itself. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.counts.accepted++;
+    socket.setNoDelay(true);
+    this.conns.add(new FrontConnection(this, socket));
+  }
+
+  /** @internal A connection leaves the front door: closed, or handed to Node (`handOff`). */
+  forget(conn: FrontConnection, handOff: net.Socket | null): void {
+    if (!this.conns.delete(conn) || !handOff) return;
+    this.counts.handedOff++;
+    for (const l of this.nodeListeners) l.call(this.options.http, handOff);
+  }
+
+  /** Close every connection the front door still holds (Node's own: `closeAllConnections()`). */
+  closeAll(): void {
+    for (const c of this.conns) c.socket.destroy();
+    this.conns.clear();
+  }
+
+  /** Give the connection handling back to Node's server alone (new connections; open ones stay as they are). */
+  detach(): void {
+    const http = this.options.http;
+    http.removeListener('connection', this.onConnection);
+    for (const l of this.nodeListeners) http.on('connection', l);
+  }
+}
+
+// ---- responses -----------------------------------------------------------------------------------------------------
+
+/** Serialised status line and headers, up to (not including) the Date line, per header list (fast routes reuse lists). */
+const headCache = new WeakMap<readonly string[], { status: number; bytes: Buffer }>();
+
+function serializeHead(status: number, head: readonly string[]): Buffer {
+  const cached = headCache.get(head);
+  if (cached && cached.status === status) return cached.bytes;
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  for (let i = 0; i + 1 < head.length; i += 2) {
+    const name = head[i];
+    const value = head[i + 1];
+    // Header lists come from our own code; a CR or LF in one would split the response.
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`invalid response header ${JSON.stringify(name)}`);
+    text += `${name}: ${value}\r\n`;
+  }
+  const bytes = Buffer.from(text, 'latin1');
+  // Lists made per response (error answers) are not worth a cache entry.
+  if (status === 200 || status === 204) headCache.set(head, { status, bytes });
+  return bytes;
+}
+
+/** The Date line and the end of the head, rebuilt once a second (RFC 9110 6.6.1: an origin server sends Date). */
+let dateUntil = 0;
+let dateEnd = Buffer.alloc(0);
+let dateEndClose = Buffer.alloc(0);
+
+function dateLine(close: boolean): Buffer {
+  const now = Date.now();
+  if (now >= dateUntil) {
+    dateUntil = now - (now % 1000) + 1000;
+    const date = new Date(now).toUTCString();
+    dateEnd = Buffer.from(`Date: ${date}\r\n\r\n`, 'latin1');
+    dateEndClose = Buffer.from(`Date: ${date}\r\nConnection: close\r\n\r\n`, 'latin1');
+  }
+  return close ? dateEndClose : dateEnd;
+}
+
+/**
+ * Whole 200 responses (head, Date line, body) in one buffer, per body: every viewer of a part or of a rendered playlist
+ * gets the same bytes, so each response is a single write (no writev of three pieces). Rebuilt when the Date line
+ * changes (once a second); an entry goes when its body does.
+ */
+const joined = new WeakMap<Buffer, { head: readonly string[]; date: Buffer; bytes: Buffer }>();
+
+function joinedResponse(head: readonly string[], body: Buffer): Buffer {
+  const date = dateLine(false);
+  let j = joined.get(body);
+  if (!j || j.head !== head || j.date !== date) {
+    j = { head, date, bytes: Buffer.concat([serializeHead(200, head), date, body]) };
+    joined.set(body, j);
+  }
+  return j.bytes;
+}
+
+// ---- one connection ------------------------------------------------------------------------------------------------
+
+/** What the request head says, for the checks below (names compared in lower case). */
+interface Head {
+  method: string;
+  target: string;
+  host: boolean;
+  close: boolean;
+  /** A header that makes the request Node's business: a body, an upgrade, Expect, a folded line. */
+  unusual: boolean;
+  userAgent: string;
+}
+
+/** Parse a request head (without its final CRLF CRLF); null if the request line is not `METHOD SP target SP HTTP/1.1`. */
+export function parseHead(text: string): Head | null {
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const line = text.slice(0, eol);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0 || line.slice(sp2 + 1) !== 'HTTP/1.1') return null;
+  const h: Head = { method: line.slice(0, sp1), target: line.slice(sp1 + 1, sp2), host: false, close: false, unusual: false, userAgent: '' };
+  let at = eol + 2;
+  while (at < text.length) {
+    let end = text.indexOf('\r\n', at);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', at);
+    const first = text.charCodeAt(at);
+    if (colon < 0 || colon > end || colon === at || first === 32 || first === 9) {
+      h.unusual = true; // no name, or an obsolete folded line: Node's parser decides
+      return h;
+    }
+    const name = text.slice(at, colon).toLowerCase();
+    const value = text.slice(colon + 1, end).trim();
+    switch (name) {
+      case 'host':
+        h.host = true;
+        break;
+      case 'connection':
+        if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) h.close = true;
+        if (/upgrade/i.test(value)) h.unusual = true;
+        break;
+      case 'user-agent':
+        h.userAgent = value;
+        break;
+      case 'content-length':
+        if (value !== '0') h.unusual = true;
+        break;
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'expect':
+        h.unusual = true;
+        break;
+      default:
+        if (name.includes(' ') || name.includes('\t')) h.unusual = true;
+    }
+    at = end + 2;
+  }
+  return h;
+}
+
+class FrontConnection implements FastReply {
+  /** Bytes read and not parsed yet. */
+  private pending: Buffer | null = null;
+  /** A request is being answered (its response is owed). */
+  private busy = false;
+  private headOnly = false;
+  private closeAfter = false;
+  /** Reading is paused: the client is not taking what we wrote, or sends too much ahead. */
+  private paused = false;
+  private processing = false;
+  /** When the head of the request in `pending` started to arrive (performance.now()). */
+  private headSince = 0;
+  gone = false;
+  private ua = '';
+  private key = '';
+  private readonly onData = (d: Buffer) => this.data(d);
+  private readonly onDrain = () => this.drained();
+  private readonly onTimeout = () => this.timedOut();
+
+  constructor(
+    private readonly front: HttpFront,
+    readonly socket: net.Socket,
+  ) {
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.gone = true;
+      this.front.forget(this, null);
+    });
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('timeout', this.onTimeout);
+    socket.setTimeout(front.idleTimeoutMs);
+  }
+
+  private data(d: Buffer): void {
+    if (this.pending === null) {
+      this.pending = d;
+      this.headSince = performance.now();
+    } else this.pending = Buffer.concat([this.pending, d]);
+    if (this.busy) {
+      if (this.pending.length > MAX_PENDING) this.pause();
+      return;
+    }
+    this.process();
+  }
+
+  /** Parse and answer what is pending, one request at a time. */
+  private process(): void {
+    if (this.processing) return; // a response sent synchronously from inside the loop below: it continues
+    this.processing = true;
+    try {
+      while (!this.busy && !this.paused && !this.gone && this.pending !== null) {
+        const buf = this.pending;
+        const end = buf.indexOf(CRLFCRLF);
+        if (end < 0) {
+          if (buf.length > MAX_HEAD) this.handOff(); // Node answers 431
+          else if (performance.now() - this.headSince > this.front.headTimeoutMs) this.abort();
+          return;
+        }
+        const h = end <= MAX_HEAD ? parseHead(buf.toString('latin1', 0, end)) : null;
+        const prefix = this.front.options.prefix;
+        if (!h || h.unusual || !h.host || !h.target.startsWith(prefix) || (h.method !== 'GET' && h.method !== 'HEAD' && h.method !== 'OPTIONS')) {
+          this.handOff();
+          return;
+        }
+        const q = h.target.indexOf('?');
+        const pathname = q < 0 ? h.target : h.target.slice(0, q);
+        const search = q < 0 ? '' : h.target.slice(q);
+        if (h.userAgent !== this.ua) {
+          this.ua = h.userAgent;
+          this.key = '';
+        }
+        this.busy = true;
+        this.headOnly = h.method === 'HEAD';
+        this.closeAfter = h.close;
+        let taken: boolean;
+        try {
+          taken = this.front.options.route(h.method, pathname, search, this);
+        } catch (err) {
+          this.front.options.log?.warn({ err, target: h.target }, 'fast HTTP route failed');
+          this.socket.destroy();
+          return;
+        }
+        if (!taken) {
+          this.busy = false;
+          this.handOff();
+          return;
+        }
+        this.front.counts.requests++;
+        const rest = end + 4 < buf.length ? buf.subarray(end + 4) : null;
+        this.pending = rest;
+        if (rest) this.headSince = performance.now();
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  // FastReply
+  send(status: number, head: readonly string[], body: Buffer | readonly Buffer[], headOnly: boolean): void {
+    if (!this.busy) throw new Error('no request to answer');
+    this.busy = false;
+    if (this.gone) return;
+    const socket = this.socket;
+    const close = this.closeAfter;
+    const withBody = !headOnly && !this.headOnly && status !== 204 && status !== 304;
+    if (status === 200 && withBody && !close && Buffer.isBuffer(body)) socket.write(joinedResponse(head, body));
+    else {
+      socket.cork();
+      socket.write(serializeHead(status, head));
+      socket.write(dateLine(close));
+      if (withBody) {
+        if (Buffer.isBuffer(body)) {
+          if (body.length) socket.write(body);
+        } else for (const b of body) socket.write(b);
+      }
+      socket.uncork();
+    }
+    if (close) {
+      this.gone = true;
+      socket.end();
+      return;
+    }
+    if (socket.writableNeedDrain) this.pause();
+    else if (this.pending !== null) this.process();
+  }
+
+  destroy(): void {
+    this.gone = true;
+    this.socket.destroy();
+  }
+
+  viewerKey(): string {
+    if (!this.key) this.key = `${this.socket.remoteAddress ?? ''}|${this.ua.slice(0, 200)}`;
+    return this.key;
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private drained(): void {
+    if (!this.paused || this.gone) return;
+    this.paused = false;
+    this.socket.resume();
+    if (!this.busy && this.pending !== null) this.process();
+  }
+
+  private timedOut(): void {
+    // A held request (LL-HLS blocking reload) has its own, bounded deadline; its answer restarts the timer.
+    if (this.busy) return;
+    this.abort();
+  }
+
+  private abort(): void {
+    this.gone = true;
+    this.socket.destroy();
+  }
+
+  /** From this request on, the connection is Node's: put the unparsed bytes back and let its server take it. */
+  private handOff(): void {
+    const socket = this.socket;
+    socket.removeListener('data', this.onData);
+    socket.removeListener('drain', this.onDrain);
+    socket.removeListener('timeout', this.onTimeout);
+    socket.setTimeout(0);
+    socket.pause();
+    if (this.pending) socket.unshift(this.pending);
+    this.pending = null;
+    this.gone = true; // for the front door
+    this.front.forget(this, socket);
+    // Node's server reads from here on (the bytes put back first).
+    process.nextTick(() => socket.resume());
+  }
+}
