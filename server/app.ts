@@ -107,6 +107,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const hls = new HlsService(hub, {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
+    idleStopMs: config.hlsIdleStopMs,
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });

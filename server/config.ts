@@ -22,6 +22,8 @@ const schema = z.object({
   PUBLISHER_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
   HLS_SEGMENT_TARGET: seconds.default(1),
   HLS_PART_TARGET: seconds.default(0.2),
+  /** Stop packaging a stream as LL-HLS after this many seconds without an HLS request; 0 packages every stream always. */
+  HLS_IDLE_STOP_SECONDS: z.coerce.number().min(0).max(3600).default(60),
 });
 
 export type Config = {
@@ -37,6 +39,7 @@ export type Config = {
   publisherGraceMs: number;
   hlsSegmentTarget: number;
   hlsPartTarget: number;
+  hlsIdleStopMs: number;
   dev: boolean;
 };
 
@@ -78,6 +81,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publisherGraceMs: c.PUBLISHER_GRACE_SECONDS * 1000,
     hlsSegmentTarget: c.HLS_SEGMENT_TARGET,
     hlsPartTarget: c.HLS_PART_TARGET,
+    hlsIdleStopMs: c.HLS_IDLE_STOP_SECONDS * 1000,
     dev: opts.dev ?? false,
   };
 }

@@ -196,7 +196,8 @@ async function plRes0(p: Promise<{ status: number; body: Buffer; done: number }>
 async function main(): Promise<void> {
   const media = ensureMedia();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'golive-hls-bench-'));
-  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  // Packaged from the first packet (not on demand): the hook below needs the segmenter when the stream goes live.
+  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', HLS_IDLE_STOP_SECONDS: '0' });
   const server = await startServer({ config, logger: createLogger('warn', false), withNext: false });
   const base = `http://127.0.0.1:${server.httpPort}`;
   let ffmpeg: ChildProcess | null = null;

@@ -28,6 +28,9 @@ describe('LL-HLS from an RTMP publish', () => {
     base = `${server.http}/hls/${id}`;
     pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 25 });
     await waitLive(server, id);
+    // Packaged on demand (HLS_IDLE_STOP_SECONDS, default 60): nothing until a viewer asks.
+    assert.equal(server.hls.segmenter(id), undefined, 'not packaged before an HLS request');
+    assert.equal((await fetch(`${base}/index.m3u8`)).status, 200);
     await waitFor('three segments', () => (server.hls.segmenter(id)?.segments.filter((x) => x.complete).length ?? 0) >= 3, 20000);
   });
   after(async () => {

@@ -228,3 +228,64 @@ describe('LL-HLS service: blocking requests', () => {
     }
   });
 });
+
+describe('LL-HLS service: packaging on demand (idleStopMs)', () => {
+  let packets: MediaPacket[];
+  before(async () => {
+    packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  });
+
+  test('a live stream is packaged from the first request, from the cached GOP, and stops when nobody asks', async () => {
+    const f = new Fixture(packets, { idleStopMs: 300 });
+    const id = 'ondemand';
+    await f.start(id);
+    try {
+      // 1.6 s of a stream with 1 s GOPs: the hub caches the 0.6 s since the last keyframe.
+      const t0 = packets[0].dts;
+      f.feedUntil(() => packets[f.sent - 1]?.dts - t0 >= 1600);
+      assert.equal(f.hls.segmenter(id), undefined, 'nobody asked: no packager');
+      assert.equal(f.hls.packaging, 0);
+      assert.equal(f.hub.stats(id)?.subscribers.hls ?? 0, 0);
+
+      const r = await f.get('index.m3u8');
+      assert.equal(r.status, 200);
+      const text = r.body.toString();
+      const parts = text.split('\n').filter((l) => l.startsWith('#EXT-X-PART:'));
+      assert.ok(parts.length >= 2, `parts from the cached GOP at once:\n${text}`);
+      assert.match(parts[0], /INDEPENDENT=YES/, 'the first part starts on the cached keyframe');
+      assert.equal(f.hls.packaging, 1);
+      const run = f.hls.segmenter(id)!.run;
+
+      // Requests keep it running ...
+      for (let i = 0; i < 6; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        assert.equal((await f.get('index.m3u8')).status, 200);
+      }
+      assert.equal(f.hls.segmenter(id)?.run, run, 'still the same packager');
+      // ... and without them it stops (checked every idleStopMs / 4).
+      for (let i = 0; i < 100 && f.hls.packaging > 0; i++) await new Promise((res) => setTimeout(res, 20));
+      assert.equal(f.hls.packaging, 0, 'stopped after idleStopMs without a request');
+      assert.equal(f.hub.stats(id)?.subscribers.hls ?? 0, 0, 'and unsubscribed from the hub');
+
+      // The next request starts a fresh one (new URIs).
+      assert.equal((await f.get('index.m3u8')).status, 200);
+      assert.notEqual(f.hls.segmenter(id)?.run, run);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  test('a stream that is not live is not packaged: 404, activate() false', async () => {
+    const f = new Fixture(packets, { idleStopMs: 300 });
+    await f.start('live1');
+    try {
+      assert.equal((await f.get('../nolive/index.m3u8')).status, 404);
+      assert.equal(f.hls.activate('nolive'), false);
+      assert.equal(f.hls.packaging, 0);
+      assert.equal(f.hls.activate('live1'), true, 'a live stream (even before its first packet)');
+      assert.equal(f.hls.packaging, 1);
+    } finally {
+      await f.stop();
+    }
+  });
+});

@@ -29,6 +29,13 @@ export interface HlsOptions {
    * burst as the part before, and stalls.
    */
   lastPartGap: number;
+  /**
+   * Package on demand: 0 packages every live stream from its first packet to its end. Otherwise a stream is packaged
+   * only while someone asks for it: the first /hls/ request for a live stream (or `activate`, for snapshots) starts
+   * its packager from the hub's GOP cache — so the first playlist already has the current GOP's parts — and it stops
+   * after this many ms without a request (a viewer reloads its playlist at least every target duration).
+   */
+  idleStopMs: number;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -40,6 +47,7 @@ const DEFAULTS: HlsOptions = {
   maxWaiters: 20_000,
   keepEndedMs: 30_000,
   lastPartGap: 1,
+  idleStopMs: 0,
 };
 
 /**
@@ -109,6 +117,8 @@ class HlsStream implements SubscriberSink {
   unsubscribe: () => void = () => undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   viewers = new Map<string, number>();
+  /** performance.now() of the latest request (for on-demand packaging). */
+  lastUsed = performance.now();
   /**
    * Rendered playlists (full and delta) and their response headers, until the next change: every
    * blocked viewer gets the same bytes. Indexed by (delta ? 3 : 0) + cache kind (see CACHE).
@@ -379,6 +389,8 @@ export class HlsService {
   readonly playlistOptions: PlaylistOptions;
   private streams = new Map<string, HlsStream>();
   private offs: Array<() => void> = [];
+  /** On demand: the timer that stops packagers nobody asks for (armed while any runs). */
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -406,9 +418,53 @@ export class HlsService {
       st = undefined;
     }
     if (st) return; // resumed within the grace period: the sink's start() handles it
-    st = new HlsStream(id, this);
+    if (this.options.idleStopMs === 0) this.startPackager(id);
+  }
+
+  private startPackager(id: string): HlsStream {
+    const st = new HlsStream(id, this);
     this.streams.set(id, st);
+    // A live stream's sink starts at once, with the cached GOP.
     st.unsubscribe = this.hub.subscribe(id, st);
+    if (this.options.idleStopMs > 0 && !this.idleTimer) {
+      this.idleTimer = setInterval(() => this.stopIdle(), Math.max(250, this.options.idleStopMs / 4));
+      this.idleTimer.unref?.();
+    }
+    return st;
+  }
+
+  /**
+   * On demand: make sure a live (or reconnecting) stream is being packaged, e.g. before reading its newest keyframe
+   * for a snapshot. True when it is (always true for a packaged stream; false for a stream that is not live).
+   */
+  activate(id: string): boolean {
+    const st = this.streams.get(id);
+    if (st) {
+      st.lastUsed = performance.now();
+      return true;
+    }
+    if (this.options.idleStopMs === 0 || !this.hub.isActive(id)) return false;
+    this.startPackager(id);
+    return true;
+  }
+
+  /** Stop the packagers nobody asked for in `idleStopMs` (ended streams go by their own timer). */
+  private stopIdle(): void {
+    const now = performance.now();
+    for (const [id, st] of this.streams) {
+      if (st.segmenter.ended || st.waiters.size > 0 || now - st.lastUsed < this.options.idleStopMs) continue;
+      st.close();
+      this.streams.delete(id);
+    }
+    if (this.streams.size === 0 && this.idleTimer) {
+      clearInterval(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  /** Streams being packaged now. */
+  get packaging(): number {
+    return this.streams.size;
   }
 
   private onEnd(id: string): void {
@@ -435,6 +491,8 @@ export class HlsService {
   }
 
   close(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
     for (const off of this.offs) off();
     for (const st of this.streams.values()) st.close();
     this.streams.clear();
@@ -480,7 +538,9 @@ export class HlsService {
       sendStatus(reply, 404, 'not found');
       return true;
     }
-    const st = this.streams.get(m[1]);
+    let st = this.streams.get(m[1]);
+    if (st) st.lastUsed = performance.now();
+    else if (this.activate(m[1])) st = this.streams.get(m[1]);
     if (!st) {
       sendStatus(reply, 404, 'no such live stream');
       return true;

@@ -78,6 +78,10 @@ describe('stream snapshots', () => {
     url = `${server.http}/api/streams/${id}/snapshot.jpg`;
     pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 25 });
     await waitLive(server, id);
+    // Nobody watches yet, so nothing is packaged; a snapshot is still offered (taking it starts the packager).
+    assert.equal(server.hls.segmenter(id), undefined);
+    assert.equal(server.snapshots.available(id), true);
+    assert.equal(server.hls.activate(id), true);
     await waitFor('a keyframe part', () => server.hls.segmenter(id)?.segments.some((x) => x.parts.some((p) => p.independent)), 20000);
   });
   after(async () => {

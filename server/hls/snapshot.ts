@@ -22,7 +22,8 @@ export interface SnapshotOptions {
   /** Live state, codecs and `end` events of streams. */
   hub: Pick<Hub, 'stats' | 'events'>;
   /** The HLS packager (its segmenters hold the media). */
-  hls: { segmenter(id: string): Segmenter | undefined };
+  /** `activate` (optional) starts an on-demand packager: a snapshot is a request for the stream's media. */
+  hls: { segmenter(id: string): Segmenter | undefined; activate?(id: string): boolean };
   /** How long a result is reused, ms. */
   cacheMs?: number;
   /** An ffmpeg still running after this is killed, ms. */
@@ -86,6 +87,9 @@ function newestKeyframePart(seg: Segmenter): Part | null {
   return null;
 }
 
+/** find() without activating, for a live stream with video that is not being packaged (yet): a snapshot will start it. */
+const NOT_PACKAGED = 'the stream is not packaged yet';
+
 export class SnapshotService {
   private readonly opts: Required<Omit<SnapshotOptions, 'log'>> & Pick<SnapshotOptions, 'log'>;
   private readonly cache = new Map<string, CacheEntry>();
@@ -124,7 +128,10 @@ export class SnapshotService {
    * image requests (a 404 for an <img> is an error in the browser's console).
    */
   available(id: string): boolean {
-    if (this.closed || !this.opts.ffmpeg.found || typeof this.find(id) === 'string') return false;
+    if (this.closed || !this.opts.ffmpeg.found) return false;
+    // Asking does not start an on-demand packager (the API lists streams often); taking a snapshot does.
+    const found = this.find(id, false);
+    if (typeof found === 'string' && found !== NOT_PACKAGED) return false;
     const entry = this.cache.get(id);
     return !entry || !!entry.jpeg || Date.now() - entry.at >= this.opts.cacheMs;
   }
@@ -175,12 +182,15 @@ export class SnapshotService {
     return { ok: false, status: 503, reason: entry.error ?? 'snapshot failed' };
   }
 
-  /** What to feed ffmpeg for this stream, or why there is nothing. */
-  private find(id: string): { init: Buffer; part: Part; source: string } | string {
+  /** What to feed ffmpeg for this stream, or why there is nothing; `activate`: start an on-demand packager. */
+  private find(id: string, activate = true): { init: Buffer; part: Part; source: string } | string {
     const stats = this.opts.hub.stats(id);
     if (!stats || stats.state !== 'live') return 'the stream is not live';
     if (!stats.video) return 'the stream has no video';
-    const seg = this.opts.hls.segmenter(id);
+    const hls = this.opts.hls;
+    if (activate) hls.activate?.(id);
+    const seg = hls.segmenter(id);
+    if (!seg && !activate && hls.activate) return NOT_PACKAGED;
     if (!seg || seg.ended || !seg.init) return 'the stream has no media yet';
     const part = newestKeyframePart(seg);
     if (!part) return 'the stream has no keyframe yet';
