@@ -220,6 +220,26 @@ describe('HttpFront', () => {
     assert.equal(c.responses()[0].headers.get('connection'), 'close');
   });
 
+  it('a client that half-closes gets its answers (held and pipelined), then the connection closes', async () => {
+    const c = new Raw(s.port).send(get('/hls/held') + get('/hls/echo?after'));
+    await c.until('the held request', () => s.held.length === 1);
+    c.socket.end(); // FIN: nothing more from the client
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.closed, false, 'still open for the answers');
+    s.held.pop()!.send(200, ['Content-Length', '4'], Buffer.from('held'), false);
+    await c.until('closed after both answers', (r) => r.closed);
+    assert.deepEqual(
+      c.responses().map((r) => r.body),
+      ['held', 'GET ?after 127.0.0.1|test-agent'],
+    );
+    assert.equal(c.responses()[1].headers.get('connection'), 'close');
+    const idle = new Raw(s.port);
+    await new Promise((r) => idle.socket.once('connect', r));
+    idle.socket.end(get('/hls/a').slice(0, 10)); // an incomplete request, then FIN
+    await idle.until('closed without an answer', (r) => r.closed);
+    assert.equal(idle.data, '');
+  });
+
   it('a head larger than 16 KiB goes to Node (431); a route that throws closes only its connection', async () => {
     const big = new Raw(s.port).send(`GET /hls/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     await big.until('431', (r) => r.data.startsWith('HTTP/1.1 431'));

@@ -234,6 +234,8 @@ class FrontConnection implements FastReply {
   /** Reading is paused: the client is not taking what we wrote, or sends too much ahead. */
   private paused = false;
   private processing = false;
+  /** The client will send nothing more. */
+  private clientEnded = false;
   /** When the head of the request in `pending` started to arrive (performance.now()). */
   private headSince = 0;
   gone = false;
@@ -242,6 +244,7 @@ class FrontConnection implements FastReply {
   private readonly onData = (d: Buffer) => this.data(d);
   private readonly onDrain = () => this.drained();
   private readonly onTimeout = () => this.timedOut();
+  private readonly onEnd = () => this.ended();
 
   constructor(
     private readonly front: HttpFront,
@@ -255,7 +258,24 @@ class FrontConnection implements FastReply {
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('timeout', this.onTimeout);
+    socket.on('end', this.onEnd);
     socket.setTimeout(front.idleTimeoutMs);
+  }
+
+  /**
+   * The client sent FIN (Node's HTTP server allows half-open sockets): answer what it asked for — a held request,
+   * complete pipelined ones — then close. An incomplete request is dropped.
+   */
+  private ended(): void {
+    this.clientEnded = true;
+    if (!this.busy) this.process();
+  }
+
+  /** After the client's FIN, with nothing left to answer: close our side too. */
+  private endIfDone(): void {
+    if (!this.clientEnded || this.busy || this.paused || this.gone) return;
+    this.gone = true;
+    this.socket.end();
   }
 
   private data(d: Buffer): void {
@@ -298,7 +318,9 @@ class FrontConnection implements FastReply {
         }
         this.busy = true;
         this.headOnly = h.method === 'HEAD';
-        this.closeAfter = h.close;
+        const rest = end + 4 < buf.length ? buf.subarray(end + 4) : null;
+        // The last request before the client's FIN is answered, then the connection closes.
+        this.closeAfter = h.close || (this.clientEnded && rest === null);
         let taken: boolean;
         try {
           taken = this.front.options.route(h.method, pathname, search, this);
@@ -313,12 +335,12 @@ class FrontConnection implements FastReply {
           return;
         }
         this.front.counts.requests++;
-        const rest = end + 4 < buf.length ? buf.subarray(end + 4) : null;
         this.pending = rest;
         if (rest) this.headSince = performance.now();
       }
     } finally {
       this.processing = false;
+      this.endIfDone();
     }
   }
 
@@ -349,6 +371,7 @@ class FrontConnection implements FastReply {
     }
     if (socket.writableNeedDrain) this.pause();
     else if (this.pending !== null) this.process();
+    else this.endIfDone();
   }
 
   destroy(): void {
@@ -391,6 +414,7 @@ class FrontConnection implements FastReply {
     socket.removeListener('data', this.onData);
     socket.removeListener('drain', this.onDrain);
     socket.removeListener('timeout', this.onTimeout);
+    socket.removeListener('end', this.onEnd);
     socket.setTimeout(0);
     socket.pause();
     if (this.pending) socket.unshift(this.pending);
