@@ -252,6 +252,38 @@ describe('HttpFront', () => {
   });
 });
 
+describe('HttpFront robustness', () => {
+  it('mutated requests (random bytes flipped, cut, repeated) never hurt the server or another connection', async () => {
+    const s = await setup({ idleTimeoutMs: 300 });
+    try {
+      const valid = Buffer.from(get('/hls/a/part.m4s') + get('/hls/held') + get('/hls/echo?x=1', 'Connection: close\r\n'));
+      let seed = 12345;
+      const rand = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+      };
+      const clients: Raw[] = [];
+      for (let i = 0; i < 200; i++) {
+        const b = Buffer.from(valid);
+        for (let k = rand(8); k >= 0; k--) b[rand(b.length)] = rand(256);
+        const cut = rand(3) === 0 ? b.subarray(0, rand(b.length)) : b;
+        const c = new Raw(s.port);
+        c.send(cut.toString('latin1'));
+        clients.push(c);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      for (const h of s.held.splice(0)) if (!h.gone) h.send(200, ['Content-Length', '1'], Buffer.from('h'), false);
+      const good = new Raw(s.port).send(get('/hls/a/part.m4s'));
+      await good.until('a clean request is still answered', (r) => r.responses().length === 1);
+      assert.equal(good.responses()[0].body, BODY.toString());
+      for (const c of clients) c.close();
+      good.close();
+    } finally {
+      await teardown(s);
+    }
+  });
+});
+
 describe('HttpFront limits', () => {
   it('closes an idle connection, not one whose request is held', async () => {
     const s = await setup({ idleTimeoutMs: 200 });
