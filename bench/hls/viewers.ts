@@ -32,6 +32,8 @@
  * --client picks how the simulated viewers fetch parts (see viewer-load.ts): hint (default: a blocking
  * request for the preload-hinted part beside the blocking reload), hlsjs (hls.js 1.x: the part once the
  * reload lists it), or mixed (half each).
+ * BENCH_LOADGEN_NODE_FLAGS (environment) adds node flags to the load generator processes, e.g.
+ *   "--cpu-prof --cpu-prof-dir=/tmp/lgprof" to see where the simulated viewers' own time goes.
  * Every child is stopped by its PID at the end of its point; every wait is bounded.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -203,7 +205,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       const out = k === 1 ? ['--out', outFile] : ['--raw-out', rawFiles[i], '--first', String(first)];
       lgs.push(own(spawn(
         process.execPath,
-        ['--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(share), '--ramp', String(rampS), '--from', String(from), '--to', String(to), ...out, '--client', args.client!, ...(args.plain || k > 1 ? [] : ['--probe-file', probeFile])],
+        [...(process.env.BENCH_LOADGEN_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(share), '--ramp', String(rampS), '--from', String(from), '--to', String(to), ...out, '--client', args.client!, ...(args.plain || k > 1 ? [] : ['--probe-file', probeFile])],
         { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
       )));
       first += share;
