@@ -50,6 +50,11 @@ export interface ChunkReaderLimits {
   maxChunkStreams: number;
   /** Largest accepted Set Chunk Size value (default 16 MiB). */
   maxChunkSize?: number;
+  /**
+   * The caller reuses the memory of the Buffer it passes to push() once push() returns (a socket read buffer shared
+   * by every read): then payloads are never views of it, single-chunk messages are copied too. Default false.
+   */
+  reusedInput?: boolean;
 }
 
 export const DEFAULT_CHUNK_SIZE = 128;
@@ -98,6 +103,7 @@ export class ChunkReader {
   private readonly maxMessageSize: number;
   private readonly maxChunkStreams: number;
   private readonly maxChunkSize: number;
+  private readonly reusedInput: boolean;
   private readonly streams = new Map<number, ChunkStreamState>();
   private inChunkSize = DEFAULT_CHUNK_SIZE;
   private total = 0;
@@ -113,6 +119,7 @@ export class ChunkReader {
     this.maxMessageSize = limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxChunkStreams = limits?.maxChunkStreams ?? DEFAULT_MAX_CHUNK_STREAMS;
     this.maxChunkSize = limits?.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE;
+    this.reusedInput = limits?.reusedInput ?? false;
   }
 
   /** The peer's current chunk size (bytes of payload per incoming chunk). */
@@ -128,7 +135,9 @@ export class ChunkReader {
   /**
    * Feeds bytes from the peer; returns every message completed by them, in order.
    * Payloads of messages that arrive in one chunk within one push() are
-   * subarrays of `data` (no copy); longer messages get their own buffer.
+   * subarrays of `data` (no copy), unless `reusedInput` was set; longer
+   * messages get their own buffer. Nothing else of `data` is kept after the
+   * call (an incomplete header is copied).
    */
   push(data: Buffer): RtmpMessage[] {
     this.total += data.length;
@@ -163,8 +172,13 @@ export class ChunkReader {
         const avail = len - pos;
         const remaining = this.chunkRemaining;
         if (cs.received === 0 && remaining === cs.length && avail >= remaining) {
-          // Whole message in one chunk and fully present: no copy.
-          const payload = data.subarray(pos, pos + remaining);
+          // Whole message in one chunk and fully present: no copy, unless `data`'s memory is about to be reused
+          // (the payload may be kept for long: the hub's GOP cache).
+          let payload: Buffer;
+          if (this.reusedInput) {
+            payload = Buffer.allocUnsafe(remaining);
+            data.copy(payload, 0, pos, pos + remaining);
+          } else payload = data.subarray(pos, pos + remaining);
           pos += remaining;
           this.current = null;
           this.chunkRemaining = 0;
