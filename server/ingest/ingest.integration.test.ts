@@ -120,6 +120,8 @@ describe('browser ingest over /ingest', () => {
     const withOffset = await waitFor('clock offset', () => c.messages.findLast((m) => m.type === 'stats' && typeof m.clockOffsetMs === 'number'), 10000);
     assert.ok(Math.abs((withOffset.clockOffsetMs as number) - 5000) < 200, `offset ${withOffset.clockOffsetMs}`);
     // HLS PDT is the capture time on the server's clock (captureStart was sent on the page's clock).
+    // A viewer asks (LL-HLS is packaged on demand): the packager starts from the cached GOP.
+    assert.equal(server.hls.activate(s.id), true);
     const seg = server.hls.segmenter(s.id)!;
     await waitFor('an HLS segment', () => seg.segments.length > 0);
     const drift = seg.segments[0].programDateTime - Date.now();
