@@ -7,7 +7,7 @@ import type { Config } from './config';
 import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
 import { baseUrls, handleApi } from './http/api';
 import { IngestService } from './ingest/service';
-import { HlsService } from './hls/service';
+import { HlsService, NodeReply, type HlsReply } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
 import { HttpFront } from './http/front';
 import { healthReport } from './http/health';
@@ -129,13 +129,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const server = http.createServer();
   let httpPort = config.port;
+  /** A target that matches HLS_FAST_PATH, answered without a URL object or a promise: its own pathname and search. */
+  const answerPlainHls = (method: string, target: string, reply: HlsReply): boolean => {
+    const q = target.indexOf('?');
+    return hls.answer(method, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q), reply);
+  };
   // LL-HLS requests on connections that carry nothing else are parsed and answered by the front door, on the raw
   // socket; everything else is Node's (see server/http/front.ts).
   const front = new HttpFront({
     http: server,
     prefix: '/hls/',
-    route: (method, pathname, search, reply) =>
-      HLS_FAST_PATH.test(pathname) && !search.includes('#') && hls.answer(method, pathname, search, reply),
+    route: (method, target, reply) => HLS_FAST_PATH.test(target) && answerPlainHls(method, target, reply),
     log: logger.child({ component: 'http-front' }),
   });
 
@@ -182,13 +186,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    // LL-HLS requests (thousands a second with many viewers) skip the URL object and the promise:
-    // a plain /hls/<id>/<file>[?query] is its own pathname and search.
+    // LL-HLS requests on connections Node has (the front door handed them over) skip the URL object and the promise.
     const target = req.url ?? '/';
     if (HLS_FAST_PATH.test(target)) {
-      const q = target.indexOf('?');
       try {
-        if (hls.serve(req, res, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q))) return;
+        if (answerPlainHls(req.method ?? 'GET', target, new NodeReply(req, res))) return;
       } catch (err) {
         failed(req, res, err);
         return;

@@ -295,7 +295,7 @@ function headers(type: string, length: number, cache: string): string[] {
 }
 
 /** A response on Node's `http` server. */
-class NodeReply implements HlsReply {
+export class NodeReply implements HlsReply {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
@@ -438,14 +438,18 @@ export class HlsService {
    * for a snapshot. True when it is (always true for a packaged stream; false for a stream that is not live).
    */
   activate(id: string): boolean {
+    return this.packager(id) !== undefined;
+  }
+
+  /** The stream's packager, marked as used now; started on demand for a live (or reconnecting) stream. */
+  private packager(id: string): HlsStream | undefined {
     const st = this.streams.get(id);
     if (st) {
       st.lastUsed = performance.now();
-      return true;
+      return st;
     }
-    if (this.options.idleStopMs === 0 || !this.hub.isActive(id)) return false;
-    this.startPackager(id);
-    return true;
+    if (this.options.idleStopMs === 0 || !this.hub.isActive(id)) return undefined;
+    return this.startPackager(id);
   }
 
   /** Stop the packagers nobody asked for in `idleStopMs` (ended streams go by their own timer). */
@@ -506,21 +510,13 @@ export class HlsService {
 
   /** Handle /hls/... requests; false when the path is not ours. */
   async handle(req: IncomingMessage, res: ServerResponse, url: HlsTarget): Promise<boolean> {
-    return this.serve(req, res, url.pathname, url.search);
+    return this.answer(req.method ?? 'GET', url.pathname, url.search, new NodeReply(req, res));
   }
 
   /**
-   * The same, synchronously (no promise per request): `pathname` and `search` (with its `?`, or
-   * '') as a URL would give them. app.ts passes them straight from `req.url` for plain /hls/ paths.
-   */
-  serve(req: IncomingMessage, res: ServerResponse, pathname: string, search: string): boolean {
-    if (!pathname.startsWith('/hls/')) return false;
-    return this.answer(req.method ?? 'GET', pathname, search, new NodeReply(req, res));
-  }
-
-  /**
-   * Answer an /hls/ request (`pathname` starts with /hls/) through `reply`; false when the path is not ours. The HTTP
-   * front door calls this directly for the requests it parses itself.
+   * Answer an /hls/ request through `reply`, synchronously; false when the path is not ours. `pathname` and `search`
+   * (with its `?`, or '') as a URL would give them: app.ts passes them straight from the request target for plain
+   * /hls/ paths, from Node's server (a NodeReply) or the HTTP front door.
    */
   answer(method: string, pathname: string, search: string, reply: HlsReply): boolean {
     if (!pathname.startsWith('/hls/')) return false;
@@ -538,9 +534,7 @@ export class HlsService {
       sendStatus(reply, 404, 'not found');
       return true;
     }
-    let st = this.streams.get(m[1]);
-    if (st) st.lastUsed = performance.now();
-    else if (this.activate(m[1])) st = this.streams.get(m[1]);
+    const st = this.packager(m[1]);
     if (!st) {
       sendStatus(reply, 404, 'no such live stream');
       return true;

@@ -34,7 +34,10 @@ async function setup(opts: { idleTimeoutMs?: number; big?: Buffer } = {}): Promi
     http: server,
     prefix: '/hls/',
     idleTimeoutMs: opts.idleTimeoutMs,
-    route: (method, pathname, search, reply) => {
+    route: (method, target, reply) => {
+      const q = target.indexOf('?');
+      const pathname = q < 0 ? target : target.slice(0, q);
+      const search = q < 0 ? '' : target.slice(q);
       if (pathname === '/hls/not-mine') return false;
       if (pathname === '/hls/throw') throw new Error('route failed');
       if (pathname === '/hls/held') {

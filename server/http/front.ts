@@ -32,10 +32,10 @@ export interface FastReply {
 }
 
 /**
- * A fast route: answer the request through `reply` (now or later) and return true, or return false (before sending
- * anything) to leave it, and the connection, to Node's `http` server.
+ * A fast route: answer the request (its request target as sent: path and query) through `reply`, now or later, and
+ * return true; or return false, before sending anything, to leave it and the connection to Node's `http` server.
  */
-export type FastRoute = (method: string, pathname: string, search: string, reply: FastReply) => boolean;
+export type FastRoute = (method: string, target: string, reply: FastReply) => boolean;
 
 export interface FrontOptions {
   /** Node's server: it listens; the front door takes its connections first and hands it what it does not answer. */
@@ -60,11 +60,10 @@ export class HttpFront {
   private readonly conns = new Set<FrontConnection>();
   readonly idleTimeoutMs: number;
   readonly headTimeoutMs: number;
-  /** Connections accepted, connections handed to Node's server, requests answered here (for tests and stats). */
-  readonly counts = { accepted: 0, handedOff: 0, requests: 0 };
+  /** Connections handed to Node's server, requests answered here (for tests). */
+  readonly counts = { handedOff: 0, requests: 0 };
   /** Node's own 'connection' listeners (its HTTP connection handler), called for a connection handed off. */
   private readonly nodeListeners: Array<(socket: net.Socket) => void>;
-  private readonly onConnection = (socket: net.Socket) => this.accept(socket);
 
   constructor(readonly options: FrontOptions) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 5000;
@@ -73,16 +72,10 @@ export class HttpFront {
     this.nodeListeners = http.listeners('connection') as Array<(socket: net.Socket) => void>;
     if (this.nodeListeners.length === 0) throw new Error('the HTTP server has no connection handler to hand connections to');
     http.removeAllListeners('connection');
-    http.on('connection', this.onConnection);
-  }
-
-  /** Live connections the front door still handles itself. */
-  get connections(): number {
-    return this.conns.size;
+    http.on('connection', (socket: net.Socket) => this.accept(socket));
   }
 
   private accept(socket: net.Socket): void {
-    this.counts.accepted++;
     socket.setNoDelay(true);
     this.conns.add(new FrontConnection(this, socket));
   }
@@ -98,13 +91,6 @@ export class HttpFront {
   closeAll(): void {
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
-  }
-
-  /** Give the connection handling back to Node's server alone (new connections; open ones stay as they are). */
-  detach(): void {
-    const http = this.options.http;
-    http.removeListener('connection', this.onConnection);
-    for (const l of this.nodeListeners) http.on('connection', l);
   }
 }
 
@@ -309,9 +295,6 @@ class FrontConnection implements FastReply {
           this.handOff();
           return;
         }
-        const q = h.target.indexOf('?');
-        const pathname = q < 0 ? h.target : h.target.slice(0, q);
-        const search = q < 0 ? '' : h.target.slice(q);
         if (h.userAgent !== this.ua) {
           this.ua = h.userAgent;
           this.key = '';
@@ -323,7 +306,7 @@ class FrontConnection implements FastReply {
         this.closeAfter = h.close || (this.clientEnded && rest === null);
         let taken: boolean;
         try {
-          taken = this.front.options.route(h.method, pathname, search, this);
+          taken = this.front.options.route(h.method, h.target, this);
         } catch (err) {
           this.front.options.log?.warn({ err, target: h.target }, 'fast HTTP route failed');
           this.socket.destroy();
