@@ -11,11 +11,12 @@
  * spends as little CPU as possible per request:
  *   - join: GET index.m3u8, the init segment and the newest part;
  *   - loop: blocking playlist reload `?_HLS_msn=M&_HLS_part=P` for the preload-hinted part (M,P);
- *     --client hint (default; Safari/AVPlayer, hls.js's preload-hint branch): at the same time a
- *       blocking request for the hinted part itself on the media connection, so the part comes in
- *       the same server turn as the playlist;
- *     --client hlsjs (hls.js 1.x, which parses the hint but does not fetch it): no part request
- *       until the playlist has come back and lists the part; then it is fetched (not blocked);
+ *     --client hint (default; our watch page, whose hls.js fetches the hint through
+ *       app/watch/part-prefetch.ts; Safari/AVPlayer): at the same time a blocking request for the
+ *       hinted part itself on the media connection, so the part comes in the same server turn as
+ *       the playlist;
+ *     --client hlsjs (stock hls.js 1.x, which parses the hint but does not fetch it): no part
+ *       request until the playlist has come back and lists the part; then it is fetched (not blocked);
  *     --client mixed: odd viewers hlsjs, even viewers hint.
  *     When the playlist arrives, any listed part not fetched yet is fetched.
  * Per part and viewer it records the wall time at which the whole part was received. Only parts

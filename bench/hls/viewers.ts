@@ -30,8 +30,8 @@
  * machine shared with others.
  * --server-flags adds node/V8 flags to the server process (space-separated), e.g. GC settings.
  * --client picks how the simulated viewers fetch parts (see viewer-load.ts): hint (default: a blocking
- * request for the preload-hinted part beside the blocking reload), hlsjs (hls.js 1.x: the part once the
- * reload lists it), or mixed (half each).
+ * request for the preload-hinted part beside the blocking reload, as our watch page and Safari do),
+ * hlsjs (stock hls.js 1.x: the part once the reload lists it), or mixed (half each).
  * BENCH_LOADGEN_NODE_FLAGS (environment) adds node flags to the load generator processes, e.g.
  *   "--cpu-prof --cpu-prof-dir=/tmp/lgprof" to see where the simulated viewers' own time goes.
  * Every child is stopped by its PID at the end of its point; every wait is bounded.

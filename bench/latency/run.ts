@@ -10,9 +10,10 @@
  *   nginx  reference: our RTMP relayed by `ffmpeg -c copy` to nginx-rtmp, its HLS in hls.js
  *
  *   npx tsx bench/latency/run.ts [--seconds 60] [--warmup 15] [--modes ll,plain,rtmp,nginx]
- *     [--timeslice 100] [--no-audio] [--no-catch-up] [--hls '{"liveSyncOnStallIncrease":0}']
+ *     [--timeslice 100] [--no-audio] [--no-catch-up] [--no-prefetch] [--hls '{"liveSyncOnStallIncrease":0}']
  *     [--ingest-out-args='-max_interleave_delta 1'] [--json out.json]
  *
+ * --no-prefetch turns off the watch page's preload-hint prefetch (app/watch/part-prefetch.ts) in the hls.js modes.
  * --timeslice, --no-audio, --hls (extra hls.js config for every hls.js mode) and --ingest-out-args
  * (extra output options for the server's ingest ffmpeg, through ffmpeg-wrap.sh) are for experiments;
  * the defaults are what the product does (app/broadcast/ingest.ts TIMESLICE_MS, audio; app/watch/hls-config.ts,
@@ -60,6 +61,7 @@ const { values: args } = parseArgs({
     'no-audio': { type: 'boolean', default: false },
     hls: { type: 'string', default: '{}' },
     'no-catch-up': { type: 'boolean', default: false },
+    'no-prefetch': { type: 'boolean', default: false },
     'ingest-out-args': { type: 'string', default: '' },
     json: { type: 'string' },
     chromium: { type: 'string', default: process.env.CHROMIUM_PATH || '/usr/bin/chromium' },
@@ -236,6 +238,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/hls.min.js': { file: path.join(ROOT, 'node_modules', 'hls.js', 'dist', 'hls.min.js'), type: 'text/javascript; charset=utf-8' },
   // The watch page's catch-up (TypeScript, transpiled as served), so the viewer plays exactly as the product does.
   '/catch-up.js': { file: path.join(ROOT, 'app', 'watch', 'catch-up.ts'), type: 'text/javascript; charset=utf-8' },
+  '/part-prefetch.js': { file: path.join(ROOT, 'app', 'watch', 'part-prefetch.ts'), type: 'text/javascript; charset=utf-8' },
 };
 
 function servedBody(file: string): Buffer | string {
@@ -701,7 +704,7 @@ async function main(): Promise<void> {
     try {
       // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
       // instead of sharing the broadcaster's.
-      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
       await vpage.bringToFront();
       await hold(warmup * 1000);
       const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;
@@ -805,7 +808,7 @@ function report(): void {
       `| ${r.label} | ${fmt(r.medianMs)} | ${fmt(r.p95Ms)} | ${fmt(r.minMs)}–${fmt(r.maxMs)} | ${r.read} / ${r.rejected} | ${r.stalls} | ${typeof ahead === 'number' ? fmt(ahead) : '-'} | ${fmt(r.cpu.machinePct)} (${fmt(r.cpu.load1, 1)}) |`,
     );
   }
-  const variant = `timeslice ${timeslice} ms${args['no-audio'] ? ', no audio' : ''}${args['no-catch-up'] ? ', no catch-up' : ''}${args.hls !== '{}' ? `, hls.js ${args.hls}` : ''}${args['ingest-out-args'] ? `, ingest ffmpeg + ${args['ingest-out-args']}` : ''}`;
+  const variant = `timeslice ${timeslice} ms${args['no-audio'] ? ', no audio' : ''}${args['no-catch-up'] ? ', no catch-up' : ''}${args['no-prefetch'] ? ', no prefetch' : ''}${args.hls !== '{}' ? `, hls.js ${args.hls}` : ''}${args['ingest-out-args'] ? `, ingest ffmpeg + ${args['ingest-out-args']}` : ''}`;
   console.log(`\nGlass-to-glass latency, ${seconds} s per mode after ${warmup} s warm-up (${variant}):\n`);
   console.log(lines.join('\n'));
   console.log('\nWhere the time goes (median / p95, ms from capture):\n');

@@ -6,6 +6,7 @@ import { CopyField } from '../../components/CopyField';
 import { formatDuration, measureClockOffset } from '../../lib/clock';
 import { attachCatchUp, GIVE_UP_S } from '../catch-up';
 import { WATCH_HLS_CONFIG } from '../hls-config';
+import { partPrefetch } from '../part-prefetch';
 
 type StreamView = {
   id: string;
@@ -64,7 +65,10 @@ export function Watch({ id }: { id: string }) {
     const { default: HlsCtor } = await import('hls.js');
     if (hlsRef.current) return;
     if (HlsCtor.isSupported()) {
-      const hls = new HlsCtor({ ...WATCH_HLS_CONFIG, lowLatencyMode: true, manifestLoadingMaxRetry: 2 });
+      // Fetches each preload-hinted part as the playlist naming it arrives, as Safari does (part-prefetch.ts).
+      const prefetch = partPrefetch(HlsCtor.DefaultConfig.loader);
+      const hls = new HlsCtor({ ...WATCH_HLS_CONFIG, ...prefetch.config, lowLatencyMode: true, manifestLoadingMaxRetry: 2 });
+      hls.once(HlsCtor.Events.DESTROYING, () => prefetch.prefetcher.stop());
       hlsRef.current = hls;
       hls.on(HlsCtor.Events.ERROR, (_e, data) => {
         if (!data.fatal) return;

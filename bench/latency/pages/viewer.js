@@ -1,9 +1,11 @@
 // The viewer: hls.js plays `src`; every presented video frame (requestVideoFrameCallback) is drawn
 // to a small canvas, the pixel clock read back and compared with this page's clock at the frame's
-// expected display time. Query: src, ll (1 = lowLatencyMode), label, hls (JSON: extra hls.js config).
+// expected display time. Query: src, ll (1 = lowLatencyMode), label, hls (JSON: extra hls.js config),
+// prefetch (0 = without the watch page's preload-hint prefetch).
 /* global Hls */
 import { decodeLevels, latencyFrom, sampleLevels, WIDTH, HEIGHT } from '/pixel-clock.js';
 import { attachCatchUp } from '/catch-up.js';
+import { partPrefetch } from '/part-prefetch.js';
 
 const q = new URLSearchParams(location.search);
 const lowLatencyMode = q.get('ll') === '1';
@@ -58,9 +60,12 @@ function fresh() {
 let stats = fresh();
 let lastValue = -1;
 
+// The watch page's preload-hint prefetch (app/watch/part-prefetch.ts; only acts in low-latency mode).
+const prefetch = q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
 const hls = new Hls({
   // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
   ...JSON.parse(q.get('hls') || '{}'),
+  ...(prefetch ? prefetch.config : {}),
   lowLatencyMode,
 });
 hls.on(Hls.Events.ERROR, (_e, data) => {
@@ -260,6 +265,6 @@ window.bench = {
     const s = stats;
     stats = fresh();
     const q = video.getVideoPlaybackQuality?.();
-    return { ...s, readPath, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, visibility: document.visibilityState };
+    return { ...s, readPath, prefetch: prefetch ? { ...prefetch.prefetcher.counts } : null, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, visibility: document.visibilityState };
   },
 };
