@@ -101,7 +101,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const rtmpLog = logger.child({ component: 'rtmp' });
   const rtmp = new RtmpServer(
     { maxConnections: config.rtmpMaxConnections, log: rtmpLog },
-    rtmpRelay({ hub, registry, publishAuth: config.publishAuth, log: rtmpLog }),
+    rtmpRelay({
+      hub,
+      registry,
+      publishAuth: config.publishAuth,
+      log: rtmpLog,
+      flushMs: config.rtmpWriteBatchMs,
+      videoFlushMs: config.rtmpWriteBatchMs,
+    }),
   );
   let rtmpPort: number | null = null;
   const hls = new HlsService(hub, {

@@ -11,8 +11,10 @@ test('defaults, and values from the environment', () => {
   assert.equal(d.publishAuth, 'key');
   assert.equal(d.publisherGraceMs, 10_000);
   assert.equal(d.hlsIdleStopMs, 60_000);
-  const c = loadConfig({ PORT: '8080', RTMP_PORT: '1936', PUBLIC_URL: 'https://live.example.com/', PUBLISH_AUTH: 'none', LOG_LEVEL: 'debug', HLS_IDLE_STOP_SECONDS: '0' });
+  assert.equal(d.rtmpWriteBatchMs, undefined);
+  const c = loadConfig({ PORT: '8080', RTMP_PORT: '1936', PUBLIC_URL: 'https://live.example.com/', PUBLISH_AUTH: 'none', LOG_LEVEL: 'debug', HLS_IDLE_STOP_SECONDS: '0', RTMP_WRITE_BATCH_MS: '0' });
   assert.equal(c.port, 8080);
+  assert.equal(c.rtmpWriteBatchMs, 0);
   assert.equal(c.hlsIdleStopMs, 0);
   assert.equal(c.publicUrl, 'https://live.example.com');
   assert.equal(c.publishAuth, 'none');
@@ -26,6 +28,8 @@ test('a bad value names its variable', () => {
     [{ PUBLIC_URL: 'not a url' }, /^invalid PUBLIC_URL/],
     [{ PUBLISH_AUTH: 'maybe' }, /^invalid PUBLISH_AUTH/],
     [{ HLS_IDLE_STOP_SECONDS: '-1' }, /^invalid HLS_IDLE_STOP_SECONDS/],
+    [{ RTMP_WRITE_BATCH_MS: '2.5' }, /^invalid RTMP_WRITE_BATCH_MS/],
+    [{ RTMP_WRITE_BATCH_MS: '5000' }, /^invalid RTMP_WRITE_BATCH_MS/],
     [{ HLS_PART_TARGET: '2', HLS_SEGMENT_TARGET: '1' }, /HLS_PART_TARGET=2: must not exceed HLS_SEGMENT_TARGET=1/],
   ];
   for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));

@@ -24,6 +24,8 @@ const schema = z.object({
   HLS_PART_TARGET: seconds.default(0.2),
   /** Stop packaging a stream as LL-HLS after this many seconds without an HLS request; 0 packages every stream always. */
   HLS_IDLE_STOP_SECONDS: z.coerce.number().min(0).max(3600).default(60),
+  /** RTMP players' media is written in batches at most this many ms old (server/relay/fanout.ts); 0 = every message at once. */
+  RTMP_WRITE_BATCH_MS: z.coerce.number().int().min(0).max(1000).optional(),
 });
 
 export type Config = {
@@ -40,6 +42,8 @@ export type Config = {
   hlsSegmentTarget: number;
   hlsPartTarget: number;
   hlsIdleStopMs: number;
+  /** Undefined: the relay's default (fanout.ts DEFAULT_FLUSH_MS). */
+  rtmpWriteBatchMs: number | undefined;
   dev: boolean;
 };
 
@@ -82,6 +86,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hlsSegmentTarget: c.HLS_SEGMENT_TARGET,
     hlsPartTarget: c.HLS_PART_TARGET,
     hlsIdleStopMs: c.HLS_IDLE_STOP_SECONDS * 1000,
+    rtmpWriteBatchMs: c.RTMP_WRITE_BATCH_MS,
     dev: opts.dev ?? false,
   };
 }

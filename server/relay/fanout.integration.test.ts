@@ -10,6 +10,7 @@ import { StreamRegistry } from '../media/registry';
 import { MessageType } from '../rtmp/messages';
 import { RtmpServer } from '../rtmp/server';
 import { connectPlayer, connectPublisher, type RtmpPlayer, type RtmpPublisher } from '../testing/rtmp-client';
+import { DEFAULT_FLUSH_MS, DEFAULT_VIDEO_FLUSH_MS } from './fanout';
 import { rtmpRelay } from './rtmp';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,8 +111,8 @@ describe('RTMP players with batched writes', () => {
 
   test('the same bytes as one write per message, in far fewer writes', { timeout: 30_000 }, async (t) => {
     const results: Array<{ streams: Buffer[]; writes: number[]; media: number }> = [];
-    // Batched (15 ms for all), batched with video at the end of its turn, one write per message.
-    for (const [flushMs, videoFlushMs] of [[15, 15], [15, 0], [0, 0]]) {
+    // Batched (the defaults: 33 ms for all), batched with video at the end of its turn, one write per message.
+    for (const [flushMs, videoFlushMs] of [[DEFAULT_FLUSH_MS, DEFAULT_VIDEO_FLUSH_MS], [15, 0], [0, 0]]) {
       const r = await startRelay(flushMs, {}, videoFlushMs);
       cleanups.push(() => r.close());
       const pub = await connectPublisher(r.url('fan'));

@@ -11,17 +11,23 @@
  * When: each message is written at most `flushMs` after it arrived (the flush is due when the
  * oldest queued message is; a message may ask for a shorter wait, e.g. video frames with the
  * relay's `videoFlushMs`, 0 meaning the end of the current event-loop turn). With ffmpeg
- * publishing 30 fps video and 44.1 kHz AAC (~73 messages a second), 15 ms for all gives ~33
- * writes a second per player at 1000 players instead of 73; 0 ms for video (audio waiting for
- * the next frame) ~39, and video then gets no added delay: see docs/BENCHMARKS.md.
+ * publishing 30 fps video and 44.1 kHz AAC (~73 messages a second), 33 ms (the default: one
+ * frame interval at 30 fps) gives about one write per video frame, ~30 a second per player
+ * instead of 73 (15 ms: ~40 at 100 players, ~33 at 1000); 0 ms for video (audio waiting for the
+ * next frame) ~39, and video then gets no added delay: see docs/BENCHMARKS.md. For comparison,
+ * SRS merges writes over 350 ms by default (`mw_latency`) and 100 ms in its low-latency setup.
  *
  * The bytes and their order on each connection are the same as without batching.
  */
 
-/** Default batching window: below one frame interval at 30 and 60 fps. */
-export const DEFAULT_FLUSH_MS = 15;
+/**
+ * Default batching window: one frame interval at 30 fps, so a player gets about one write per frame. At 100 players
+ * that is what puts our CPU per player at or below nginx-rtmp's (15 ms did not: docs/BENCHMARKS.md, RTMP fan-out);
+ * it adds ~17 ms on average to an RTMP player's delay. `RTMP_WRITE_BATCH_MS` changes it.
+ */
+export const DEFAULT_FLUSH_MS = 33;
 /** Default wait of video frames: the same (0 would write them at the end of the turn they came in). */
-export const DEFAULT_VIDEO_FLUSH_MS = 15;
+export const DEFAULT_VIDEO_FLUSH_MS = 33;
 
 /** What `rtmpRelay` uses when not told (diagnostic switches of bench/serve.ts change them). */
 export const fanoutDefaults = { flushMs: DEFAULT_FLUSH_MS, videoFlushMs: DEFAULT_VIDEO_FLUSH_MS };

@@ -70,7 +70,7 @@ class RtmpPlayer implements SubscriberSink {
     });
   }
   packet(p: MediaPacket): void {
-    // Written within flushMs, video frames within videoFlushMs (by default the same 15 ms).
+    // Written within flushMs, video frames within videoFlushMs (by default the same 33 ms).
     this.queue.push(encodeForPlayer(this.streamId, p), p.kind === 'video' ? this.videoFlushMs : undefined);
   }
   metadata(m: Record<string, unknown>): void {
