@@ -61,7 +61,7 @@ describe('PartPrefetcher', () => {
     assert.equal(p.take(urlFor(4)), null);
     calls[0].resolve(part(10));
     assert.equal((await taken)?.data.byteLength, 10);
-    assert.deepEqual(p.counts, { started: 1, used: 1, failed: 0, dropped: 0 });
+    assert.deepEqual(p.counts, { started: 1, used: 1, failed: 0, dropped: 0, stoppedBy: null });
   });
 
   it('keeps only the newest few, aborting the oldest; stop() aborts the rest and starts no more', async () => {
@@ -82,14 +82,33 @@ describe('PartPrefetcher', () => {
     assert.equal(p.size, 0);
   });
 
-  it('counts a handed-over prefetch that gave nothing as failed', async () => {
+  it('counts a handed-over prefetch that gave nothing (no response, or no bytes) as failed', async () => {
     const { calls, fetcher } = manualFetch();
     const p = new PartPrefetcher(fetcher);
     p.onPlaylist(hintFor(3), PL_URL);
+    p.onPlaylist(hintFor(4), PL_URL);
     const taken = p.take(urlFor(3));
+    const empty = p.take(urlFor(4));
     calls[0].resolve(null);
+    calls[1].resolve(part(0));
     assert.equal(await taken, null);
-    assert.equal(p.counts.failed, 1);
+    assert.equal(await empty, null);
+    assert.equal(p.counts.failed, 2);
+  });
+
+  it("stops for good after a player error it is told to stop on, and only then", () => {
+    const { calls, fetcher } = manualFetch();
+    const p = new PartPrefetcher(fetcher);
+    p.onPlaylist(hintFor(3), PL_URL);
+    p.onPlayerError('bufferStalledError');
+    assert.equal(p.size, 1);
+    assert.equal(p.counts.stoppedBy, null);
+    p.onPlayerError('fragParsingError');
+    assert.equal(calls[0].signal.aborted, true);
+    assert.equal(p.counts.stoppedBy, 'fragParsingError');
+    p.onPlaylist(hintFor(4), PL_URL);
+    assert.equal(calls.length, 1);
+    assert.equal(p.take(urlFor(3)), null);
   });
 });
 
@@ -144,7 +163,8 @@ function callbacks() {
   return { got, cb };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Lets promise jobs and the tasks they queue run (a loader answers in a task of its own). */
+const tick = () => new Promise((r) => setTimeout(() => setTimeout(r, 0), 0));
 
 describe('partPrefetch loaders', () => {
   it('a playlist load in low-latency mode prefetches its hint; the part load is then answered without the network', async () => {
@@ -169,6 +189,21 @@ describe('partPrefetch loaders', () => {
     assert.ok(fr.got.success[0].stats.loading.end >= fr.got.success[0].stats.loading.first);
     assert.deepEqual(network, [PL_URL], 'the part never went to the network a second time');
     assert.equal(prefetcher.counts.used, 1);
+  });
+
+  it('a completed prefetch is answered in a later task, as a network load is, not in a promise job', async () => {
+    const { calls, fetcher } = manualFetch();
+    const { config } = partPrefetch(Base, new PartPrefetcher(fetcher));
+    new config.pLoader(hlsConfig(true)).load(ctx(PL_URL, 'level'), loaderConfig, callbacks().cb);
+    await tick();
+    calls[0].resolve(part(3));
+    await tick();
+    const fr = callbacks();
+    new config.fLoader(hlsConfig(true)).load(ctx(urlFor(9), 'media-fragment'), loaderConfig, fr.cb);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.equal(fr.got.success.length, 0);
+    await tick();
+    assert.equal(fr.got.success.length, 1);
   });
 
   it('without low-latency mode nothing is prefetched', async () => {

@@ -18,6 +18,7 @@
  *     is still on its way); anything else, and any prefetch that failed or took longer than the load's timeout, is
  *     loaded the normal way.
  * Only with `lowLatencyMode` (without it hls.js loads whole segments and the hint is of no use).
+ * A player error in STOP_ON turns the prefetch off for the rest of the session (`onPlayerError`, wired by the page).
  */
 import type {
   FragmentLoaderConstructor,
@@ -42,6 +43,8 @@ export type FetchPart = (url: string, signal: AbortSignal) => Promise<Prefetched
 
 /** What a prefetcher did, for the page's diagnostics and the tests. */
 export interface PrefetchCounts {
+  /** Stopped after the player reported an error in STOP_ON (see onPlayerError). */
+  stoppedBy: string | null;
   /** Hinted parts requested. */
   started: number;
   /** Prefetches handed to hls.js. */
@@ -53,6 +56,14 @@ export interface PrefetchCounts {
 }
 
 const HINT_LINE = /^#EXT-X-PRELOAD-HINT:(.*)$/m;
+
+/**
+ * hls.js errors after which the page stops prefetching for the rest of the session and lets hls.js load every part
+ * itself. In 15 glass-to-glass runs with the prefetch hls.js twice reported a part that gave no media (a one-part
+ * hole, then a stall) — not seen in the 5 runs without it, cause not found (docs/BENCHMARKS.md); one such error turns
+ * the prefetch off for that viewer rather than risk another.
+ */
+export const STOP_ON: ReadonlySet<string> = new Set(['fragParsingError']);
 
 /** The attribute `name` of an attribute list (quoted or not), or undefined. */
 function attr(list: string, name: string): string | undefined {
@@ -107,7 +118,7 @@ export class PartPrefetcher {
   /** In the order they were started. */
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
-  readonly counts: PrefetchCounts = { started: 0, used: 0, failed: 0, dropped: 0 };
+  readonly counts: PrefetchCounts = { started: 0, used: 0, failed: 0, dropped: 0, stoppedBy: null };
 
   constructor(
     private readonly fetcher: FetchPart = fetchPart,
@@ -138,6 +149,8 @@ export class PartPrefetcher {
     this.entries.delete(url);
     this.counts.used++;
     return entry.promise.then((part) => {
+      // No bytes (nothing a part can be): treated as a failed prefetch, so hls.js loads the part itself.
+      if (part !== null && part.data.byteLength === 0) part = null;
       if (part === null) this.counts.failed++;
       return part;
     });
@@ -146,6 +159,13 @@ export class PartPrefetcher {
   /** Prefetches held now. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The player reported an error (hls.js's `details`): one in STOP_ON stops the prefetch for good. */
+  onPlayerError(details: string): void {
+    if (this.stopped || !STOP_ON.has(details)) return;
+    this.counts.stoppedBy = details;
+    this.stop();
   }
 
   /** Abort and forget every prefetch; later playlists start none. */
@@ -217,7 +237,11 @@ export function partPrefetch(Base: LoaderClass, prefetcher: PartPrefetcher = new
       };
       const limit = Number.isFinite(config.timeout) && config.timeout > 0 ? config.timeout : 10_000;
       this.waiting = { callbacks, timer: setTimeout(fallBack, limit) };
-      void prefetched.then((part) => {
+      // Answered in a task of its own, as a network load is: hls.js's loading code has only ever seen loaders answer
+      // after the task that called load() and the promise jobs it queued (here the prefetch is usually complete
+      // already, and a promise job would answer before hls.js has finished starting the load).
+      void prefetched.then((part) => setTimeout(() => answer(part), 0));
+      const answer = (part: PrefetchedPart | null): void => {
         const waiting = this.waiting;
         if (waiting === null) return; // aborted, destroyed or already fallen back
         if (part === null) {
@@ -232,10 +256,9 @@ export function partPrefetch(Base: LoaderClass, prefetcher: PartPrefetcher = new
         stats.loading.first = first;
         stats.loading.end = end;
         stats.loaded = stats.total = part.data.byteLength;
-        stats.chunkCount = 1;
         stats.bwEstimate = end > first ? (stats.total * 8000) / (end - first) : 0;
         waiting.callbacks.onSuccess({ url: context.url, data: part.data, code: 200 }, stats, context, null);
-      });
+      };
     }
 
     override abort(): void {

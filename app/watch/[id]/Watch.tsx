@@ -69,6 +69,7 @@ export function Watch({ id }: { id: string }) {
       const prefetch = partPrefetch(HlsCtor.DefaultConfig.loader);
       const hls = new HlsCtor({ ...WATCH_HLS_CONFIG, ...prefetch.config, lowLatencyMode: true, manifestLoadingMaxRetry: 2 });
       hls.once(HlsCtor.Events.DESTROYING, () => prefetch.prefetcher.stop());
+      hls.on(HlsCtor.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
       hlsRef.current = hls;
       hls.on(HlsCtor.Events.ERROR, (_e, data) => {
         if (!data.fatal) return;

@@ -68,6 +68,8 @@ const hls = new Hls({
   ...(prefetch ? prefetch.config : {}),
   lowLatencyMode,
 });
+// As the watch page: some errors turn the prefetch off for the rest of the session (part-prefetch.ts STOP_ON).
+if (prefetch) hls.on(Hls.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
 hls.on(Hls.Events.ERROR, (_e, data) => {
   if (data.details === 'bufferStalledError') stats.stalls++;
   if (stats.errors.length < 30) stats.errors.push(`${data.fatal ? 'FATAL ' : ''}${data.type}/${data.details}`);
