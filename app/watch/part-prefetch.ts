@@ -59,7 +59,7 @@ const HINT_LINE = /^#EXT-X-PRELOAD-HINT:(.*)$/m;
 
 /**
  * hls.js errors after which the page stops prefetching for the rest of the session and lets hls.js load every part
- * itself. In 15 glass-to-glass runs with the prefetch hls.js twice reported a part that gave no media (a one-part
+ * itself. In 19 glass-to-glass runs with the prefetch hls.js twice reported a part that gave no media (a one-part
  * hole, then a stall) — not seen in the 5 runs without it, cause not found (docs/BENCHMARKS.md); one such error turns
  * the prefetch off for that viewer rather than risk another.
  */

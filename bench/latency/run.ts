@@ -309,6 +309,8 @@ interface ViewerCollect {
   visibility: string;
   resolution: string | null;
   readPath: string | null;
+  /** The watch page's prefetch counters (part-prefetch.ts PrefetchCounts), null without it. */
+  prefetch: Record<string, unknown> | null;
 }
 
 interface ModeResult {
@@ -383,6 +385,7 @@ function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest
   if (c.holes.length) extra.bufferHoles = JSON.stringify(c.holes.slice(0, 8));
   if (c.lateLoads.length) extra.lateLoads = JSON.stringify(c.lateLoads.slice(0, 8));
   if (c.errors.length) extra.errors = [...new Set(c.errors)].slice(0, 6).join(', ');
+  if (c.prefetch) extra.prefetch = JSON.stringify(c.prefetch);
   return {
     mode,
     label: LABEL[mode],
