@@ -216,6 +216,15 @@ export function partPrefetch(Base: LoaderClass, prefetcher: PartPrefetcher = new
     /** Set while this load is answered from a prefetch: cleared by abort/destroy, or when it falls back. */
     private waiting: { callbacks: LoaderCallbacks<LoaderContext>; timer: ReturnType<typeof setTimeout> } | null = null;
 
+    /** Ends the wait for the prefetch (its timer too): the callbacks it was for, or null when none is pending. */
+    private endWait(): LoaderCallbacks<LoaderContext> | null {
+      const waiting = this.waiting;
+      if (waiting === null) return null;
+      clearTimeout(waiting.timer);
+      this.waiting = null;
+      return waiting.callbacks;
+    }
+
     override load(context: LoaderContext, config: LoaderConfiguration, callbacks: LoaderCallbacks<LoaderContext>): void {
       // hls.js sets rangeStart = rangeEnd = 0 for a whole resource and asks for a byte range only when rangeEnd is set.
       const ranged = Boolean(context.rangeEnd);
@@ -229,27 +238,17 @@ export function partPrefetch(Base: LoaderClass, prefetcher: PartPrefetcher = new
       stats.loading.start = start;
       this.context = context;
       const fallBack = (): void => {
-        if (this.waiting === null) return;
-        clearTimeout(this.waiting.timer);
-        this.waiting = null;
+        if (this.endWait() === null) return;
         stats.loading.start = 0; // the base loader refuses a second load() otherwise
         super.load(context, config, callbacks);
       };
-      const limit = Number.isFinite(config.timeout) && config.timeout > 0 ? config.timeout : 10_000;
-      this.waiting = { callbacks, timer: setTimeout(fallBack, limit) };
-      // Answered in a task of its own, as a network load is: hls.js's loading code has only ever seen loaders answer
-      // after the task that called load() and the promise jobs it queued (here the prefetch is usually complete
-      // already, and a promise job would answer before hls.js has finished starting the load).
-      void prefetched.then((part) => setTimeout(() => answer(part), 0));
       const answer = (part: PrefetchedPart | null): void => {
-        const waiting = this.waiting;
-        if (waiting === null) return; // aborted, destroyed or already fallen back
         if (part === null) {
           fallBack();
           return;
         }
-        clearTimeout(waiting.timer);
-        this.waiting = null;
+        const waiting = this.endWait();
+        if (waiting === null) return; // aborted, destroyed or already fallen back
         // The transfer as this load saw it: from load() (or the response's start, if later) to the last byte.
         const first = Math.max(start, part.first);
         const end = Math.max(first, part.end, performance.now());
@@ -257,25 +256,28 @@ export function partPrefetch(Base: LoaderClass, prefetcher: PartPrefetcher = new
         stats.loading.end = end;
         stats.loaded = stats.total = part.data.byteLength;
         stats.bwEstimate = end > first ? (stats.total * 8000) / (end - first) : 0;
-        waiting.callbacks.onSuccess({ url: context.url, data: part.data, code: 200 }, stats, context, null);
+        waiting.onSuccess({ url: context.url, data: part.data, code: 200 }, stats, context, null);
       };
+      const limit = Number.isFinite(config.timeout) && config.timeout > 0 ? config.timeout : 10_000;
+      this.waiting = { callbacks, timer: setTimeout(fallBack, limit) };
+      // Answered in a task of its own, as a network load is: hls.js's loading code has only ever seen loaders answer
+      // after the task that called load() and the promise jobs it queued (here the prefetch is usually complete
+      // already, and a promise job would answer before hls.js has finished starting the load).
+      void prefetched.then((part) => setTimeout(() => answer(part), 0));
     }
 
     override abort(): void {
-      const waiting = this.waiting;
+      const waiting = this.endWait();
       if (waiting === null) {
         super.abort();
         return;
       }
-      clearTimeout(waiting.timer);
-      this.waiting = null;
       this.stats.aborted = true;
-      waiting.callbacks.onAbort?.(this.stats, this.context as LoaderContext, null);
+      waiting.onAbort?.(this.stats, this.context as LoaderContext, null);
     }
 
     override destroy(): void {
-      if (this.waiting !== null) clearTimeout(this.waiting.timer);
-      this.waiting = null;
+      this.endWait();
       super.destroy();
     }
   }

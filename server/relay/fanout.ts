@@ -27,7 +27,7 @@
  */
 export const DEFAULT_FLUSH_MS = 33;
 /** Default wait of video frames: the same (0 would write them at the end of the turn they came in). */
-export const DEFAULT_VIDEO_FLUSH_MS = 33;
+export const DEFAULT_VIDEO_FLUSH_MS = DEFAULT_FLUSH_MS;
 
 /** What `rtmpRelay` uses when not told (diagnostic switches of bench/serve.ts change them). */
 export const fanoutDefaults = { flushMs: DEFAULT_FLUSH_MS, videoFlushMs: DEFAULT_VIDEO_FLUSH_MS };
