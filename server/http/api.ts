@@ -104,6 +104,19 @@ function streamIdOf(segment: string): string | null {
   return STREAM_ID_PATTERN.test(id) ? id : null;
 }
 
+/** A registry change; a database that refuses it (disk full, read-only, I/O error) is a 503, not a crash or a 500. */
+function stored<T>(change: () => T): T {
+  try {
+    return change();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      throw new HttpError(503, `the stream database refused the change (${code}): try again later`, { 'Retry-After': '5' });
+    }
+    throw err;
+  }
+}
+
 function wantsAll(url: URL): boolean {
   const v = url.searchParams.get('all');
   return v === '1' || v === 'true';
@@ -136,7 +149,7 @@ async function streamsRoute(req: IncomingMessage, res: ServerResponse, url: URL,
     const body = parseBody(createBody, await readJsonBody(req));
     let created;
     try {
-      created = registry.createSync(body.title ?? '', body.listed ?? true);
+      created = stored(() => registry.createSync(body.title ?? '', body.listed ?? true));
     } catch (err) {
       if (err instanceof RegistryFullError) throw new HttpError(503, err.message, { 'Retry-After': '3600' });
       throw err;
@@ -174,12 +187,12 @@ async function oneStreamRoute(req: IncomingMessage, res: ServerResponse, segment
   access.requireOperator(req);
   if (req.method === 'PATCH') {
     const body = parseBody(patchBody, await readJsonBody(req));
-    const record = id ? registry.update(id, body) : null;
+    const record = id ? stored(() => registry.update(id, body)) : null;
     if (!record) throw new HttpError(404, 'no such stream');
     sendJson(res, 200, managedStream(req, deps, record));
     return;
   }
-  if (!id || !registry.delete(id)) throw new HttpError(404, 'no such stream');
+  if (!id || !stored(() => registry.delete(id))) throw new HttpError(404, 'no such stream');
   // The key is gone: a live publish ends now, players and the HLS playlist get their end.
   hub.end(id, 'stream deleted');
   deps.onDeleted?.(id);
@@ -192,7 +205,7 @@ async function keyRoute(req: IncomingMessage, res: ServerResponse, segment: stri
   deps.access.requireOperator(req);
   await readJsonBody(req);
   const id = streamIdOf(segment);
-  const key = id ? deps.registry.rotateKey(id) : null;
+  const key = id ? stored(() => deps.registry.rotateKey(id)) : null;
   if (!id || !key) throw new HttpError(404, 'no such stream');
   sendJson(res, 200, { id, key, urls: keyUrls(req, deps, key) });
 }

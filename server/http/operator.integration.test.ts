@@ -340,3 +340,31 @@ describe('the process at start', () => {
     assert.match(lines[0], /^startup error: the database .*golive\.db is unreadable or corrupt/);
   });
 });
+
+describe('a database that refuses writes', () => {
+  test('answers 503 with a reason, the server keeps running, and writes work again once it accepts them', async () => {
+    const s = await startTestServer();
+    try {
+      const before = await s.createStream('before');
+      // Every write now fails as on a full or read-only disk (SQLITE_READONLY); reads still work.
+      s.registry.db.pragma('query_only = ON');
+      const res = await fetch(`${s.http}/api/streams`, { method: 'POST', headers: operatorHeaders(), body: '{}' });
+      assert.equal(res.status, 503);
+      assert.match(String((await json(res)).error), /database refused/);
+      assert.ok(Number(res.headers.get('retry-after')) >= 1);
+      const patch = await fetch(`${s.http}/api/streams/${before.id}`, { method: 'PATCH', headers: operatorHeaders(), body: '{"title":"x"}' });
+      assert.equal(patch.status, 503);
+      assert.equal(s.registry.get(before.id)?.title, 'before', 'memory follows the database, not the failed change');
+      assert.equal(s.registry.setTitle(before.id, 'from a broadcast page'), false, 'a best-effort title does not throw');
+      assert.equal((await fetch(`${s.http}/api/streams/${before.id}`)).status, 200);
+      s.registry.db.pragma('query_only = OFF');
+      // Nothing stays broken: the next writes go through.
+      const after = await s.createStream('after');
+      assert.ok(s.registry.get(after.id));
+      const again = await fetch(`${s.http}/api/streams/${before.id}`, { method: 'PATCH', headers: operatorHeaders(), body: '{"title":"renamed"}' });
+      assert.equal(again.status, 200);
+    } finally {
+      await s.stop();
+    }
+  });
+});
