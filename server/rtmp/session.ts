@@ -281,6 +281,22 @@ export class RtmpSession {
     throw new RtmpProtocolError(reason);
   }
 
+  /**
+   * Tell the peer why with an error onStatus on stream 0 (after our chunk size, if connect has not said it yet), then
+   * close the connection after those bytes.
+   */
+  closeWithStatus(code: string, description: string, reason: string): void {
+    if (this.closed) return;
+    if (!this.connected) this.sendControl(MessageType.SetChunkSize, setChunkSize(OUT_CHUNK_SIZE));
+    this.sendStatus(0, 'error', code, description);
+    this.requestClose(reason);
+  }
+
+  /** Has the peer's connect been accepted? */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
   private requestClose(reason: string): void {
     if (this.closed) return;
     this.closed = true;
