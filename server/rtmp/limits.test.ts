@@ -240,6 +240,43 @@ describe('RTMP listener limits (issue 14)', () => {
     });
   });
 
+  test('item 7: partial messages: bounded per connection before publish and for all connections together, given back on close', { timeout: 30_000 }, async () => {
+    const opts = { maxBufferBeforeAuth: 256 * 1024, maxBufferTotal: 512 * 1024, idleTimeoutMs: 0 };
+    await withServer(opts, acceptAll(), async (rtmp, url) => {
+      // Set Chunk Size 64 KiB, then on `streams` chunk streams the first 64 KiB chunk of an 8 MiB video message.
+      const partials = (streams: number) =>
+        Buffer.concat([
+          encodeMessage({ csid: 2, type: MessageType.SetChunkSize, streamId: 0, timestamp: 0, payload: Buffer.from([0, 1, 0, 0]) }, 128),
+          ...Array.from({ length: streams }, (_, i) =>
+            encodeMessage({ csid: 4 + i, type: MessageType.Video, streamId: 1, timestamp: 0, payload: Buffer.alloc(8 * MiB) }, 65536).subarray(0, 12 + 65536),
+          ),
+        ]);
+      // One connection, 63 streams: 4 MiB held for 4 MiB sent, before anything was allowed. Closed at 256 KiB.
+      const greedy = await RtmpClient.open(url(), { chunkSize: 128 });
+      greedy.write(partials(63));
+      await Promise.race([greedy.closed, sleep(5000)]);
+      assert.notEqual(greedy.closeReason, null, 'closed');
+      await until('its bytes given back', () => rtmp.stats().assemblingBytes === 0);
+      // Publishers may hold more each (3 x 64 KiB received, up to twice that allocated as the buffers grow), but all
+      // together no more than 512 KiB: the first stays, a later one that would pass the total is closed.
+      const pubs = await Promise.all([1, 2, 3].map((k) => connectPublisher(url(`k${k}`), { chunkSize: 128 })));
+      let most = 0;
+      for (const p of pubs) {
+        p.write(partials(3));
+        for (let i = 0; i < 10; i++) {
+          await sleep(20);
+          most = Math.max(most, rtmp.stats().assemblingBytes);
+        }
+      }
+      await until('one closed', () => pubs.some((p) => p.closeReason !== null));
+      assert.equal(pubs[0].closeReason, null, 'the first publisher stays');
+      assert.ok(most >= 3 * 65536, `publishers held ${most} bytes: the first one's partial messages at least`);
+      assert.ok(most <= 512 * 1024, `${most} bytes held`);
+      await Promise.all(pubs.map((p) => p.close()));
+      await until('all given back', () => rtmp.stats().assemblingBytes === 0 && rtmp.connectionCount === 0);
+    });
+  });
+
   test('item 12: peer strings reach the logs cut short', { timeout: 30_000 }, async () => {
     const lines: string[] = [];
     const log: RtmpLog = {
