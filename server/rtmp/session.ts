@@ -98,6 +98,7 @@ export const SESSION_DEFAULTS = {
   maxMetadataBytes: 64 * 1024,
   maxMessagesPerSecond: 1000,
 } as const;
+
 const NAME_PATTERN = /^[A-Za-z0-9_\-.~]{1,256}$/;
 
 export function splitName(raw: string): { name: string; query: string } {
