@@ -151,7 +151,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const rtmpLog = logger.child({ component: 'rtmp' });
   const rtmp = new RtmpServer(
-    { maxConnections: config.rtmpMaxConnections, log: rtmpLog },
+    { maxConnections: config.rtmpMaxConnections, ...config.rtmpLimits, log: rtmpLog },
     rtmpRelay({
       hub,
       registry,

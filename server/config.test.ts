@@ -49,6 +49,32 @@ test('a bad value names its variable', () => {
   for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
 });
 
+test('RTMP limits: defaults, values, and what is refused', () => {
+  assert.deepEqual(loadConfig({}).rtmpLimits, {
+    handshakeTimeoutMs: 10_000,
+    publishPlayTimeoutMs: 15_000,
+    idleTimeoutMs: 30_000,
+    reservedPublisherConnections: 50,
+    maxConnectionsPerAddress: 64,
+    maxBufferBeforeAuth: 256 * 1024,
+    maxBufferPerConnection: 16 * 1024 * 1024,
+    maxBufferTotal: 256 * 1024 * 1024,
+    maxMetadataBytes: 64 * 1024,
+    maxMessagesPerSecond: 1000,
+  });
+  const c = loadConfig({ RTMP_HANDSHAKE_TIMEOUT_SECONDS: '2.5', RTMP_MAX_CONNECTIONS_PER_ADDRESS: '0', RTMP_MAX_METADATA_BYTES: '4096' });
+  assert.equal(c.rtmpLimits.handshakeTimeoutMs, 2500);
+  assert.equal(c.rtmpLimits.maxConnectionsPerAddress, 0);
+  assert.equal(c.rtmpLimits.maxMetadataBytes, 4096);
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ RTMP_MAX_CONNECTIONS: '10', RTMP_RESERVED_PUBLISHER_CONNECTIONS: '10' }, /RTMP_RESERVED_PUBLISHER_CONNECTIONS=10: must be less than RTMP_MAX_CONNECTIONS=10/],
+    [{ RTMP_MAX_BUFFER_BYTES_PER_CONNECTION: '1000' }, /^invalid RTMP_MAX_BUFFER_BYTES_PER_CONNECTION/],
+    [{ RTMP_MAX_MESSAGES_PER_SECOND: '-5' }, /^invalid RTMP_MAX_MESSAGES_PER_SECOND/],
+    [{ RTMP_IDLE_TIMEOUT_SECONDS: 'soon' }, /^invalid RTMP_IDLE_TIMEOUT_SECONDS/],
+  ];
+  for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+});
+
 test('a port already in use is one clear error naming the port and its variable', async () => {
   const taken = net.createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));

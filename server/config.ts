@@ -42,6 +42,27 @@ const schema = z.object({
   STREAM_UNUSED_EXPIRE_DAYS: z.coerce.number().min(0).max(36500).default(30),
   /** Streams anyone but the operator may create per minute per address (BROADCAST_AUTH=open). */
   CREATE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  // ---- RTMP limits (issue 14; server/rtmp/server.ts, session.ts, chunk.ts; docs/architecture.md "RTMP limits") ----
+  /** Deadline of the RTMP handshake from accept; 0 = none. */
+  RTMP_HANDSHAKE_TIMEOUT_SECONDS: z.coerce.number().min(0).max(600).default(10),
+  /** Deadline from the end of the handshake to the first accepted publish or play; 0 = none. */
+  RTMP_PUBLISH_PLAY_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(15),
+  /** A non-player that sends nothing, or any connection that takes nothing of what waits for it, for this long is closed; 0 = never. */
+  RTMP_IDLE_TIMEOUT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  /** Of RTMP_MAX_CONNECTIONS, slots players can never take (kept for publishers). */
+  RTMP_RESERVED_PUBLISHER_CONNECTIONS: z.coerce.number().int().min(0).max(100000).default(50),
+  /** RTMP connections at once from one outside address (loopback is counted apart); 0 = no limit. */
+  RTMP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(100000).default(64),
+  /** Bytes an RTMP connection may hold (partial messages + unsent replies) before it publishes or plays. */
+  RTMP_MAX_BUFFER_BYTES_BEFORE_AUTH: z.coerce.number().int().min(16 * 1024).max(64 * 1024 * 1024).default(256 * 1024),
+  /** Bytes of partial messages an RTMP connection may hold after it publishes or plays (at least one 8 MiB message). */
+  RTMP_MAX_BUFFER_BYTES_PER_CONNECTION: z.coerce.number().int().min(8 * 1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Bytes of partial messages of all RTMP connections together. */
+  RTMP_MAX_BUFFER_BYTES_TOTAL: z.coerce.number().int().min(16 * 1024 * 1024).max(16 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  /** onMetaData bigger than this (as sent, or with its AMF0 references expanded) is ignored. */
+  RTMP_MAX_METADATA_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  /** Average messages a second an RTMP connection may send (bursts of 2 s worth); over it: onStatus error, closed. 0 = no limit. */
+  RTMP_MAX_MESSAGES_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000).default(1000),
 });
 
 export type Config = {
@@ -66,6 +87,19 @@ export type Config = {
   /** 0: never. */
   streamUnusedExpireMs: number;
   createRatePerMinute: number;
+  /** RTMP limits (issue 14), named as RtmpServerOptions names them. */
+  rtmpLimits: {
+    handshakeTimeoutMs: number;
+    publishPlayTimeoutMs: number;
+    idleTimeoutMs: number;
+    reservedPublisherConnections: number;
+    maxConnectionsPerAddress: number;
+    maxBufferBeforeAuth: number;
+    maxBufferPerConnection: number;
+    maxBufferTotal: number;
+    maxMetadataBytes: number;
+    maxMessagesPerSecond: number;
+  };
   dev: boolean;
 };
 
@@ -98,6 +132,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `invalid HLS_PART_TARGET=${c.HLS_PART_TARGET}: must not exceed HLS_SEGMENT_TARGET=${c.HLS_SEGMENT_TARGET}`,
     );
   }
+  if (c.RTMP_RESERVED_PUBLISHER_CONNECTIONS >= c.RTMP_MAX_CONNECTIONS) {
+    throw new ConfigError(
+      `invalid RTMP_RESERVED_PUBLISHER_CONNECTIONS=${c.RTMP_RESERVED_PUBLISHER_CONNECTIONS}: must be less than RTMP_MAX_CONNECTIONS=${c.RTMP_MAX_CONNECTIONS}`,
+    );
+  }
   return {
     port: c.PORT,
     rtmpPort: c.RTMP_PORT,
@@ -118,6 +157,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxStreams: c.MAX_STREAMS,
     streamUnusedExpireMs: c.STREAM_UNUSED_EXPIRE_DAYS * 86_400_000,
     createRatePerMinute: c.CREATE_RATE_PER_MINUTE,
+    rtmpLimits: {
+      handshakeTimeoutMs: c.RTMP_HANDSHAKE_TIMEOUT_SECONDS * 1000,
+      publishPlayTimeoutMs: c.RTMP_PUBLISH_PLAY_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: c.RTMP_IDLE_TIMEOUT_SECONDS * 1000,
+      reservedPublisherConnections: c.RTMP_RESERVED_PUBLISHER_CONNECTIONS,
+      maxConnectionsPerAddress: c.RTMP_MAX_CONNECTIONS_PER_ADDRESS,
+      maxBufferBeforeAuth: c.RTMP_MAX_BUFFER_BYTES_BEFORE_AUTH,
+      maxBufferPerConnection: c.RTMP_MAX_BUFFER_BYTES_PER_CONNECTION,
+      maxBufferTotal: c.RTMP_MAX_BUFFER_BYTES_TOTAL,
+      maxMetadataBytes: c.RTMP_MAX_METADATA_BYTES,
+      maxMessagesPerSecond: c.RTMP_MAX_MESSAGES_PER_SECOND,
+    },
     dev: opts.dev ?? false,
   };
 }

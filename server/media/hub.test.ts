@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
-import { Hub, PublishRefused, type StreamInit, type SubscriberSink } from './hub';
+import { GOP_PACKET_OVERHEAD, Hub, PublishRefused, type StreamInit, type SubscriberSink } from './hub';
 
 function pkt(kind: 'video' | 'audio', dts: number, opts: Partial<MediaPacket> = {}): MediaPacket {
   const flv = Buffer.alloc(opts.flv?.length ?? 100);
@@ -184,4 +184,19 @@ test('finish() ends the stream as soon as the publisher leaves, without the grac
   pub.end('stopped');
   assert.equal(sink.ended, 'stream ended');
   assert.equal(hub.stats('s'), null);
+});
+
+test('the GOP cache counts an overhead per packet: a flood of 1-byte packets stays bounded (issue 14 item 3)', () => {
+  const hub = new Hub(); // the default 16 MiB
+  const pub = hub.publish('s', handle());
+  pub.packet(key(0));
+  // 2 bytes each on the wire (fmt 3 chunks); ~330 bytes of heap each once cached.
+  for (let i = 1; i <= 200_000; i++) pub.packet(pkt('video', i, { flv: Buffer.alloc(1) }));
+  const gop = hub.gopCache('s');
+  assert.ok(gop, 'the stream exists');
+  assert.ok(gop.packets <= (16 * 1024 * 1024) / GOP_PACKET_OVERHEAD, `${gop.packets} packets cached`);
+  assert.ok(gop.bytes <= 16 * 1024 * 1024, `${gop.bytes} bytes counted`);
+  // The next keyframe starts a new cache, as before.
+  pub.packet(key(300_000));
+  assert.equal(hub.gopCache('s')?.packets, 1);
 });

@@ -5,7 +5,10 @@
 import { MediaFormatError, parseAudioTag, parseVideoTag, type MediaPacket } from '../codec/flv';
 import { Hub, PublishRefused, type PublishSession, type StreamInit, type SubscriberSink } from '../media/hub';
 import { STREAM_ID_PATTERN, type StreamRegistry } from '../media/registry';
+import { encodeAmf0, type Amf0Object } from '../rtmp/amf0';
+import { withStreamId } from '../rtmp/chunk';
 import { RtmpProtocolError } from '../rtmp/errors';
+import { peerText } from '../rtmp/peer-text';
 import type { ConnectionHandler, RtmpConnection, RtmpLog } from '../rtmp/server';
 import { UserControlEvent } from '../rtmp/messages';
 import { RtmpSession, type Decision } from '../rtmp/session';
@@ -27,12 +30,42 @@ export interface RelayDeps {
   videoFlushMs?: number;
 }
 
-/** One media encoding per packet, shared by every player on message stream 1 (nearly all of them). */
+/**
+ * One media encoding per packet (on message stream 1, where nearly every player is), shared by every player of the
+ * stream; a codec config is also sent at the start of the GOP a player joins at, encoded once per such timestamp.
+ */
 const encoded = new WeakMap<MediaPacket, Buffer>();
-function encodeForPlayer(streamId: number, p: MediaPacket, timestamp = p.dts): Buffer {
-  if (streamId !== 1 || timestamp !== p.dts) return RtmpSession.encodeMedia(streamId, p.kind, timestamp, p.flv);
-  let b = encoded.get(p);
-  if (!b) encoded.set(p, (b = RtmpSession.encodeMedia(1, p.kind, p.dts, p.flv)));
+const encodedAt = new WeakMap<MediaPacket, { timestamp: number; bytes: Buffer }>();
+export function sharedEncoding(p: MediaPacket, timestamp = p.dts): Buffer {
+  if (timestamp === p.dts) {
+    let b = encoded.get(p);
+    if (!b) encoded.set(p, (b = RtmpSession.encodeMedia(1, p.kind, p.dts, p.flv)));
+    return b;
+  }
+  const e = encodedAt.get(p);
+  if (e && e.timestamp === timestamp) return e.bytes;
+  const bytes = RtmpSession.encodeMedia(1, p.kind, timestamp, p.flv);
+  encodedAt.set(p, { timestamp, bytes });
+  return bytes;
+}
+
+/**
+ * Hands `out` the bytes of a shared (stream 1) encoding for a player on `streamId`: as they are, or for another stream
+ * id a header of its own followed by a view of the shared bytes, never a copy of the payload (a player on stream 2
+ * used to cost a private encoding of the whole GOP per play).
+ */
+function forStream(streamId: number, bytes: Buffer, out: (b: Buffer) => void): void {
+  if (streamId === 1) return out(bytes);
+  const [head, rest] = withStreamId(bytes, streamId);
+  out(head);
+  if (rest.length) out(rest);
+}
+
+/** The onMetaData message of a metadata object, encoded once (for stream 1) however many players get it. */
+const metadataEncoded = new WeakMap<object, Buffer>();
+function metadataMessage(m: Record<string, unknown>): Buffer {
+  let b = metadataEncoded.get(m);
+  if (!b) metadataEncoded.set(m, (b = RtmpSession.encodeData(1, encodeAmf0('onMetaData', m as Amf0Object))));
   return b;
 }
 
@@ -60,22 +93,24 @@ class RtmpPlayer implements SubscriberSink {
     // The whole start (up to a GOP of messages) in one write.
     this.conn.corked(() => {
       const s = this.conn.session;
+      const write = (b: Buffer) => this.conn.write(b);
       if (this.starts++ > 0) s.notifyPublish(this.streamId, this.name);
-      if (init.metadata) s.sendMetadata(this.streamId, init.metadata as never);
+      if (init.metadata) forStream(this.streamId, metadataMessage(init.metadata), write);
       const t0 = init.gop[0]?.dts;
       for (const cfg of [init.videoConfig, init.audioConfig]) {
-        if (cfg) this.conn.write(encodeForPlayer(this.streamId, cfg, t0 ?? cfg.dts));
+        if (cfg) forStream(this.streamId, sharedEncoding(cfg, t0 ?? cfg.dts), write);
       }
-      for (const p of init.gop) this.conn.write(encodeForPlayer(this.streamId, p));
+      for (const p of init.gop) forStream(this.streamId, sharedEncoding(p), write);
     });
   }
   packet(p: MediaPacket): void {
     // Written within flushMs, video frames within videoFlushMs (by default the same 33 ms).
-    this.queue.push(encodeForPlayer(this.streamId, p), p.kind === 'video' ? this.videoFlushMs : undefined);
+    const wait = p.kind === 'video' ? this.videoFlushMs : undefined;
+    forStream(this.streamId, sharedEncoding(p), (b) => this.queue.push(b, wait));
   }
   metadata(m: Record<string, unknown>): void {
     this.queue.flush();
-    this.conn.session.sendMetadata(this.streamId, m as never);
+    forStream(this.streamId, metadataMessage(m), (b) => this.conn.write(b));
   }
   unpublished(): void {
     this.queue.flush();
@@ -130,8 +165,8 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
     return {
       connect(info) {
         if (info.app !== appName) {
-          log.info({ conn: conn.id, remote: conn.remote, app: info.app }, 'RTMP connect refused: unknown application');
-          return refuse('NetConnection.Connect.Rejected', `Unknown application "${info.app.slice(0, 64)}"; use rtmp://host/${appName}/...`);
+          log.info({ conn: conn.id, remote: conn.remote, app: peerText(info.app) }, 'RTMP connect refused: unknown application');
+          return refuse('NetConnection.Connect.Rejected', `Unknown application "${peerText(info.app)}"; use rtmp://host/${appName}/...`);
         }
         return { ok: true };
       },
@@ -167,7 +202,7 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
       play({ streamId, name }) {
         const id = name;
         if (!STREAM_ID_PATTERN.test(id) || (!registry.get(id) && !hub.isActive(id))) {
-          return refuse('NetStream.Play.StreamNotFound', `No such stream: ${id.slice(0, 64)}.`);
+          return refuse('NetStream.Play.StreamNotFound', `No such stream: ${peerText(id)}.`);
         }
         const sink = new RtmpPlayer(conn, streamId, id, groupOf(id), videoFlushMs);
         // Reply to play first (the session does it after this returns), then the media.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeAmf0, decodeAmf0Command, encodeAmf0, Amf0EcmaArray, type Amf0Value } from './amf0';
+import { decodeAmf0, decodeAmf0Command, encodeAmf0, Amf0EcmaArray, Amf0TooLarge, type Amf0Value } from './amf0';
 import { RtmpProtocolError } from './errors';
 
 /** Hex bytes, whitespace ignored. */
@@ -260,4 +260,30 @@ test('multiple values decode in order', () => {
   const enc = encodeAmf0('_result', 1, { fmsVer: 'FMS/3,0,1,123' }, { level: 'status' });
   assert.deepEqual(decodeAmf0(enc), ['_result', 1, { fmsVer: 'FMS/3,0,1,123' }, { level: 'status' }]);
   assert.deepEqual(decodeAmf0(Buffer.alloc(0)), []);
+});
+
+/** A strict array of `levels` objects, each (but the first) with two references to the one before: a DAG. */
+function referenceBomb(levels: number): Buffer {
+  const parts: (string | Buffer)[] = [`0a ${levels.toString(16).padStart(8, '0')}`, '03', s16('v'), '00 3ff0000000000000 0000 09'];
+  for (let i = 1; i < levels; i++) {
+    // Ref 0 is the array, ref k the k-th object: object i refers to object i-1, i.e. ref i.
+    const ref = `07 ${i.toString(16).padStart(4, '0')}`;
+    parts.push('03', s16('x'), ref, s16('y'), ref, '0000 09');
+  }
+  return bytes(...parts);
+}
+
+test('references: a DAG that expands past the budget is refused (issue 14 item 2); a cycle is refused; small DAGs decode', () => {
+  const bomb = referenceBomb(24); // ~400 bytes that expand to ~2^24 objects
+  assert.ok(bomb.length < 600, `${bomb.length} bytes`);
+  assert.throws(() => decodeAmf0(bomb), (err: unknown) => err instanceof Amf0TooLarge && /expand the message past 1048576 bytes/.test(String(err)));
+  assert.throws(() => decodeAmf0(referenceBomb(8), { maxExpandedBytes: 1000 }), Amf0TooLarge);
+  // Within the budget: the same DAG of 8 levels decodes and encodes to what its expansion is.
+  const small = decodeAmf0(referenceBomb(8))[0] as Amf0Value[];
+  assert.equal(small.length, 8);
+  const encoded = encodeAmf0(small);
+  assert.ok(encoded.length > 2000 && encoded.length < 1024 * 1024, `${encoded.length} bytes`);
+  // A reference to an object that is still being read (its own parent): a cycle, never a value.
+  assert.throws(() => decodeAmf0(bytes('03', s16('self'), '07 0000', '0000 09')), /cycle/);
+  assert.throws(() => decodeAmf0(bytes('0a 00000001', '07 0000')), /cycle/);
 });

@@ -36,6 +36,23 @@ export interface Amf0Command {
 /** Maximum nesting of objects/arrays, for both decoding and encoding. */
 export const AMF0_MAX_DEPTH = 64;
 
+/**
+ * Default bound of a decoded message's expanded size: its bytes plus, for each reference (0x07), the size of what it
+ * points to, as if the reference had been written out. References make a DAG: ~440 bytes of nested references expand
+ * to 29 MB when the value is encoded again (for a player), and every two more levels multiply that by 4.
+ */
+export const AMF0_DEFAULT_MAX_EXPANDED_BYTES = 1024 * 1024;
+
+/** The message is well-formed, but its references expand it past `maxExpandedBytes`. */
+export class Amf0TooLarge extends RtmpProtocolError {
+  override name = 'Amf0TooLarge';
+}
+
+export interface Amf0DecodeOptions {
+  /** Refuse (RtmpProtocolError) a message whose expanded size exceeds this (default 1 MiB). */
+  maxExpandedBytes?: number;
+}
+
 const enum Marker {
   Number = 0x00,
   Boolean = 0x01,
@@ -75,8 +92,18 @@ class Amf0Decoder {
   private depth = 0;
   /** Complex values (objects, typed objects, ECMA arrays, strict arrays) in order of appearance. */
   private readonly refs: (Amf0Object | Amf0Value[])[] = [];
+  /**
+   * Expanded size of each complex value of `refs` (its bytes, plus what the references inside it expand to), known
+   * when it is complete: -1 while it is being read (a reference to it then would make a cycle).
+   */
+  private readonly refSizes: number[] = [];
+  /** What references read so far add to the message's size when expanded. */
+  private extra = 0;
 
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly maxExpanded: number,
+  ) {}
 
   get done(): boolean {
     return this.pos >= this.buf.length;
@@ -148,16 +175,30 @@ class Amf0Decoder {
     }
   }
 
-  private readObjectBody(): Amf0Object {
+  /** Registers a complex value that starts at `start` (its marker); returns its index for `complete`. */
+  private begin(v: Amf0Object | Amf0Value[]): number {
     this.enter();
-    const obj: Amf0Object = {};
-    this.refs.push(obj);
-    this.readProperties(obj);
+    this.refs.push(v);
+    this.refSizes.push(-1);
+    return this.refs.length - 1;
+  }
+
+  private complete(idx: number, start: number, extraBefore: number): void {
+    this.refSizes[idx] = this.pos - start + (this.extra - extraBefore);
     this.leave();
+  }
+
+  private readObjectBody(start: number): Amf0Object {
+    const extraBefore = this.extra;
+    const obj: Amf0Object = {};
+    const idx = this.begin(obj);
+    this.readProperties(obj);
+    this.complete(idx, start, extraBefore);
     return obj;
   }
 
   readValue(): Amf0Value {
+    const start = this.pos;
     const marker = this.u8('type marker');
     switch (marker) {
       case Marker.Number:
@@ -167,7 +208,7 @@ class Amf0Decoder {
       case Marker.String:
         return this.utf8(this.u16('string length'), 'string');
       case Marker.Object:
-        return this.readObjectBody();
+        return this.readObjectBody(start);
       case Marker.Null:
         return null;
       case Marker.Undefined:
@@ -178,20 +219,27 @@ class Amf0Decoder {
         if (idx >= this.refs.length) {
           throw new RtmpProtocolError(`AMF0: reference ${idx} to unknown object`);
         }
+        const size = this.refSizes[idx];
+        if (size < 0) throw new RtmpProtocolError(`AMF0: reference ${idx} to an enclosing object (a cycle)`);
+        // The 3 bytes of the reference are replaced by the value's own.
+        this.extra += size - 3;
+        if (this.buf.length + this.extra > this.maxExpanded) {
+          throw new Amf0TooLarge(`AMF0: references expand the message past ${this.maxExpanded} bytes`);
+        }
         return this.refs[idx];
       }
       case Marker.EcmaArray:
         this.u32('ECMA array count'); // advisory only; read until object end
-        return this.readObjectBody();
+        return this.readObjectBody(start);
       case Marker.StrictArray: {
         const count = this.u32('strict array count');
         // Every value takes at least one byte: reject impossible counts up front.
         this.need(count, 'strict array');
-        this.enter();
+        const extraBefore = this.extra;
         const arr: Amf0Value[] = [];
-        this.refs.push(arr);
+        const idx = this.begin(arr);
         for (let i = 0; i < count; i++) arr.push(this.readValue());
-        this.leave();
+        this.complete(idx, start, extraBefore);
         return arr;
       }
       case Marker.Date: {
@@ -204,7 +252,7 @@ class Amf0Decoder {
         return this.utf8(this.u32('long string length'), 'long string');
       case Marker.TypedObject:
         this.utf8(this.u16('class name length'), 'class name'); // class name is dropped
-        return this.readObjectBody();
+        return this.readObjectBody(start);
       case Marker.AvmPlus:
         return this.readSimpleAmf3();
       default:
@@ -252,9 +300,12 @@ class Amf0Decoder {
   }
 }
 
-/** Decodes every AMF0 value in `buf`, in order. */
-export function decodeAmf0(buf: Buffer): Amf0Value[] {
-  const d = new Amf0Decoder(buf);
+/**
+ * Decodes every AMF0 value in `buf`, in order. References (0x07) to earlier complex values are kept as shared
+ * objects, within `maxExpandedBytes` of expanded size; a reference to an object still being read (a cycle) throws.
+ */
+export function decodeAmf0(buf: Buffer, opts: Amf0DecodeOptions = {}): Amf0Value[] {
+  const d = new Amf0Decoder(buf, opts.maxExpandedBytes ?? AMF0_DEFAULT_MAX_EXPANDED_BYTES);
   const out: Amf0Value[] = [];
   while (!d.done) out.push(d.readValue());
   return out;
@@ -264,8 +315,8 @@ export function decodeAmf0(buf: Buffer): Amf0Value[] {
  * Decodes a command message body: name, transaction id, command object, args.
  * A missing transaction id reads as 0 and a missing command object as null.
  */
-export function decodeAmf0Command(buf: Buffer): Amf0Command {
-  const values = decodeAmf0(buf);
+export function decodeAmf0Command(buf: Buffer, opts: Amf0DecodeOptions = {}): Amf0Command {
+  const values = decodeAmf0(buf, opts);
   const name = values[0];
   if (typeof name !== 'string') throw new RtmpProtocolError('AMF0 command: name is not a string');
   const tid = values.length > 1 ? values[1] : 0;

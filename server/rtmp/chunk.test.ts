@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkReader, encodeMessage, type RtmpMessage } from './chunk';
+import { ChunkReader, encodeMessage, withStreamId, type RtmpMessage } from './chunk';
 import { RtmpProtocolError } from './errors';
 
 function hex(s: string): Buffer {
@@ -428,5 +428,53 @@ test('random corruption only ever throws RtmpProtocolError', () => {
     } catch (err) {
       assert.ok(err instanceof RtmpProtocolError, String(err));
     }
+  }
+});
+
+test('assembly bytes are bounded per reader (raisable) and by a budget shared by readers (issue 14 item 7)', () => {
+  // 64 chunk streams announce 8 MiB video messages and send 64 KiB of each: 4 MiB held for 4 MiB sent.
+  const flood = (reader: ChunkReader, streams: number) => {
+    const setSize = Buffer.concat([h0(2, 0, 4, 1, 0), u32be(65536)]);
+    reader.push(setSize);
+    for (let csid = 3; csid < 3 + streams; csid++) reader.push(Buffer.concat([h0(csid, 0, 8 * 1024 * 1024, 9, 1), pattern(65536, csid)]));
+  };
+  const capped = new ChunkReader({ maxAssemblyBytes: 256 * 1024 });
+  assert.throws(() => flood(capped, 63), (err: unknown) => err instanceof RtmpProtocolError && /over the limit of 262144/.test(String(err)));
+  assert.ok(capped.assemblingBytes <= 256 * 1024, `${capped.assemblingBytes} bytes held`);
+
+  const raised = new ChunkReader({ maxAssemblyBytes: 256 * 1024 });
+  raised.setMaxAssemblyBytes(8 * 1024 * 1024);
+  flood(raised, 63);
+  assert.equal(raised.assemblingBytes, 63 * 65536);
+
+  const budget = { used: 0, max: 1024 * 1024 };
+  const a = new ChunkReader({ budget });
+  const b = new ChunkReader({ budget });
+  flood(a, 10);
+  assert.equal(budget.used, 10 * 65536);
+  assert.throws(() => flood(b, 10), /server's limit of 1048576/);
+  assert.ok(budget.used <= budget.max);
+  a.dispose();
+  b.dispose();
+  assert.equal(budget.used, 0, 'disposed readers give their bytes back');
+});
+
+test('a command or data message over 64 KiB is refused at its header (issue 14 item 12)', () => {
+  const r = new ChunkReader();
+  assert.throws(() => r.push(h0(3, 0, 8 * 1024 * 1024, 20, 0)), /message of type 20 and 8388608 bytes exceeds limit 65536/);
+  assert.throws(() => new ChunkReader().push(h0(5, 0, 65537, 18, 1)), /exceeds limit 65536/);
+  // Media of that size is fine, and the limit is a setting.
+  assert.deepEqual(new ChunkReader().push(h0(6, 0, 65537, 9, 1)), []);
+  assert.deepEqual(new ChunkReader({ maxCommandSize: 128 * 1024 }).push(h0(5, 0, 65537, 18, 1)), []);
+});
+
+test('withStreamId: another stream id on a copy of the first header, the rest shared', () => {
+  for (const [csid, ts, len] of [[6, 40, 150_000], [70, 0xffffff + 5, 300], [400, 7, 10]]) {
+    const payload = pattern(len, 3);
+    const enc = encodeMessage({ csid, type: 9, streamId: 1, timestamp: ts, payload }, 60_000);
+    const [head, rest] = withStreamId(enc, 7);
+    assert.equal(rest.buffer, enc.buffer, 'the rest is a view of the shared encoding');
+    assert.ok(head.length <= 18);
+    assert.deepEqual(Buffer.concat([head, rest]), encodeMessage({ csid, type: 9, streamId: 7, timestamp: ts, payload }, 60_000));
   }
 });

@@ -55,17 +55,37 @@ export interface ChunkReaderLimits {
    * by every read): then payloads are never views of it, single-chunk messages are copied too. Default false.
    */
   reusedInput?: boolean;
+  /**
+   * Largest accepted message of any type but audio, video and aggregate (commands, data such as metadata, control
+   * messages); default 64 KiB. No client needs more (a connect from OBS is ~300 bytes), and command strings go no
+   * further than this.
+   */
+  maxCommandSize?: number;
+  /** Most bytes the assembly buffers of incomplete messages may hold at once (default: no limit). `setMaxAssemblyBytes` changes it. */
+  maxAssemblyBytes?: number;
+  /** A budget shared with other readers (e.g. every connection of a server): their assembly bytes together. */
+  budget?: AssemblyBudget;
+}
+
+/** Assembly bytes of several readers together, and their limit. */
+export interface AssemblyBudget {
+  used: number;
+  readonly max: number;
 }
 
 export const DEFAULT_CHUNK_SIZE = 128;
 export const DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_MAX_CHUNK_STREAMS = 64;
 export const DEFAULT_MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_MAX_COMMAND_SIZE = 64 * 1024;
 export const MIN_CSID = 2;
 export const MAX_CSID = 65599;
 
 const TYPE_SET_CHUNK_SIZE = 1;
 const TYPE_ABORT = 2;
+const TYPE_AUDIO = 8;
+const TYPE_VIDEO = 9;
+const TYPE_AGGREGATE = 22;
 /** basic header (3) + fmt 0 message header (11) + extended timestamp (4) */
 const MAX_HEADER_SIZE = 18;
 const EXTENDED = 0xffffff;
@@ -104,6 +124,9 @@ export class ChunkReader {
   private readonly maxChunkStreams: number;
   private readonly maxChunkSize: number;
   private readonly reusedInput: boolean;
+  private readonly maxCommandSize: number;
+  private maxAssembly: number;
+  private readonly budget: AssemblyBudget | null;
   private readonly streams = new Map<number, ChunkStreamState>();
   private inChunkSize = DEFAULT_CHUNK_SIZE;
   private total = 0;
@@ -120,6 +143,32 @@ export class ChunkReader {
     this.maxChunkStreams = limits?.maxChunkStreams ?? DEFAULT_MAX_CHUNK_STREAMS;
     this.maxChunkSize = limits?.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE;
     this.reusedInput = limits?.reusedInput ?? false;
+    this.maxCommandSize = limits?.maxCommandSize ?? DEFAULT_MAX_COMMAND_SIZE;
+    this.maxAssembly = limits?.maxAssemblyBytes ?? Infinity;
+    this.budget = limits?.budget ?? null;
+  }
+
+  /** Changes the bound of `assemblingBytes` (e.g. higher once a connection may publish). Applies to what comes next. */
+  setMaxAssemblyBytes(n: number): void {
+    this.maxAssembly = n;
+  }
+
+  /** Releases every assembly buffer (the connection is gone): gives their bytes back to the shared budget. */
+  dispose(): void {
+    for (const cs of this.streams.values()) {
+      this.release(cs);
+      cs.inProgress = false;
+    }
+    this.current = null;
+  }
+
+  private account(delta: number): void {
+    this.assembling += delta;
+    if (this.budget !== null) this.budget.used += delta;
+  }
+
+  private fits(delta: number): boolean {
+    return this.assembling + delta <= this.maxAssembly && (this.budget === null || this.budget.used + delta <= this.budget.max);
   }
 
   /** The peer's current chunk size (bytes of payload per incoming chunk). */
@@ -194,11 +243,23 @@ export class ChunkReader {
         // messages and sends little costs little memory.
         const need = cs.received + take;
         if (buf === null || buf.length < need) {
+          const had = buf === null ? 0 : buf.length;
           const eager = buf === null && cs.length <= EAGER_ALLOC && this.assembling + cs.length <= EAGER_BUDGET;
-          const size = eager ? cs.length : Math.min(cs.length, Math.max(need, buf === null ? GROW_FROM : buf.length * 2));
+          let size = eager ? cs.length : Math.min(cs.length, Math.max(need, buf === null ? GROW_FROM : buf.length * 2));
+          if (!this.fits(size - had)) {
+            // Near a limit: no more than what has arrived.
+            size = need;
+            if (!this.fits(size - had)) {
+              throw new RtmpProtocolError(
+                this.assembling + size - had > this.maxAssembly
+                  ? `incomplete messages would hold ${this.assembling + size - had} bytes, over the limit of ${this.maxAssembly}`
+                  : `incomplete messages of all connections would exceed the server's limit of ${this.budget?.max} bytes`,
+              );
+            }
+          }
           const grown = Buffer.allocUnsafe(size);
           if (buf !== null) buf.copy(grown, 0, 0, cs.received);
-          this.assembling += size - (buf === null ? 0 : buf.length);
+          this.account(size - had);
           buf = grown;
           cs.buf = buf;
         }
@@ -304,6 +365,9 @@ export class ChunkReader {
     if (fmt <= 1 && length > this.maxMessageSize) {
       throw new RtmpProtocolError(`message of ${length} bytes exceeds limit ${this.maxMessageSize}`);
     }
+    if (fmt <= 1 && length > this.maxCommandSize && type !== TYPE_AUDIO && type !== TYPE_VIDEO && type !== TYPE_AGGREGATE) {
+      throw new RtmpProtocolError(`message of type ${type} and ${length} bytes exceeds limit ${this.maxCommandSize}`);
+    }
     if (cs === undefined) {
       if (this.streams.size >= this.maxChunkStreams) {
         throw new RtmpProtocolError(`more than ${this.maxChunkStreams} chunk streams`);
@@ -357,7 +421,7 @@ export class ChunkReader {
   }
 
   private release(cs: ChunkStreamState): void {
-    if (cs.buf !== null) this.assembling -= cs.buf.length;
+    if (cs.buf !== null) this.account(-cs.buf.length);
     cs.buf = null;
   }
 
@@ -458,4 +522,21 @@ export function encodeMessage(
     if (extended) pos = out.writeUInt32BE(timestamp, pos);
   }
   return out;
+}
+
+/**
+ * The bytes of an encoded message (`encodeMessage`) as if it had been encoded for message stream `streamId`: a copy
+ * of its first chunk header with the stream id changed, and a view of everything after it (continuation headers carry
+ * no stream id). Lets many receivers on other stream ids share one encoding of a big message.
+ */
+export function withStreamId(encoded: Buffer, streamId: number): [Buffer, Buffer] {
+  if (encoded.length < 12 || encoded[0] >>> 6 !== 0) throw new RtmpProtocolError('not an encoded message (fmt 0 first)');
+  const low = encoded[0] & 0x3f;
+  const basic = low === 0 ? 2 : low === 1 ? 3 : 1;
+  const extended = encoded.readUIntBE(basic, 3) === EXTENDED;
+  const end = basic + 11 + (extended ? 4 : 0);
+  if (encoded.length < end) throw new RtmpProtocolError('truncated message header');
+  const head = Buffer.from(encoded.subarray(0, end));
+  head.writeUInt32LE(streamId >>> 0, basic + 7);
+  return [head, encoded.subarray(end)];
 }

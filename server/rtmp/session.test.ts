@@ -8,11 +8,12 @@ import { describe, test } from 'node:test';
 import { decodeAmf0, decodeAmf0Command, encodeAmf0, type Amf0Value } from './amf0';
 import { ChunkReader, encodeMessage } from './chunk';
 import { MessageType, setChunkSize, userControl, windowAckSize } from './messages';
-import { RtmpSession, type SessionHooks } from './session';
+import { RtmpProtocolError } from './errors';
+import { RtmpSession, type SessionHooks, type SessionLimits } from './session';
 
 type Reply = { name: string; txn?: number; streamId: number; args: Amf0Value[] };
 
-function harness() {
+function harness(limits?: Partial<SessionLimits>) {
   const reader = new ChunkReader();
   const replies: Reply[] = [];
   const calls: string[] = [];
@@ -37,7 +38,7 @@ function harness() {
     streamClosed: (id, role) => void calls.push(`closed ${id} ${role}`),
     close: (reason) => void calls.push(`close ${reason}`),
   };
-  const session = new RtmpSession(hooks);
+  const session = new RtmpSession(hooks, limits);
   let chunkSize = 128;
   const send = (csid: number, type: number, streamId: number, payload: Buffer) => {
     session.push(encodeMessage({ csid, type, streamId, timestamp: 0, payload }, chunkSize));
@@ -105,5 +106,84 @@ describe('RtmpSession with the command sequences of real clients', () => {
     assert.equal(r[2].args[1], 0, 'getStreamLength: 0 (live)');
     assert.deepEqual([status(r[5]), status(r[6])], ['NetStream.Play.Reset', 'NetStream.Play.Start']);
     assert.deepEqual(h.calls, ['connect live', 'play 1 abc']);
+  });
+});
+
+describe('RtmpSession limits (issue 14)', () => {
+  const publishing = (limits?: Partial<SessionLimits>) => {
+    const h = harness(limits);
+    h.command(0, 'connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live' });
+    h.command(0, 'createStream', 2, null);
+    h.command(1, 'publish', 3, null, 'key', 'live');
+    h.take();
+    h.calls.length = 0;
+    return h;
+  };
+
+  test('messages per second: bursts of two seconds are fine, a flood gets an onStatus error and the connection closed', () => {
+    let now = 1_000_000;
+    const h = publishing({ maxMessagesPerSecond: 100, now: () => now });
+    // 100 a second for 20 s (and the burst allowance once): never over.
+    for (let i = 0; i < 2000; i++) {
+      h.send(4, MessageType.Audio, 1, Buffer.from([0xaf, 1, i & 0xff]));
+      now += 10;
+    }
+    assert.equal(h.calls.filter((c) => c.startsWith('close')).length, 0);
+    assert.equal(h.calls.length, 2000);
+    // Then 1000 at once: the bucket (200 messages) runs dry.
+    for (let i = 0; i < 1000; i++) h.send(4, MessageType.Audio, 1, Buffer.from([0xaf, 1, i & 0xff]));
+    assert.deepEqual(h.calls.filter((c) => c.startsWith('close')), ['close message rate over 100/s']);
+    assert.ok(h.calls.filter((c) => c.startsWith('media')).length < 2000 + 220, 'the excess is not relayed');
+    const status = h.take().find((r) => r.name === 'onStatus');
+    assert.deepEqual(status?.args[1], { level: 'error', code: 'NetConnection.Connect.Closed', description: 'Too many messages: over 100 a second.' });
+  });
+
+  test('metadata: a reference bomb and an oversized one are ignored, a normal one goes through', () => {
+    const h = publishing({ maxMetadataBytes: 4096 });
+    // {a: [24 levels of objects, each referring twice to the one before]}: ~400 bytes, 2^24 objects expanded.
+    const levels = 24;
+    const parts: Buffer[] = [encodeAmf0('@setDataFrame', 'onMetaData'), Buffer.from('03000161', 'hex'), Buffer.from([0x0a, 0, 0, 0, levels])];
+    parts.push(Buffer.from('03000176000000000000000000000009', 'hex'));
+    // Ref 0 is the outer object, ref 1 the array, ref k+2 its k-th object: object i refers to ref i+1.
+    const ref = (i: number) => (i + 1).toString(16).padStart(4, '0');
+    for (let i = 1; i < levels; i++) parts.push(Buffer.from(`03000178 07${ref(i)} 000179 07${ref(i)} 000009`.replace(/ /g, ''), 'hex'));
+    parts.push(Buffer.from('000009', 'hex'));
+    const bomb = Buffer.concat(parts);
+    assert.ok(bomb.length < 1024);
+    assert.doesNotThrow(() => h.send(4, MessageType.DataAmf0, 1, bomb));
+    h.send(4, MessageType.DataAmf0, 1, encodeAmf0('@setDataFrame', 'onMetaData', { encoder: 'x'.repeat(5000) }));
+    assert.deepEqual(h.calls, [], 'neither reached the hooks');
+    assert.equal(h.session.droppedMetadata, 2);
+    h.send(4, MessageType.DataAmf0, 1, encodeAmf0('@setDataFrame', 'onMetaData', { width: 640, height: 360 }));
+    assert.deepEqual(h.calls, ['metadata']);
+  });
+
+  test('peer strings in error messages are cut short', () => {
+    const h = harness();
+    const name = 'A'.repeat(60_000);
+    assert.throws(
+      () => h.command(0, name, 1, null),
+      (err: unknown) => err instanceof RtmpProtocolError && err.message.length < 200 && err.message.includes('(60000 chars)'),
+    );
+    const h2 = harness();
+    h2.command(0, 'connect', 1, { app: 'live' });
+    h2.take();
+    h2.command(0, 'B'.repeat(60_000), 2, null);
+    const reply = h2.take().find((r) => r.name === '_error');
+    const description = String((reply?.args[1] as { description?: string }).description);
+    assert.ok(description.length < 200, `${description.length} chars`);
+  });
+
+  test('assembly bytes: low before publish or play, higher after', () => {
+    const before = harness({ maxAssemblyBytes: 64 * 1024, maxAssemblyBytesAuthorized: 1024 * 1024 });
+    before.send(2, MessageType.SetChunkSize, 0, setChunkSize(65536));
+    const big = (h: ReturnType<typeof harness>, csid: number) =>
+      h.session.push(Buffer.concat([encodeMessage({ csid, type: MessageType.Video, streamId: 1, timestamp: 0, payload: Buffer.alloc(200_000) }, 65536).subarray(0, 12 + 65536)]));
+    big(before, 6);
+    assert.throws(() => big(before, 7), /over the limit of 65536/);
+    const after = publishing({ maxAssemblyBytes: 64 * 1024, maxAssemblyBytesAuthorized: 1024 * 1024 });
+    after.send(2, MessageType.SetChunkSize, 0, setChunkSize(65536));
+    for (const csid of [6, 7, 8, 9]) big(after, csid);
+    assert.equal(after.session.assemblingBytes, 4 * 65536);
   });
 });

@@ -4,9 +4,10 @@
  * It knows nothing of sockets, streams or the hub: decisions (may this key publish?
  * does this stream exist?) are asked of the hooks.
  */
-import { type Amf0Object, type Amf0Value, decodeAmf0, decodeAmf0Command, encodeAmf0 } from './amf0';
-import { ChunkReader, type ChunkReaderLimits, encodeMessage, type RtmpMessage } from './chunk';
+import { Amf0TooLarge, type Amf0Object, type Amf0Value, decodeAmf0, decodeAmf0Command, encodeAmf0 } from './amf0';
+import { ChunkReader, DEFAULT_MAX_COMMAND_SIZE, type ChunkReaderLimits, encodeMessage, type RtmpMessage } from './chunk';
 import { RtmpProtocolError } from './errors';
+import { peerText } from './peer-text';
 import {
   MessageType,
   PeerBandwidthLimit,
@@ -72,6 +73,32 @@ export class TimestampUnwrapper {
 }
 
 const MAX_STREAMS_PER_CONNECTION = 8;
+
+/** Limits of one session, beyond the chunk reader's own. */
+export interface SessionLimits extends ChunkReaderLimits {
+  /**
+   * Assembly bytes of incomplete messages before the connection is allowed to publish or play (the chunk reader's
+   * `maxAssemblyBytes` until then; default 256 KiB), and after it (`maxAssemblyBytesAuthorized`, default 16 MiB).
+   */
+  maxAssemblyBytesAuthorized: number;
+  /** Metadata (onMetaData) bigger than this, as sent or with its AMF0 references expanded, is ignored (default 64 KiB). */
+  maxMetadataBytes: number;
+  /**
+   * Messages a second the peer may send on average (each part of an aggregate counts), with bursts of up to two
+   * seconds' worth (default 1000). Above it the connection gets an onStatus error and is closed. 0: no limit.
+   */
+  maxMessagesPerSecond: number;
+  /** Clock for the message rate (default Date.now). */
+  now: () => number;
+}
+
+export const SESSION_DEFAULTS = {
+  maxAssemblyBytes: 256 * 1024,
+  maxAssemblyBytesAuthorized: 16 * 1024 * 1024,
+  maxMetadataBytes: 64 * 1024,
+  maxMessagesPerSecond: 1000,
+} as const;
+
 const NAME_PATTERN = /^[A-Za-z0-9_\-.~]{1,256}$/;
 
 export function splitName(raw: string): { name: string; query: string } {
@@ -88,19 +115,81 @@ export class RtmpSession {
   private readonly unwrappers = new Map<string, TimestampUnwrapper>();
   private peerAckWindow = 0;
   private lastAckSent = 0;
+  private authorizedFlag = false;
+  private readonly maxAssemblyAuthorized: number;
+  private readonly maxMetadataBytes: number;
+  private readonly rate: number;
+  private readonly now: () => number;
+  /** Token bucket of the message rate: messages the peer may still send at once, as of `tokensAt`. */
+  private tokens: number;
+  private tokensAt: number;
+  /** onMetaData messages ignored for their size. */
+  droppedMetadata = 0;
   app = '';
 
   constructor(
     private readonly hooks: SessionHooks,
-    limits?: Partial<ChunkReaderLimits>,
+    limits?: Partial<SessionLimits>,
   ) {
-    this.reader = new ChunkReader(limits);
+    this.reader = new ChunkReader({
+      ...limits,
+      maxAssemblyBytes: limits?.maxAssemblyBytes ?? SESSION_DEFAULTS.maxAssemblyBytes,
+      // Metadata must fit in one data message.
+      maxCommandSize: Math.max(limits?.maxCommandSize ?? DEFAULT_MAX_COMMAND_SIZE, limits?.maxMetadataBytes ?? 0),
+    });
+    this.maxAssemblyAuthorized = limits?.maxAssemblyBytesAuthorized ?? SESSION_DEFAULTS.maxAssemblyBytesAuthorized;
+    this.maxMetadataBytes = limits?.maxMetadataBytes ?? SESSION_DEFAULTS.maxMetadataBytes;
+    this.rate = limits?.maxMessagesPerSecond ?? SESSION_DEFAULTS.maxMessagesPerSecond;
+    this.now = limits?.now ?? Date.now;
+    this.tokens = this.rate * 2;
+    this.tokensAt = this.now();
+  }
+
+  /** Has the connection been allowed to publish or play (at least once)? */
+  get authorized(): boolean {
+    return this.authorizedFlag;
+  }
+
+  /** Bytes held for incomplete messages. */
+  get assemblingBytes(): number {
+    return this.reader.assemblingBytes;
+  }
+
+  /** The connection is gone: release what the session holds (assembly buffers, their share of a server budget). */
+  dispose(): void {
+    this.closed = true;
+    this.reader.dispose();
+  }
+
+  private authorize(): void {
+    if (this.authorizedFlag) return;
+    this.authorizedFlag = true;
+    this.reader.setMaxAssemblyBytes(this.maxAssemblyAuthorized);
+  }
+
+  /** Takes `n` messages from the rate budget; false (after telling the peer and closing) when it is exhausted. */
+  private spend(n: number): boolean {
+    if (this.rate <= 0) return true;
+    const now = this.now();
+    if (now > this.tokensAt) {
+      this.tokens = Math.min(this.rate * 2, this.tokens + ((now - this.tokensAt) * this.rate) / 1000);
+      this.tokensAt = now;
+    }
+    this.tokens -= n;
+    if (this.tokens >= 0) return true;
+    const description = `Too many messages: over ${this.rate} a second.`;
+    // Before connect the peer still reads 128-byte chunks: say ours first (as a refused connect does).
+    if (!this.connected) this.sendControl(MessageType.SetChunkSize, setChunkSize(OUT_CHUNK_SIZE));
+    this.sendStatus(this.publishing[0] ?? 0, 'error', 'NetConnection.Connect.Closed', description);
+    this.requestClose(`message rate over ${this.rate}/s`);
+    return false;
   }
 
   /** Feed chunk stream bytes. Throws RtmpProtocolError on anything malformed. */
   push(data: Buffer): void {
     if (this.closed) return;
     const messages = this.reader.push(data);
+    if (messages.length > 0 && !this.spend(messages.length)) return;
     for (const msg of messages) {
       if (this.closed) return;
       this.handle(msg);
@@ -170,6 +259,11 @@ export class RtmpSession {
     this.sendStatus(streamId, 'status', 'NetStream.Play.Stop', description);
   }
 
+  /** Encode a data message (AMF0 `body`, e.g. onMetaData) the way `sendMetadata` does, for sending it to many players. */
+  static encodeData(streamId: number, body: Buffer): Buffer {
+    return encodeMessage({ csid: CSID.Data, type: MessageType.DataAmf0, streamId, timestamp: 0, payload: body }, OUT_CHUNK_SIZE);
+  }
+
   /** Encode a media message the way `sendMedia` does, for sending one encoding to many players. */
   static encodeMedia(streamId: number, kind: 'audio' | 'video', timestamp: number, payload: Buffer): Buffer {
     return encodeMessage(
@@ -186,6 +280,22 @@ export class RtmpSession {
 
   private fail(reason: string): never {
     throw new RtmpProtocolError(reason);
+  }
+
+  /**
+   * Tell the peer why with an error onStatus on stream 0 (after our chunk size, if connect has not said it yet), then
+   * close the connection after those bytes.
+   */
+  closeWithStatus(code: string, description: string, reason: string): void {
+    if (this.closed) return;
+    if (!this.connected) this.sendControl(MessageType.SetChunkSize, setChunkSize(OUT_CHUNK_SIZE));
+    this.sendStatus(0, 'error', code, description);
+    this.requestClose(reason);
+  }
+
+  /** Has the peer's connect been accepted? */
+  get isConnected(): boolean {
+    return this.connected;
   }
 
   private requestClose(reason: string): void {
@@ -232,7 +342,10 @@ export class RtmpSession {
       case MessageType.Video:
         return this.onMedia(msg.streamId, msg.type === MessageType.Audio ? 'audio' : 'video', msg.timestamp, msg.payload);
       case MessageType.Aggregate: {
-        for (const part of splitAggregate(msg.payload, msg.timestamp)) {
+        const parts = splitAggregate(msg.payload, msg.timestamp);
+        if (parts.length > 1 && !this.spend(parts.length - 1)) return;
+        for (const part of parts) {
+          if (this.closed) return;
           if (part.type === MessageType.Audio || part.type === MessageType.Video) {
             this.onMedia(msg.streamId, part.type === MessageType.Audio ? 'audio' : 'video', part.timestamp, part.payload);
           } else if (part.type === MessageType.DataAmf0) this.onData(msg.streamId, part.payload);
@@ -263,7 +376,18 @@ export class RtmpSession {
   private onData(streamId: number, payload: Buffer): void {
     const role = this.streams.get(streamId);
     if (!role || role.role !== 'publish') return; // data from players (e.g. |RtmpSampleAccess) is ignored
-    const values = decodeAmf0(payload);
+    if (payload.length > this.maxMetadataBytes) {
+      this.droppedMetadata++;
+      return;
+    }
+    let values: Amf0Value[];
+    try {
+      values = decodeAmf0(payload, { maxExpandedBytes: this.maxMetadataBytes });
+    } catch (err) {
+      if (!(err instanceof Amf0TooLarge)) throw err;
+      this.droppedMetadata++;
+      return;
+    }
     let i = 0;
     if (values[i] === '@setDataFrame') i++;
     if (values[i] !== 'onMetaData') return;
@@ -276,7 +400,7 @@ export class RtmpSession {
   private onCommand(streamId: number, payload: Buffer): void {
     const cmd = decodeAmf0Command(payload);
     const txn = cmd.transactionId;
-    if (!this.connected && cmd.name !== 'connect') this.fail(`command ${cmd.name} before connect`);
+    if (!this.connected && cmd.name !== 'connect') this.fail(`command ${peerText(cmd.name)} before connect`);
     switch (cmd.name) {
       case 'connect':
         return this.onConnect(txn, cmd.commandObject);
@@ -332,7 +456,7 @@ export class RtmpSession {
           this.sendCommand(0, '_error', txn, null, {
             level: 'error',
             code: 'NetConnection.Call.Failed',
-            description: `Method not found (${cmd.name.slice(0, 64)}).`,
+            description: `Method not found (${peerText(cmd.name)}).`,
           });
         }
     }
@@ -393,6 +517,7 @@ export class RtmpSession {
       return;
     }
     this.streams.set(streamId, { role: 'publish', name });
+    this.authorize();
     this.sendUserControl(UserControlEvent.StreamBegin, streamId);
     this.sendStatus(streamId, 'status', 'NetStream.Publish.Start', `${name} is now published.`, { details: name });
   }
@@ -417,6 +542,7 @@ export class RtmpSession {
       return;
     }
     this.streams.set(streamId, { role: 'play', name });
+    this.authorize();
     this.sendUserControl(UserControlEvent.StreamIsRecorded, streamId);
     this.sendUserControl(UserControlEvent.StreamBegin, streamId);
     this.sendStatus(streamId, 'status', 'NetStream.Play.Reset', `Playing and resetting ${name}.`, { details: name });
