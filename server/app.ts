@@ -13,6 +13,7 @@ import { HttpFront } from './http/front';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
+import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
@@ -151,7 +152,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseTarget(req.url);
+    if (!url) {
+      sendError(res, 400, 'malformed request target');
+      return;
+    }
     if (url.pathname === '/healthz') {
       sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
       return;
@@ -209,12 +214,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const ownUpgrades = new Map<string, UpgradeHandler>([['/ingest', (req, socket, head) => ingest.handleUpgrade(req, socket, head)]]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const own = ownUpgrades.get(pathname);
-    logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
-    if (own) own(req, socket, head);
-    else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    // Nothing a client sends may throw out of here (it would reach uncaughtException and leave the socket open).
+    try {
+      const url = parseTarget(req.url);
+      if (!url) {
+        refuseUpgrade(socket, 400, 'Bad Request');
+        return;
+      }
+      const pathname = url.pathname;
+      const own = ownUpgrades.get(pathname);
+      logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
+      if (own) own(req, socket, head);
+      else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
+      else refuseUpgrade(socket, 404, 'Not Found');
+    } catch (err) {
+      logger.error({ err, url: req.url }, 'upgrade failed');
+      refuseUpgrade(socket, 500, 'Internal Server Error');
+    }
   });
 
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
