@@ -116,6 +116,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
     idleStopMs: config.hlsIdleStopMs,
+    maxWaiters: config.hlsMaxHeldPerStream,
+    maxHeldPerConnection: config.hlsMaxHeldPerConnection,
+    maxHeldPerAddress: config.hlsMaxHeldPerAddress,
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });

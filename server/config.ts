@@ -26,6 +26,17 @@ const schema = z.object({
   HLS_IDLE_STOP_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   /** RTMP players' media is written in batches at most this many ms old (server/relay/fanout.ts); 0 = every message at once. */
   RTMP_WRITE_BATCH_MS: z.coerce.number().int().min(0).max(1000).optional(),
+  // ---- HTTP and LL-HLS limits (issue 14; docs/architecture.md "HTTP and LL-HLS limits") ----
+  /** Open HTTP connections in all; beyond it a new connection is closed at once (net.Server maxConnections). */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Open HTTP connections per client address; beyond it a new one gets 503 with Retry-After and is closed. */
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(512),
+  /** Longest a request head may take to arrive, seconds (front door and Node's headersTimeout). */
+  HTTP_HEAD_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
+  /** Blocked LL-HLS requests held per connection / per client address (over the limit: 429) and per stream (503). */
+  HLS_MAX_HELD_PER_CONNECTION: z.coerce.number().int().min(1).max(1_000_000).default(4),
+  HLS_MAX_HELD_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(500),
+  HLS_MAX_HELD_PER_STREAM: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
 });
 
 export type Config = {
@@ -44,6 +55,12 @@ export type Config = {
   hlsIdleStopMs: number;
   /** Undefined: the relay's default (fanout.ts DEFAULT_FLUSH_MS). */
   rtmpWriteBatchMs: number | undefined;
+  httpMaxConnections: number;
+  httpMaxConnectionsPerAddress: number;
+  httpHeadTimeoutMs: number;
+  hlsMaxHeldPerConnection: number;
+  hlsMaxHeldPerAddress: number;
+  hlsMaxHeldPerStream: number;
   dev: boolean;
 };
 
@@ -87,6 +104,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hlsPartTarget: c.HLS_PART_TARGET,
     hlsIdleStopMs: c.HLS_IDLE_STOP_SECONDS * 1000,
     rtmpWriteBatchMs: c.RTMP_WRITE_BATCH_MS,
+    httpMaxConnections: c.HTTP_MAX_CONNECTIONS,
+    httpMaxConnectionsPerAddress: c.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+    httpHeadTimeoutMs: c.HTTP_HEAD_TIMEOUT_SECONDS * 1000,
+    hlsMaxHeldPerConnection: c.HLS_MAX_HELD_PER_CONNECTION,
+    hlsMaxHeldPerAddress: c.HLS_MAX_HELD_PER_ADDRESS,
+    hlsMaxHeldPerStream: c.HLS_MAX_HELD_PER_STREAM,
     dev: opts.dev ?? false,
   };
 }

@@ -29,6 +29,10 @@ export interface FastReply {
   readonly gone: boolean;
   destroy(): void;
   viewerKey(): string;
+  /** The client's address. */
+  address(): string;
+  /** The connection, as an identity. */
+  connection(): object;
 }
 
 /**
@@ -365,6 +369,14 @@ class FrontConnection implements FastReply {
   viewerKey(): string {
     if (!this.key) this.key = `${this.socket.remoteAddress ?? ''}|${this.ua.slice(0, 200)}`;
     return this.key;
+  }
+
+  address(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  connection(): object {
+    return this;
   }
 
   private pause(): void {
