@@ -138,7 +138,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id), snapshotAvailable: (id: string) => snapshots.available(id) };
 
-  const server = http.createServer();
+  // A request head must arrive within HTTP_HEAD_TIMEOUT_SECONDS (checked every second), a whole request within 30 s
+  // (or that, if longer); the front door applies the same head timeout to the connections it still holds.
+  const server = http.createServer({
+    headersTimeout: config.httpHeadTimeoutMs,
+    requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
+    connectionsCheckingInterval: 1000,
+  });
+  server.maxConnections = config.httpMaxConnections;
   let httpPort = config.port;
   /** A target that matches HLS_FAST_PATH, answered without a URL object or a promise: its own pathname and search. */
   const answerPlainHls = (method: string, target: string, reply: HlsReply): boolean => {
@@ -151,6 +158,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     http: server,
     prefix: '/hls/',
     route: (method, target, reply) => HLS_FAST_PATH.test(target) && answerPlainHls(method, target, reply),
+    headTimeoutMs: config.httpHeadTimeoutMs,
+    maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
   });
 
