@@ -66,6 +66,21 @@ describe('malformed request targets', () => {
     assert.equal((await fetch(`${server.http}/healthz`)).status, 200);
   });
 
+  test('a handler that throws in the upgrade path: the client gets 500 and a closed socket, the process goes on', async () => {
+    const original = server.ingest.handleUpgrade;
+    server.ingest.handleUpgrade = () => {
+      throw new Error('handler failed');
+    };
+    try {
+      const c = new Raw(server.httpPort).send('GET /ingest HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      await c.until('the answer', (r) => r.closed);
+      assert.match(c.data, /^HTTP\/1\.1 500 /);
+    } finally {
+      server.ingest.handleUpgrade = original;
+    }
+    assert.equal((await fetch(`${server.http}/healthz`)).status, 200);
+  });
+
   test('a plain request to such a target gets 400, not 500', async () => {
     const c = new Raw(server.httpPort).send('GET //[ HTTP/1.1\r\nHost: x\r\n\r\nGET //a:99999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await c.until('two answers', (r) => r.statuses().length === 2);
