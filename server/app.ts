@@ -16,6 +16,7 @@ import { HttpFront } from './http/front';
 import { healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
+import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
@@ -166,6 +167,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
     idleStopMs: config.hlsIdleStopMs,
+    maxWaiters: config.hlsMaxHeldPerStream,
+    maxHeldPerConnection: config.hlsMaxHeldPerConnection,
+    maxHeldPerAddress: config.hlsMaxHeldPerAddress,
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
@@ -194,7 +198,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     onDeleted: (id: string) => ingest.endStream(id, 'this stream was deleted'),
   };
 
-  const server = http.createServer();
+  // A request head must arrive within HTTP_HEAD_TIMEOUT_SECONDS (checked every second), a whole request within 30 s
+  // (or that, if longer); the front door applies the same head timeout to the connections it still holds.
+  const server = http.createServer({
+    headersTimeout: config.httpHeadTimeoutMs,
+    requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
+    connectionsCheckingInterval: 1000,
+  });
+  server.maxConnections = config.httpMaxConnections;
   let httpPort = config.port;
   /** A target that matches HLS_FAST_PATH, answered without a URL object or a promise: its own pathname and search. */
   const answerPlainHls = (method: string, target: string, reply: HlsReply): boolean => {
@@ -207,11 +218,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     http: server,
     prefix: '/hls/',
     route: (method, target, reply) => HLS_FAST_PATH.test(target) && answerPlainHls(method, target, reply),
+    headTimeoutMs: config.httpHeadTimeoutMs,
+    maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseTarget(req.url);
+    if (!url) {
+      sendError(res, 400, 'malformed request target');
+      return;
+    }
     if (url.pathname === '/healthz') {
       sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
       return;
@@ -278,12 +295,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   ]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const own = ownUpgrades.get(pathname);
-    logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
-    if (own) own(req, socket, head);
-    else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    // Nothing a client sends may throw out of here (it would reach uncaughtException and leave the socket open).
+    try {
+      const url = parseTarget(req.url);
+      if (!url) {
+        refuseUpgrade(socket, 400, 'Bad Request');
+        return;
+      }
+      const pathname = url.pathname;
+      const own = ownUpgrades.get(pathname);
+      logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
+      if (own) own(req, socket, head);
+      else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
+      else refuseUpgrade(socket, 404, 'Not Found');
+    } catch (err) {
+      logger.error({ err, url: req.url }, 'upgrade failed');
+      refuseUpgrade(socket, 500, 'Internal Server Error');
+    }
   });
 
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');

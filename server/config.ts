@@ -63,6 +63,17 @@ const schema = z.object({
   RTMP_MAX_METADATA_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
   /** Average messages a second an RTMP connection may send (bursts of 2 s worth); over it: onStatus error, closed. 0 = no limit. */
   RTMP_MAX_MESSAGES_PER_SECOND: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  // ---- HTTP and LL-HLS limits (issue 14; docs/architecture.md "HTTP and LL-HLS limits") ----
+  /** Open HTTP connections in all; beyond it a new connection is closed at once (net.Server maxConnections). */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Open HTTP connections per client address; beyond it a new one gets 503 with Retry-After and is closed. */
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(512),
+  /** Longest a request head may take to arrive, seconds (front door and Node's headersTimeout). */
+  HTTP_HEAD_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
+  /** Blocked LL-HLS requests held per connection / per client address (over the limit: 429) and per stream (503). */
+  HLS_MAX_HELD_PER_CONNECTION: z.coerce.number().int().min(1).max(1_000_000).default(4),
+  HLS_MAX_HELD_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(500),
+  HLS_MAX_HELD_PER_STREAM: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
 });
 
 export type Config = {
@@ -100,6 +111,12 @@ export type Config = {
     maxMetadataBytes: number;
     maxMessagesPerSecond: number;
   };
+  httpMaxConnections: number;
+  httpMaxConnectionsPerAddress: number;
+  httpHeadTimeoutMs: number;
+  hlsMaxHeldPerConnection: number;
+  hlsMaxHeldPerAddress: number;
+  hlsMaxHeldPerStream: number;
   dev: boolean;
 };
 
@@ -169,6 +186,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMetadataBytes: c.RTMP_MAX_METADATA_BYTES,
       maxMessagesPerSecond: c.RTMP_MAX_MESSAGES_PER_SECOND,
     },
+    httpMaxConnections: c.HTTP_MAX_CONNECTIONS,
+    httpMaxConnectionsPerAddress: c.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+    httpHeadTimeoutMs: c.HTTP_HEAD_TIMEOUT_SECONDS * 1000,
+    hlsMaxHeldPerConnection: c.HLS_MAX_HELD_PER_CONNECTION,
+    hlsMaxHeldPerAddress: c.HLS_MAX_HELD_PER_ADDRESS,
+    hlsMaxHeldPerStream: c.HLS_MAX_HELD_PER_STREAM,
     dev: opts.dev ?? false,
   };
 }

@@ -50,6 +50,9 @@ import { readProbe, summarizeLoad, type LoadResult, type RawLoad } from './load-
 import { profileReport, summarizeProfile } from './profile-summary';
 import { createBenchStream } from '../operator';
 
+/** Every simulated viewer comes from 127.0.0.1: lift the per-address limits (docs/architecture.md, HTTP and LL-HLS limits). */
+const LOADGEN_LIMITS = { HTTP_MAX_CONNECTIONS_PER_ADDRESS: '1000000', HLS_MAX_HELD_PER_ADDRESS: '1000000' };
+
 const { values: args } = parseArgs({
   options: {
     viewers: { type: 'string', default: '1,100,500,1000' },
@@ -154,7 +157,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   const nodeArgs = [...serverFlags, '--import', 'tsx', ...(args.plain ? [] : ['--import', './bench/hls/server-probe.ts']), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server/index.ts', '--api-only'];
   const server = own(spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
+    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...LOADGEN_LIMITS, ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   }));

@@ -353,3 +353,71 @@ test('dispose: a segment end held for lastPartGapMs never fires afterwards', asy
   assert.equal(changes, before);
   assert.equal(s.segments.filter((x) => x.complete).length, 0);
 });
+
+describe('segmenter bounds (hostile or unusual publishers)', () => {
+  test('no keyframe after the first (intra refresh): segments are still cut, at most maxSegmentMs, INDEPENDENT only where a keyframe starts a part', async () => {
+    const packets = await makeTestPackets({ seconds: 45, fps: 25, gop: 25 });
+    // As an intra-refresh encoder: the first frame is the only keyframe.
+    let first = true;
+    const stream = packets.map((p) => {
+      if (p.kind !== 'video' || p.config) return clone(p);
+      const q = { ...p, keyframe: first };
+      first = false;
+      return q;
+    });
+    const s = new Segmenter({ ...OPTS, keepSegments: 100 });
+    for (const p of stream) s.packet(p);
+    s.end();
+    const done = s.segments.filter((x) => x.complete);
+    assert.ok(done.length >= 3, `segments: ${done.map((x) => x.duration.toFixed(2)).join(', ')}`);
+    for (const seg of done) assert.ok(seg.duration <= 20.25, `segment ${seg.msn} lasts ${seg.duration} s`);
+    const parts = done.flatMap((seg) => seg.parts);
+    assert.equal(parts[0].independent, true, 'the part with the keyframe');
+    assert.deepEqual(parts.slice(1).filter((p) => p.independent), [], 'no other part claims to be independent');
+    for (const p of parts) assert.ok(p.duration <= 0.2 + 0.0011, `part ${p.msn}.${p.index} lasts ${p.duration}`);
+    const text = renderPlaylist(s, { ...POPTS, windowSegments: 100 });
+    assert.equal(text.split('\n').filter((l) => l.includes('INDEPENDENT=YES')).length, 1);
+    assert.ok(Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)![1]) <= 20);
+    // Still one continuous, decodable track.
+    const file = Buffer.concat([s.init!, ...parts.map((p) => p.data)]);
+    assert.equal(await decodeErrors(file), '', 'decodes without errors');
+    assert.equal(s.maxSegmentMs, 20_000);
+  });
+
+  test('video frames that all carry the same timestamp: parts are cut at MAX_PART_SAMPLES samples', async () => {
+    const packets = await makeTestPackets({ seconds: 1, fps: 25, gop: 25, audio: false });
+    const configs = packets.filter((p) => p.config);
+    const frames = packets.filter((p) => !p.config && p.kind === 'video');
+    const s = new Segmenter(OPTS);
+    for (const p of configs) s.packet(clone(p));
+    s.packet(clone(frames[0]));
+    for (let i = 0; i < 10_000; i++) s.packet({ ...frames[1], dts: frames[0].dts });
+    const parts = s.segments.flatMap((seg) => seg.parts);
+    assert.ok(parts.length >= 4, `parts written: ${parts.length}`);
+    for (const p of parts) {
+      const video = [...parseFragment(p.data).values()][0];
+      assert.ok(video.samples <= 2000, `part ${p.msn}.${p.index}: ${video.samples} samples`);
+    }
+  });
+
+  test('big frames at one timestamp: parts stay near 4 MiB and segments near 16 MiB', async () => {
+    const packets = await makeTestPackets({ seconds: 1, fps: 25, gop: 25, audio: false });
+    const configs = packets.filter((p) => p.config);
+    const key = packets.find((p) => !p.config && p.kind === 'video')!;
+    const big = Buffer.alloc(100 * 1024, 1);
+    const s = new Segmenter({ ...OPTS, keepSegments: 100 });
+    for (const p of configs) s.packet(clone(p));
+    s.packet(clone(key));
+    // 40 MB in 400 frames, all at the keyframe's timestamp.
+    for (let i = 0; i < 400; i++) s.packet({ ...key, keyframe: false, data: big, dts: key.dts });
+    const parts = s.segments.flatMap((seg) => seg.parts);
+    assert.ok(parts.length >= 8, `parts written: ${parts.length}`);
+    for (const p of parts) assert.ok(p.data.length <= 4 * 1024 * 1024 + big.length + 4096, `part ${p.msn}.${p.index}: ${p.data.length} bytes`);
+    const done = s.segments.filter((x) => x.complete);
+    assert.ok(done.length >= 2, `segments cut: ${done.length}`);
+    for (const seg of done) {
+      const bytes = seg.parts.reduce((n, p) => n + p.data.length, 0);
+      assert.ok(bytes <= 16 * 1024 * 1024 + 4 * 1024 * 1024 + big.length + 4096, `segment ${seg.msn}: ${bytes} bytes`);
+    }
+  });
+});

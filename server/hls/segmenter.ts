@@ -1,7 +1,10 @@
 /**
  * Cuts one stream's packets into LL-HLS segments and parts (CMAF fMP4).
  *
- * - A segment starts at a video keyframe once the current one has reached the segment target.
+ * - A segment starts at a video keyframe once the current one has reached the segment target; without a keyframe
+ *   (an intra-refresh encoder sends one at the start only) it is cut at a part boundary once it is too long
+ *   (`maxSegmentMs`) or too big, and the next one starts on a frame that is not a keyframe (its first part has no
+ *   INDEPENDENT=YES).
  * - A part closes as soon as the frame that ends it has arrived: when a video frame arrives whose
  *   successor would push the part past the part target, the part [start, this frame) is written.
  * - Audio samples go into whichever part is open when they arrive; each track keeps its own
@@ -27,8 +30,18 @@ const MAX_JUMP_MS = 10_000;
  */
 const AUDIO_WAIT_MS = 400;
 const MAX_VIDEO_QUEUE = 256;
-/** A part that somehow collects more samples than this is written out (bounded memory whatever the input). */
+/**
+ * A part that collects more samples or bytes than this is written out, whatever its duration (bounded memory whatever
+ * the input: video frames that all carry the same timestamp never reach the part target).
+ */
 const MAX_PART_SAMPLES = 2000;
+const MAX_PART_BYTES = 4 * 1024 * 1024;
+/**
+ * A segment is cut at the next part boundary, keyframe or not, once it is this long (at least; see `maxSegmentMs`)
+ * or holds this many bytes, or twice as many parts as its longest duration should have.
+ */
+const MIN_MAX_SEGMENT_MS = 20_000;
+const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Where an AAC frame goes on the audio track's timeline (in its sample rate), given where the previous frame ended.
@@ -147,8 +160,17 @@ export class Segmenter {
   /** Wall-clock ms of the newest part's publication (for `lastPartGapMs`). */
   private lastPartAt = 0;
   private holdTimer: NodeJS.Timeout | null = null;
+  /** Payload bytes in the open part, and in the open segment's written parts. */
+  private partBytes = 0;
+  private segmentBytes = 0;
+  /** The longest a segment gets without a keyframe (ms), and its most parts (see MIN_MAX_SEGMENT_MS). */
+  readonly maxSegmentMs: number;
+  private readonly maxSegmentParts: number;
 
-  constructor(private readonly opts: SegmenterOptions) {}
+  constructor(private readonly opts: SegmenterOptions) {
+    this.maxSegmentMs = Math.max(MIN_MAX_SEGMENT_MS, 4 * opts.segmentTarget * 1000);
+    this.maxSegmentParts = 2 * Math.ceil(this.maxSegmentMs / (opts.partTarget * 1000));
+  }
 
   get mediaSequence(): number {
     return this.segments[0]?.msn ?? this.nextMsn;
@@ -368,10 +390,29 @@ export class Segmenter {
         this.closeSegment();
       }
       this.openSegment(d);
-    } else if (this.current && d + this.lastVideoInterval - this.partStart > partTargetMs + 1 && this.partVideo.length > 0) {
+    } else if (this.current && this.partVideo.length > 0 && (this.partFull() || d + this.lastVideoInterval - this.partStart > partTargetMs + 1)) {
       this.closePart(d);
+      if (this.segmentFull(d)) this.cutSegment(d);
     }
     this.lastVideo = { dts: d, cts: p.cts, keyframe: p.keyframe, data: p.data };
+  }
+
+  /** The open part holds as many samples or bytes as a part may. */
+  private partFull(): boolean {
+    return this.partVideo.length >= MAX_PART_SAMPLES || this.partAudio.length >= MAX_PART_SAMPLES || this.partBytes >= MAX_PART_BYTES;
+  }
+
+  /** The open segment (its parts written so far) is as long, or as big, as a segment may get without a keyframe. */
+  private segmentFull(d: number): boolean {
+    const seg = this.current;
+    if (!seg) return false;
+    return d - seg.startDts >= this.maxSegmentMs || seg.parts.length >= this.maxSegmentParts || this.segmentBytes >= MAX_SEGMENT_BYTES;
+  }
+
+  /** End the segment at a part boundary (`d`, where the open part starts) and start the next one there. */
+  private cutSegment(d: number): void {
+    this.closeSegment();
+    this.openSegment(d);
   }
 
   private timelineBreak(): void {
@@ -381,6 +422,7 @@ export class Segmenter {
 
   private pushVideoSample(v: PendingVideo, intervalMs: number): void {
     if (!this.current) return;
+    this.partBytes += v.data.length;
     this.partVideo.push({
       dts: Math.round(v.dts * 90),
       cts: Math.round(v.cts * 90),
@@ -408,8 +450,9 @@ export class Segmenter {
         this.closePart(d);
         this.closeSegment();
         this.openSegment(d);
-      } else if (d + frameMs - this.partStart > partTargetMs + 1 && this.partAudio.length > 0) {
+      } else if (this.partAudio.length > 0 && (this.partFull() || d + frameMs - this.partStart > partTargetMs + 1)) {
         this.closePart(d);
+        if (this.segmentFull(d)) this.cutSegment(d);
       }
     }
     if (!this.current) return; // video streams: audio before the first keyframe is dropped
@@ -417,7 +460,12 @@ export class Segmenter {
     const filler = placed.fill > 0 ? (silentAacFrame(a.channels) ?? p.data) : null;
     for (let i = placed.fill; i > 0; i--) this.partAudio.push({ dts: dts - i * AAC_FRAME, cts: 0, duration: AAC_FRAME, keyframe: true, data: filler! });
     this.partAudio.push({ dts, cts: 0, duration: AAC_FRAME, keyframe: true, data: p.data });
-    if (this.partAudio.length > MAX_PART_SAMPLES) this.closePart(p.dts);
+    this.partBytes += p.data.length + placed.fill * (filler?.length ?? 0);
+    // Audio alone (no video frame to close the part: video stopped, or an audio-only stream at one timestamp).
+    if (this.partFull()) {
+      this.closePart(p.dts);
+      if (this.segmentFull(p.dts)) this.cutSegment(p.dts);
+    }
   }
 
   private openSegment(startDts: number): void {
@@ -434,6 +482,7 @@ export class Segmenter {
     this.needDiscontinuity = false;
     this.segments.push(this.current);
     this.partStart = startDts;
+    this.segmentBytes = 0;
   }
 
   private closePart(endDts: number): void {
@@ -449,6 +498,7 @@ export class Segmenter {
       // Samples the fMP4 writer cannot express (absurd timestamps): drop them, never keep them around.
       this.partVideo = [];
       this.partAudio = [];
+      this.partBytes = 0;
       this.partStart = endDts;
       this.needDiscontinuity = true;
       return;
@@ -457,8 +507,10 @@ export class Segmenter {
     const independent = this.tracks?.video ? this.partVideo.length > 0 && this.partVideo[0].keyframe : true;
     seg.parts.push({ msn: seg.msn, index: seg.parts.length, duration, independent, data });
     seg.duration = (endDts - seg.startDts) / 1000;
+    this.segmentBytes += data.length;
     this.partVideo = [];
     this.partAudio = [];
+    this.partBytes = 0;
     this.partStart = endDts;
     this.lastPartAt = Date.now();
     this.onChange();

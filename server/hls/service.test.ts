@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
 import { Hub, type PublishSession } from '../media/hub';
 import { makeTestPackets } from '../testing/flv-file';
-import { HlsService, type HlsOptions } from './service';
+import { HlsService, type HlsOptions, type HlsReply } from './service';
 
 interface Reply {
   status: number;
@@ -30,6 +30,8 @@ class Fixture {
   base = '';
   pub: PublishSession | null = null;
   sent = 0;
+  /** Requests the server has seen. */
+  requests = 0;
 
   constructor(
     private readonly packets: MediaPacket[],
@@ -37,6 +39,7 @@ class Fixture {
   ) {
     this.hls = new HlsService(this.hub, options);
     this.server = http.createServer((req, res) => {
+      this.requests++;
       void this.hls.handle(req, res, new URL(req.url ?? '/', 'http://localhost')).then((ours) => {
         if (!ours) res.writeHead(404).end();
       });
@@ -219,6 +222,7 @@ describe('LL-HLS service: blocking requests', () => {
       await settle(f, id, 2);
       const refused = await f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`);
       assert.equal(refused.status, 503);
+      assert.equal(refused.headers['retry-after'], '1');
       assert.ok(refused.ms < 200);
       f.feedUntil(() => f.hls.segmenter(id)!.nextPart().index !== next.index || f.hls.segmenter(id)!.nextPart().msn !== next.msn);
       for (const r of await Promise.all(held)) assert.equal(r.status, 200);
@@ -284,6 +288,175 @@ describe('LL-HLS service: packaging on demand (idleStopMs)', () => {
       assert.equal(f.hls.packaging, 0);
       assert.equal(f.hls.activate('live1'), true, 'a live stream (even before its first packet)');
       assert.equal(f.hls.packaging, 1);
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+/** A raw keep-alive connection to the fixture: pipelined requests, the answers' status codes and headers in order. */
+class RawClient {
+  readonly socket: net.Socket;
+  data = '';
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => (this.data += d));
+    this.socket.on('error', () => undefined);
+  }
+  answers(): Array<{ status: number; head: string }> {
+    const out = [];
+    let at = 0;
+    for (;;) {
+      const end = this.data.indexOf('\r\n\r\n', at);
+      if (end < 0) return out;
+      const head = this.data.slice(at, end);
+      const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (end + 4 + len > this.data.length) return out;
+      out.push({ status: Number(head.split(' ')[1]), head });
+      at = end + 4 + len;
+    }
+  }
+}
+
+const port = (f: Fixture) => (f.server.address() as AddressInfo).port;
+
+describe('LL-HLS service: held requests per client', () => {
+  let packets: MediaPacket[];
+  before(async () => {
+    packets = await makeTestPackets({ seconds: 6, fps: 25, gop: 25 });
+  });
+
+  test('one connection that pipelines 20,001 blocking reloads holds a few; a real viewer is still held and answered (not 503)', async () => {
+    // Long segments, so the attacker's reloads are held for the whole attack (10 s, maxBlockMs) before timing out.
+    const f = new Fixture(packets, { segmentTarget: 4 });
+    const id = 'flood';
+    await f.start(id);
+    const attacker = new RawClient(port(f));
+    try {
+      f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
+      const ahead = f.hls.segmenter(id)!.nextPart().msn + 1;
+      const reload = `GET /hls/${id}/index.m3u8?_HLS_msn=${ahead} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      attacker.socket.write(`GET /page HTTP/1.1\r\nHost: x\r\n\r\n${reload.repeat(20_001)}`);
+      // Until the server has read all of it, or stops reading (the refusals wait behind the first held answer).
+      let seen = -1;
+      for (let i = 0; i < 300 && f.requests < 20_002 && f.requests !== seen; i++) {
+        seen = f.requests;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const held = f.hls.waiting(id)?.requests ?? 0;
+      const next = f.hls.segmenter(id)!.nextPart();
+      const viewer = f.get(`index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`);
+      let early: Reply | null = null;
+      void viewer.then((r) => (early = r));
+      for (let i = 0; i < 500 && !early && (f.hls.waiting(id)?.requests ?? 0) <= held; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal((early as Reply | null)?.status, undefined, 'the viewer is held, not refused');
+      assert.ok(held <= 4, `the attacker's connection holds ${held} requests`);
+      f.feedUntil(() => f.hls.segmenter(id)!.nextPart().index !== next.index || f.hls.segmenter(id)!.nextPart().msn !== next.msn);
+      assert.equal((await viewer).status, 200);
+    } finally {
+      attacker.socket.destroy();
+      await f.stop();
+    }
+  });
+
+  test('over maxHeldPerConnection a pipelined blocking request gets 429 with Retry-After (in order, after the held ones)', async () => {
+    const f = new Fixture(packets, { maxHeldPerConnection: 2 });
+    const id = 'perconn';
+    await f.start(id);
+    const c = new RawClient(port(f));
+    try {
+      f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
+      const next = f.hls.segmenter(id)!.nextPart();
+      c.socket.write(`GET /hls/${id}/index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(4));
+      for (let i = 0; i < 200 && f.requests < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(f.hls.waiting(id)?.requests, 2);
+      assert.equal(f.hls.held.refusedClient, 2);
+      f.feedUntil(() => f.hls.segmenter(id)!.nextPart().index !== next.index || f.hls.segmenter(id)!.nextPart().msn !== next.msn);
+      for (let i = 0; i < 300 && c.answers().length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      const answers = c.answers();
+      assert.deepEqual(answers.map((a) => a.status), [200, 200, 429, 429]);
+      for (const a of answers.slice(2)) assert.match(a.head, /\r\nRetry-After: 1(\r\n|$)/i);
+      assert.equal(f.hls.held.total, 0, 'nothing counted once answered');
+    } finally {
+      c.socket.destroy();
+      await f.stop();
+    }
+  });
+
+  test('over maxHeldPerAddress a blocking request on another connection gets 429 at once', async () => {
+    const f = new Fixture(packets, { maxHeldPerAddress: 2 });
+    const id = 'peraddr';
+    await f.start(id);
+    try {
+      f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
+      const next = f.hls.segmenter(id)!.nextPart();
+      const q = `index.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.index}`;
+      const held = [f.get(q), f.get(q)];
+      await settle(f, id, 2);
+      const refused = await f.get(q);
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.ok(refused.ms < 1000, `refused at once (${refused.ms.toFixed(0)} ms)`);
+      f.feedUntil(() => f.hls.segmenter(id)!.nextPart().index !== next.index || f.hls.segmenter(id)!.nextPart().msn !== next.msn);
+      for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+      assert.equal(f.hls.held.ofAddress('127.0.0.1'), 0);
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+/** A reply that records nothing but its status (for requests made straight through `answer`). */
+class FakeReply implements HlsReply {
+  status = 0;
+  gone = false;
+  constructor(
+    private readonly addr: string,
+    private readonly ua: string,
+  ) {}
+  send(status: number): void {
+    this.status = status;
+  }
+  destroy(): void {
+    this.gone = true;
+  }
+  viewerKey(): string {
+    return `${this.addr}|${this.ua}`;
+  }
+  address(): string {
+    return this.addr;
+  }
+  connection(): object {
+    return this;
+  }
+}
+
+describe('LL-HLS service: viewer count', () => {
+  test('rotating User-Agents (or addresses) cannot grow the viewer map without bound', async () => {
+    const packets = await makeTestPackets({ seconds: 2, fps: 25, gop: 25 });
+    const f = new Fixture(packets);
+    const id = 'uas';
+    await f.start(id);
+    try {
+      f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
+      const ask = (addr: string, ua: string) => {
+        const r = new FakeReply(addr, ua);
+        f.hls.answer('GET', `/hls/${id}/index.m3u8`, '', r);
+        assert.equal(r.status, 200);
+      };
+      // Real viewers: three behind one address (distinct browsers), one elsewhere.
+      for (const ua of ['a', 'b', 'c']) ask('10.0.0.1', ua);
+      ask('10.0.0.2', 'a');
+      assert.equal(f.hls.viewers(id), 4);
+      // One client, a new User-Agent per request.
+      for (let i = 0; i < 5000; i++) ask('10.6.6.6', `bot-${i}`);
+      const afterUas = f.hls.viewers(id);
+      assert.ok(afterUas <= 4 + 64, `one address counts as at most 64 viewers (${afterUas})`);
+      // Many addresses: the map stays bounded.
+      for (let i = 0; i < 60_000; i++) ask(`fd00::${i.toString(16)}`, 'x');
+      const all = f.hls.viewers(id);
+      assert.ok(all <= 50_000, `at most 50,000 viewers held per stream (${all})`);
     } finally {
       await f.stop();
     }

@@ -10,6 +10,8 @@ import { STREAM_ID_PATTERN } from '../media/registry';
 import { type PlaylistOptions, renderPlaylist, targetDuration } from './playlist';
 import { parseHlsQuery } from './query';
 import { Segmenter, type Part, type Segment } from './segmenter';
+import { HeldRequests } from './held';
+import { ViewerSet } from './viewers';
 import { WaitList, type Waiting } from './waiters';
 
 export interface HlsOptions {
@@ -19,8 +21,15 @@ export interface HlsOptions {
   windowSegments: number;
   /** Longest a blocking request is held, ms (at most; also bounded by 3 target durations). */
   maxBlockMs: number;
-  /** Most blocked requests held per stream. */
+  /** Most blocked requests held per stream; beyond it a request is refused at once (503, Retry-After). */
   maxWaiters: number;
+  /**
+   * Most blocked requests held per connection and per client address, over all streams; beyond either a request is
+   * refused at once (429, Retry-After). A player holds at most three (a playlist reload, the hinted part and the one
+   * after it), on separate connections; only a client that pipelines (on Node's server) can hold several on one.
+   */
+  maxHeldPerConnection: number;
+  maxHeldPerAddress: number;
   /** How long an ended stream's playlist (with ENDLIST) stays available, ms. */
   keepEndedMs: number;
   /**
@@ -45,6 +54,8 @@ const DEFAULTS: HlsOptions = {
   windowSegments: 7,
   maxBlockMs: 10_000,
   maxWaiters: 20_000,
+  maxHeldPerConnection: 4,
+  maxHeldPerAddress: 500,
   keepEndedMs: 30_000,
   lastPartGap: 1,
   idleStopMs: 0,
@@ -66,6 +77,10 @@ export interface HlsReply {
   destroy(): void;
   /** Who is watching: client address and User-Agent, for the viewer count. */
   viewerKey(): string;
+  /** The client's address (for the limits per address). */
+  address(): string;
+  /** The connection, as an identity (for the limit of held requests per connection). */
+  connection(): object;
 }
 
 /** What `handle` reads of a request's URL (a `URL` will do). */
@@ -77,6 +92,11 @@ export interface HlsTarget {
 
 const HLS_PATH = /^\/hls\/([^/]+)\/([^/]+)$/;
 const VIEWER_WINDOW_MS = 6_000;
+/** Viewers counted per client address (distinct User-Agents), and per stream in all. */
+const VIEWERS_PER_ADDRESS = 64;
+const MAX_VIEWERS = 50_000;
+/** Seconds a refused request (429, 503) is told to wait before it tries again. */
+const RETRY_AFTER_S = '1';
 /** How long a plain playlist request waits for a new stream's first part, ms. */
 const FIRST_PART_WAIT_MS = 3000;
 
@@ -89,6 +109,9 @@ const PRIORITY = [0, 1, 1];
 
 /** A blocked request: plain data, no closure or promise of its own. */
 class Waiter implements Waiting {
+  /** While held, counted in the service's held requests under this connection (null: not counted) and address. */
+  conn: object | null = null;
+  addr = '';
   constructor(
     readonly kind: number,
     readonly msn: number,
@@ -116,7 +139,7 @@ class HlsStream implements SubscriberSink {
   };
   unsubscribe: () => void = () => undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
-  viewers = new Map<string, number>();
+  readonly viewers = new ViewerSet(VIEWER_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
   /** performance.now() of the latest request (for on-demand packaging). */
   lastUsed = performance.now();
   /**
@@ -162,11 +185,23 @@ class HlsStream implements SubscriberSink {
     return this.blockMsCache;
   }
 
-  /** Hold a request until `isReady`, answer it now if it is ready (or too many are held). */
+  /** Hold a request until `isReady`, answer it now if it is ready, refuse it if too many are held. */
   hold(w: Waiter): void {
     if (this.isReady(w)) this.answer(w, true);
-    else if (this.waiters.size >= this.service.options.maxWaiters) this.answer(w, false);
-    else this.waiters.add(w, PRIORITY[w.kind]);
+    else if (this.waiters.size >= this.service.options.maxWaiters) {
+      this.service.held.refusedFull++;
+      sendRefusal(w.reply, 503, 'too many requests are waiting for this stream');
+    } else {
+      const conn = w.reply.connection();
+      const addr = w.reply.address();
+      if (!this.service.held.acquire(conn, addr)) {
+        sendRefusal(w.reply, 429, 'too many requests held for this client');
+        return;
+      }
+      w.conn = conn;
+      w.addr = addr;
+      this.waiters.add(w, PRIORITY[w.kind]);
+    }
   }
 
   private isReady(w: Waiter): boolean {
@@ -184,6 +219,10 @@ class HlsStream implements SubscriberSink {
   /** Answer a held request: `ready` false when its time ran out (or the stream is closing). */
   private answer(w: Waiter, ready: boolean): void {
     const reply = w.reply;
+    if (w.conn) {
+      this.service.held.release(w.conn, w.addr);
+      w.conn = null;
+    }
     try {
       if (w.kind === WAIT_PART) {
         const part = this.findPart(w.msn, w.index);
@@ -258,18 +297,12 @@ class HlsStream implements SubscriberSink {
     return this.findSegment(msn)?.parts[index];
   }
 
-  noteViewer(key: string, now: number): void {
-    this.viewers.set(key, now);
-    if (this.viewers.size > 50_000) this.pruneViewers(now);
+  noteViewer(reply: HlsReply, now: number): void {
+    this.viewers.note(reply.address(), reply.viewerKey(), now);
   }
 
   viewerCount(now: number): number {
-    this.pruneViewers(now);
-    return this.viewers.size;
-  }
-
-  private pruneViewers(now: number): void {
-    for (const [k, t] of this.viewers) if (now - t > VIEWER_WINDOW_MS) this.viewers.delete(k);
+    return this.viewers.count(now);
   }
 
   close(): void {
@@ -323,6 +356,14 @@ export class NodeReply implements HlsReply {
   viewerKey(): string {
     return viewerKey(this.req);
   }
+
+  address(): string {
+    return this.req.socket.remoteAddress ?? '';
+  }
+
+  connection(): object {
+    return this.req.socket;
+  }
 }
 
 function send(reply: HlsReply, status: number, type: string, body: Buffer | string | readonly Buffer[], cache: string, head: boolean): void {
@@ -333,6 +374,12 @@ function send(reply: HlsReply, status: number, type: string, body: Buffer | stri
 
 function sendStatus(reply: HlsReply, status: number, message: string): void {
   send(reply, status, 'text/plain; charset=utf-8', `${message}\n`, 'no-store', false);
+}
+
+/** A request refused for load (429: this client holds too many, 503: the stream does), to be tried again soon. */
+function sendRefusal(reply: HlsReply, status: 429 | 503, message: string): void {
+  const body = Buffer.from(`${message}\n`);
+  reply.send(status, [...headers('text/plain; charset=utf-8', body.length, 'no-store'), 'Retry-After', RETRY_AFTER_S], body, false);
 }
 
 /** The headers of an OPTIONS (CORS preflight) answer. */
@@ -388,6 +435,8 @@ export class HlsService {
   readonly options: HlsOptions;
   readonly playlistOptions: PlaylistOptions;
   private streams = new Map<string, HlsStream>();
+  /** Blocked requests held, per connection and client address, over all streams. */
+  readonly held: HeldRequests;
   private offs: Array<() => void> = [];
   /** On demand: the timer that stops packagers nobody asks for (armed while any runs). */
   private idleTimer: ReturnType<typeof setInterval> | null = null;
@@ -397,6 +446,7 @@ export class HlsService {
     options: Partial<HlsOptions> = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.held = new HeldRequests(this.options.maxHeldPerConnection, this.options.maxHeldPerAddress);
     this.playlistOptions = {
       segmentTarget: this.options.segmentTarget,
       partTarget: this.options.partTarget,
@@ -586,7 +636,7 @@ export class HlsService {
       return;
     }
     const { msn, part } = q;
-    st.noteViewer(reply.viewerKey(), Date.now());
+    st.noteViewer(reply, Date.now());
     const seg = st.segmenter;
 
     if (msn !== null) {

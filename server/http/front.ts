@@ -29,6 +29,10 @@ export interface FastReply {
   readonly gone: boolean;
   destroy(): void;
   viewerKey(): string;
+  /** The client's address. */
+  address(): string;
+  /** The connection, as an identity. */
+  connection(): object;
 }
 
 /**
@@ -47,6 +51,11 @@ export interface FrontOptions {
   idleTimeoutMs?: number;
   /** Longest a request head may take to arrive, ms. */
   headTimeoutMs?: number;
+  /**
+   * Open connections per client address (all of them, also those handed to Node): a new one beyond it gets a 503
+   * with Retry-After and is closed, before anything it sent is read.
+   */
+  maxConnectionsPerAddress?: number;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -55,19 +64,30 @@ export const MAX_HEAD = 16 * 1024;
 /** Most unparsed bytes held while a request is being answered (pipelining); reading pauses beyond it. */
 const MAX_PENDING = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** The answer to a connection over its address's limit. */
+const TOO_MANY = Buffer.from(
+  'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 40\r\nConnection: close\r\n\r\ntoo many connections from this address\r\n',
+  'latin1',
+);
+/** How long a refused connection may take to get its answer before it is cut, ms. */
+const REFUSED_LINGER_MS = 2000;
 
 export class HttpFront {
   private readonly conns = new Set<FrontConnection>();
   readonly idleTimeoutMs: number;
   readonly headTimeoutMs: number;
-  /** Connections handed to Node's server, requests answered here (for tests). */
-  readonly counts = { handedOff: 0, requests: 0 };
+  /** Connections handed to Node's server, requests answered here, connections refused (for tests). */
+  readonly counts = { handedOff: 0, requests: 0, refused: 0 };
+  readonly maxConnectionsPerAddress: number;
+  /** Open connections per client address (front door's and Node's); an entry only while above zero. */
+  private readonly perAddress = new Map<string, number>();
   /** Node's own 'connection' listeners (its HTTP connection handler), called for a connection handed off. */
   private readonly nodeListeners: Array<(socket: net.Socket) => void>;
 
   constructor(readonly options: FrontOptions) {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 5000;
     this.headTimeoutMs = options.headTimeoutMs ?? 10_000;
+    this.maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? Infinity;
     const http = options.http;
     this.nodeListeners = http.listeners('connection') as Array<(socket: net.Socket) => void>;
     if (this.nodeListeners.length === 0) throw new Error('the HTTP server has no connection handler to hand connections to');
@@ -76,8 +96,36 @@ export class HttpFront {
   }
 
   private accept(socket: net.Socket): void {
+    const addr = socket.remoteAddress ?? '';
+    const open = this.perAddress.get(addr) ?? 0;
+    if (open >= this.maxConnectionsPerAddress) {
+      this.refuse(socket);
+      return;
+    }
+    this.perAddress.set(addr, open + 1);
+    socket.once('close', () => {
+      const n = (this.perAddress.get(addr) ?? 1) - 1;
+      if (n > 0) this.perAddress.set(addr, n);
+      else this.perAddress.delete(addr);
+    });
     socket.setNoDelay(true);
     this.conns.add(new FrontConnection(this, socket));
+  }
+
+  /** Over its address's limit: a 503, then closed (whatever it sends is discarded); cut if it does not go soon. */
+  private refuse(socket: net.Socket): void {
+    this.counts.refused++;
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+    socket.end(TOO_MANY);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Open connections from one address (for tests). */
+  connectionsFrom(addr: string): number {
+    return this.perAddress.get(addr) ?? 0;
   }
 
   /** @internal A connection leaves the front door: closed, or handed to Node (`handOff`). */
@@ -365,6 +413,14 @@ class FrontConnection implements FastReply {
   viewerKey(): string {
     if (!this.key) this.key = `${this.socket.remoteAddress ?? ''}|${this.ua.slice(0, 200)}`;
     return this.key;
+  }
+
+  address(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  connection(): object {
+    return this;
   }
 
   private pause(): void {
