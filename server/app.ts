@@ -131,6 +131,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };
     },
     log: logger.child({ component: 'ingest' }),
+    limits: {
+      maxSessions: config.ingestMaxSessions,
+      maxSocketsPerAddress: config.ingestMaxSocketsPerAddress,
+      maxPendingSockets: config.ingestMaxPendingSockets,
+      mediaTimeoutMs: config.ingestMediaTimeoutMs,
+    },
   });
   const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id), snapshotAvailable: (id: string) => snapshots.available(id) };
 
