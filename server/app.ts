@@ -27,6 +27,9 @@ import { RtmpServer } from './rtmp/server';
  */
 const HLS_FAST_PATH = /^\/hls\/[^/?#%\\]+\/[^/?#%\\]+(?:\?[^#]*)?$/;
 
+/** How long the drain waits for RTMP players to take their Play.Stop and for held HLS requests to be answered. */
+const DRAIN_FLUSH_MS = 2000;
+
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface StartOptions {
@@ -48,7 +51,10 @@ export interface RunningServer {
   rtmp: RtmpServer;
   /** The HTTP front door (LL-HLS requests on the raw socket). */
   front: HttpFront;
+  /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
+  /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
+  cut(): void;
 }
 
 type NextHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -234,6 +240,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
 
   let closing: Promise<void> | null = null;
+  let cutDone = false;
+  /** Everything still open is dropped now, every child process SIGKILLed. Synchronous: safe in an exit path. */
+  const cut = (): void => {
+    if (cutDone) return;
+    cutDone = true;
+    ingest.killAll();
+    void snapshots.close();
+    hls.close();
+    front.closeAll();
+    server.closeAllConnections();
+    void rtmp.close();
+  };
   return {
     httpPort,
     rtmpPort,
@@ -245,16 +263,29 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registry,
     rtmp,
     front,
+    cut,
     close() {
+      // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
+      // so viewers hear of it, give those last bytes a moment, then close what is left.
       closing ??= (async () => {
-        await ingest.close();
-        await snapshots.close();
-        hls.close();
+        ingest.stopAccepting();
+        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        rtmp.netServer.close();
+        // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.
+        const ingestDone = ingest.close();
+        const snapshotsDone = snapshots.close();
+        // Every stream ends: RTMP players get UnpublishNotify + Play.Stop, the LL-HLS playlists EXT-X-ENDLIST, and
+        // the blocked playlist and part requests are answered with it.
         hub.close('server stopping');
+        const deadline = Date.now() + DRAIN_FLUSH_MS;
+        while (Date.now() < deadline && (hls.held > 0 || rtmp.connectionCount > 0)) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 50)); // the answers just written leave the socket buffers
+        hls.close();
+        await Promise.all([ingestDone, snapshotsDone]);
         await rtmp.close();
         front.closeAll();
         server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await httpClosed;
         if (nextApp) await nextApp.close().catch(() => undefined);
       })();
       return closing;
