@@ -69,6 +69,8 @@ async function main(): Promise<void> {
   // A signal while the server is still starting: nothing to drain yet, exit at once.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Started by scripts/start.mjs (`npm start`) with an IPC channel: if that launcher dies, drain as on SIGTERM.
+  if (process.connected) process.on('disconnect', () => stop('launcher gone'));
 
   try {
     // --api-only: everything but the pages (for tests and benchmarks that need no build).
