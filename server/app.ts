@@ -10,7 +10,7 @@ import { IngestService } from './ingest/service';
 import { HlsService, NodeReply, type HlsReply } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
 import { HttpFront } from './http/front';
-import { healthReport } from './http/health';
+import { EventLoopMonitor, healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
 import type { Logger } from './log';
@@ -85,6 +85,7 @@ async function createNext(config: Config, upgrades: EventEmitter): Promise<{ han
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const startedAt = Date.now();
+  const loop = new EventLoopMonitor();
 
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
   if (ffmpeg.found) {
@@ -165,7 +166,26 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') {
-      sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
+      const httpConnections = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? -1 : n)));
+      const report = healthReport({
+        startedAt,
+        httpPort,
+        rtmpPort,
+        ffmpeg,
+        loop,
+        maxEventLoopDelayMs: config.healthMaxEventLoopDelayMs,
+        memory: process.memoryUsage(),
+        counts: {
+          httpConnections,
+          rtmpConnections: rtmp.connectionCount,
+          rtmpMaxConnections: config.rtmpMaxConnections,
+          liveStreams: hub.activeStats().length,
+          ingest: ingest.counts(),
+          snapshotFfmpeg: snapshots.active,
+          hlsHeldRequests: hls.held,
+        },
+      });
+      sendJson(res, report.status, report.body, report.status === 503 ? { 'Retry-After': '5' } : {});
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
@@ -245,6 +265,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const cut = (): void => {
     if (cutDone) return;
     cutDone = true;
+    loop.close();
     ingest.killAll();
     void snapshots.close();
     hls.close();
@@ -287,6 +308,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         server.closeAllConnections();
         await httpClosed;
         if (nextApp) await nextApp.close().catch(() => undefined);
+        loop.close();
       })();
       return closing;
     },
