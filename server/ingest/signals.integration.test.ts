@@ -8,7 +8,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '../testing/harness';
+import { publishTestStream, waitFor } from '../testing/harness';
+import { connectPlayer } from '../testing/rtmp-client';
 import { alive, descendants, ffmpegOf, makeRecording, spawnServer, startBroadcast, type ServerProcess } from '../testing/process';
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -66,6 +67,31 @@ describe('the server process and its ffmpeg children', () => {
         await noFfmpegLeft(srv, pid, 5000);
       }));
   }
+
+  test('a drain that cannot finish in SHUTDOWN_TIMEOUT_SECONDS is cut: exit 0 at the bound, no ffmpeg left', () =>
+    withServer('cut', async (srv) => {
+      // An RTMP player that stops reading holds the drain (its socket cannot take the Play.Stop and close).
+      const s = await srv.createStream();
+      const pub = publishTestStream(`rtmp://127.0.0.1:${srv.rtmpPort}/live/${s.key}`, { fps: 25, gop: 25 });
+      try {
+        await waitFor('stream live', async () => ((await (await fetch(`${srv.http}/api/streams/${s.id}`)).json()) as { live: boolean }).live, 15000);
+        const player = await connectPlayer(`rtmp://127.0.0.1:${srv.rtmpPort}/live/${s.id}`, { pause: true });
+        const b = await startBroadcast(srv.http, (await srv.createStream()), file);
+        const pid = srv.child.pid!;
+        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.rtmpPort}/live/`).length === 1, 15000);
+        const t0 = Date.now();
+        srv.child.kill('SIGTERM');
+        const res = await within(srv.exited, 10000);
+        assert.deepEqual(res, { code: 0, signal: null }, srv.output().slice(-2000));
+        assert.ok(Date.now() - t0 < 8000, `cut at the bound (${Date.now() - t0} ms)`);
+        assert.ok(srv.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('drain not finished')), 'the cut is logged');
+        await b.closed;
+        player.socket.destroy();
+        await noFfmpegLeft(srv, pid, 5000);
+      } finally {
+        await pub.kill('SIGKILL');
+      }
+    }, { env: { SHUTDOWN_TIMEOUT_SECONDS: '0.5' } }));
 
   test('SIGKILL of the server: its ingest and snapshot ffmpegs notice (stdin closes) and end on their own', async () => {
     // A wrapper that holds snapshot ffmpegs back for 3 s, so one is certainly running when the server is killed.
