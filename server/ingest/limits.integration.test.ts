@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -180,6 +181,45 @@ describe('browser ingest limits', () => {
       assert.match(perAddress.reason, /your address/);
       assert.equal((await fetch(`${server.http}/healthz`)).ok, true);
     } finally {
+      await closeAll(server, clients);
+    }
+  });
+
+  test('a refused socket that then sends an invalid frame: only that socket is dropped, the server stays up', async () => {
+    const clients: Client[] = [];
+    const seen: unknown[] = [];
+    const onError = (err: unknown) => seen.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = connect(server);
+        clients.push(c);
+        await c.opened;
+      }
+      await waitFor('three pending', () => server.ingest.counts().pending === 3, 5000);
+      // A raw client: the upgrade request and, in the same write, a frame with its reserved bits set (unmasked too):
+      // a protocol error on the server's side of a socket that is being refused.
+      const raw = net.connect(Number(new URL(server.http).port), '127.0.0.1');
+      raw.on('error', () => undefined);
+      const rawClosed = new Promise<string>((r) => {
+        let got = '';
+        raw.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        raw.on('close', () => r(got));
+      });
+      raw.write(
+        Buffer.concat([
+          Buffer.from('GET /ingest HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
+          Buffer.from([0xf1, 0x05, 1, 2, 3, 4, 5]),
+        ]),
+      );
+      const answer = await Promise.race([rawClosed, new Promise<string>((r) => setTimeout(() => r('still open'), 10000))]);
+      raw.destroy();
+      assert.match(answer, /^HTTP\/1\.1 101/, 'upgraded, then refused and closed');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen, []);
+      assert.equal((await fetch(`${server.http}/healthz`)).status, 200);
+    } finally {
+      process.off('uncaughtException', onError);
       await closeAll(server, clients);
     }
   });

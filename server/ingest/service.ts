@@ -232,13 +232,20 @@ class IngestSession {
     if (!ffmpeg.found || !a) throw new Error('spawnBridge before an accepted start');
     const publish = deps.publishName?.(a.id) ?? deps.registry.issueSessionKey(a.id);
     this.revokePublishName = publish.revoke;
-    const args = ingestArgs({ input: a.input, transcode: a.transcode, output: `${deps.rtmpBase()}/${publish.key}`, ffmpegMajor: ffmpeg.major });
-    const bridge = new FfmpegBridge({
-      ffmpegPath: ffmpeg.path,
-      args,
-      onProgress: (p) => (this.progress = p),
-      onExit: ({ code, signal, error }) => this.onBridgeExit(code, signal, error),
-    });
+    let bridge: FfmpegBridge;
+    try {
+      const args = ingestArgs({ input: a.input, transcode: a.transcode, output: `${deps.rtmpBase()}/${publish.key}`, ffmpegMajor: ffmpeg.major });
+      bridge = new FfmpegBridge({
+        ffmpegPath: ffmpeg.path,
+        args,
+        onProgress: (p) => (this.progress = p),
+        onExit: ({ code, signal, error }) => this.onBridgeExit(code, signal, error),
+      });
+    } catch (err) {
+      // spawn() can throw (EAGAIN, ENOMEM): no ffmpeg, so no key for one.
+      publish.revoke();
+      throw err;
+    }
     this.bridge = bridge;
     this.liveSince = Date.now();
     deps.log.info({ stream: a.id, pid: bridge.pid, mimeType: a.mimeType, transcode: a.transcode }, 'browser ingest started');
@@ -418,6 +425,8 @@ export class IngestService {
           ? 'too many connections waiting to start on this server: try again later'
           : null;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // A protocol error from the peer is an 'error' event: without a listener it would be an uncaught exception.
+      ws.on('error', () => undefined);
       if (refusal !== null) {
         this.deps.log.warn({ remote: address, open, pending: this.pending.size }, `ingest socket refused: ${refusal}`);
         ws.send(JSON.stringify({ type: 'error', code: Close.TooMany, message: refusal }));
