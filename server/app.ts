@@ -85,7 +85,6 @@ async function createNext(config: Config, upgrades: EventEmitter): Promise<{ han
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const startedAt = Date.now();
-  const loop = new EventLoopMonitor();
 
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
   if (ffmpeg.found) {
@@ -104,6 +103,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const upgrades = new EventEmitter();
   const nextApp = opts.withNext ? await createNext(config, upgrades) : null;
+  // From here: the start-up (Next's prepare loads its modules in long synchronous runs) is not the server lagging.
+  const loop = new EventLoopMonitor();
 
   const rtmpLog = logger.child({ component: 'rtmp' });
   const rtmp = new RtmpServer(
