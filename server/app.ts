@@ -13,7 +13,7 @@ import { IngestService } from './ingest/service';
 import { HlsService, NodeReply, type HlsReply } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
 import { HttpFront } from './http/front';
-import { healthReport } from './http/health';
+import { EventLoopMonitor, healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
 import { parseTarget, refuseUpgrade } from './http/target';
@@ -31,6 +31,9 @@ import { StoreError } from './store/db';
  * Dot segments ("." / "..") need no normalising either: no stream id or file name is one (404 both ways).
  */
 const HLS_FAST_PATH = /^\/hls\/[^/?#%\\]+\/[^/?#%\\]+(?:\?[^#]*)?$/;
+
+/** How long the drain waits for RTMP players to take their Play.Stop and for held HLS requests to be answered. */
+const DRAIN_FLUSH_MS = 2000;
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -56,7 +59,10 @@ export interface RunningServer {
   rtmp: RtmpServer;
   /** The HTTP front door (LL-HLS requests on the raw socket). */
   front: HttpFront;
+  /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
+  /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
+  cut(): void;
 }
 
 type NextHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -149,6 +155,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const upgrades = new EventEmitter();
   const nextApp = opts.withNext ? await createNext(config, upgrades) : null;
+  // From here: the start-up (Next's prepare loads its modules in long synchronous runs) is not the server lagging.
+  const loop = new EventLoopMonitor();
 
   const rtmpLog = logger.child({ component: 'rtmp' });
   const rtmp = new RtmpServer(
@@ -186,6 +194,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };
     },
     log: logger.child({ component: 'ingest' }),
+    limits: {
+      maxSessions: config.ingestMaxSessions,
+      maxSocketsPerAddress: config.ingestMaxSocketsPerAddress,
+      maxPendingSockets: config.ingestMaxPendingSockets,
+      mediaTimeoutMs: config.ingestMediaTimeoutMs,
+    },
   });
   const apiDeps = {
     hub,
@@ -230,7 +244,26 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname === '/healthz') {
-      sendJson(res, 200, healthReport({ startedAt, httpPort, rtmpPort, ffmpeg }));
+      const httpConnections = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? -1 : n)));
+      const report = healthReport({
+        startedAt,
+        httpPort,
+        rtmpPort,
+        ffmpeg,
+        loop,
+        maxEventLoopDelayMs: config.healthMaxEventLoopDelayMs,
+        memory: process.memoryUsage(),
+        counts: {
+          httpConnections,
+          rtmpConnections: rtmp.connectionCount,
+          rtmpMaxConnections: config.rtmpMaxConnections,
+          liveStreams: hub.activeStats().length,
+          ingest: ingest.counts(),
+          snapshotFfmpeg: snapshots.active,
+          hlsHeldRequests: hls.heldRequests,
+        },
+      });
+      sendJson(res, report.status, report.body, report.status === 503 ? { 'Retry-After': '5' } : {});
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
@@ -335,6 +368,19 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }
 
   let closing: Promise<void> | null = null;
+  let cutDone = false;
+  /** Everything still open is dropped now, every child process SIGKILLed. Synchronous: safe in an exit path. */
+  const cut = (): void => {
+    if (cutDone) return;
+    cutDone = true;
+    loop.close();
+    ingest.killAll();
+    void snapshots.close();
+    hls.close();
+    front.closeAll();
+    server.closeAllConnections();
+    void rtmp.close();
+  };
   return {
     httpPort,
     rtmpPort,
@@ -348,19 +394,33 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     credential,
     rtmp,
     front,
+    cut,
     close() {
+      // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
+      // so viewers hear of it, give those last bytes a moment, then close what is left.
       closing ??= (async () => {
-        await ingest.close();
-        await snapshots.close();
-        hls.close();
+        ingest.stopAccepting();
+        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        rtmp.netServer.close();
+        // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.
+        const ingestDone = ingest.close();
+        const snapshotsDone = snapshots.close();
+        // Every stream ends: RTMP players get UnpublishNotify + Play.Stop, the LL-HLS playlists EXT-X-ENDLIST, and
+        // the blocked playlist and part requests are answered with it.
         hub.close('server stopping');
+        const deadline = Date.now() + DRAIN_FLUSH_MS;
+        while (Date.now() < deadline && (hls.heldRequests > 0 || rtmp.connectionCount > 0)) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 50)); // the answers just written leave the socket buffers
+        hls.close();
+        await Promise.all([ingestDone, snapshotsDone]);
         await rtmp.close();
         front.closeAll();
         server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await httpClosed;
         if (nextApp) await nextApp.close().catch(() => undefined);
         clearInterval(sweeper);
         registry.db.close();
+        loop.close();
       })();
       return closing;
     },

@@ -85,3 +85,20 @@ test('a port already in use is one clear error naming the port and its variable'
     taken.close();
   }
 });
+
+test('ingest, drain and health limits: defaults and validation', () => {
+  const d = loadConfig({});
+  assert.equal(d.ingestMaxSessions, 16);
+  assert.equal(d.ingestMaxSocketsPerAddress, 8);
+  assert.equal(d.ingestMaxPendingSockets, 64);
+  assert.equal(d.ingestMediaTimeoutMs, 5000);
+  assert.equal(d.shutdownTimeoutMs, 10_000);
+  assert.equal(d.healthMaxEventLoopDelayMs, 1000);
+  const c = loadConfig({ INGEST_MAX_SESSIONS: '3', INGEST_MEDIA_TIMEOUT_SECONDS: '1.5', SHUTDOWN_TIMEOUT_SECONDS: '0.5' });
+  assert.equal(c.ingestMaxSessions, 3);
+  assert.equal(c.ingestMediaTimeoutMs, 1500);
+  assert.equal(c.shutdownTimeoutMs, 500);
+  for (const [name, value] of [['INGEST_MAX_SESSIONS', '0'], ['INGEST_MAX_SOCKETS_PER_ADDRESS', '1.5'], ['INGEST_MAX_PENDING_SOCKETS', 'x'], ['INGEST_MEDIA_TIMEOUT_SECONDS', '0'], ['SHUTDOWN_TIMEOUT_SECONDS', '-1'], ['HEALTH_MAX_EVENT_LOOP_DELAY_MS', '0']]) {
+    assert.throws(() => loadConfig({ [name]: value }), (err: Error) => err instanceof ConfigError && err.message.startsWith(`invalid ${name}=`), name);
+  }
+});

@@ -74,6 +74,19 @@ const schema = z.object({
   HLS_MAX_HELD_PER_CONNECTION: z.coerce.number().int().min(1).max(1_000_000).default(4),
   HLS_MAX_HELD_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(500),
   HLS_MAX_HELD_PER_STREAM: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  // --- browser ingest, process limits, drain (issue 14) ---
+  /** Browser broadcasts at once: sessions awaiting their first media plus ingest ffmpegs (default: docs/BENCHMARKS.md, remux 16/16 kept up). */
+  INGEST_MAX_SESSIONS: z.coerce.number().int().min(1).max(10000).default(16),
+  /** /ingest WebSockets open at once from one client address. */
+  INGEST_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(10000).default(8),
+  /** /ingest WebSockets at once, in the whole server, that have not had a `start` accepted. */
+  INGEST_MAX_PENDING_SOCKETS: z.coerce.number().int().min(1).max(100000).default(64),
+  /** An accepted broadcast that sends no media for this long (first chunk, or later) is closed (4408). */
+  INGEST_MEDIA_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(5),
+  /** On SIGTERM/SIGINT: how long the drain may take before everything is cut. */
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
+  /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
+  HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
 });
 
 export type Config = {
@@ -117,6 +130,12 @@ export type Config = {
   hlsMaxHeldPerConnection: number;
   hlsMaxHeldPerAddress: number;
   hlsMaxHeldPerStream: number;
+  ingestMaxSessions: number;
+  ingestMaxSocketsPerAddress: number;
+  ingestMaxPendingSockets: number;
+  ingestMediaTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  healthMaxEventLoopDelayMs: number;
   dev: boolean;
 };
 
@@ -192,6 +211,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hlsMaxHeldPerConnection: c.HLS_MAX_HELD_PER_CONNECTION,
     hlsMaxHeldPerAddress: c.HLS_MAX_HELD_PER_ADDRESS,
     hlsMaxHeldPerStream: c.HLS_MAX_HELD_PER_STREAM,
+    ingestMaxSessions: c.INGEST_MAX_SESSIONS,
+    ingestMaxSocketsPerAddress: c.INGEST_MAX_SOCKETS_PER_ADDRESS,
+    ingestMaxPendingSockets: c.INGEST_MAX_PENDING_SOCKETS,
+    ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
     dev: opts.dev ?? false,
   };
 }

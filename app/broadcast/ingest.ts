@@ -65,6 +65,8 @@ export interface BroadcastParams {
 export const TIMESLICE_MS = 100;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 const GIVE_UP_MS = 60_000;
+/** After "server restarting" (1012) the page keeps trying this long: a restart may include a build. */
+const RESTART_GIVE_UP_MS = 15 * 60_000;
 /** Live this long after (re)connecting and the backoff starts over. */
 const STABLE_MS = 5_000;
 /** No `started` this long after the socket opened: treat the connection as lost. */
@@ -77,6 +79,10 @@ const FATAL_CLOSE = new Set([1009, 4400, 4401, 4409, 4415, 4503]);
 
 const FALLBACK_REASON: Record<number, string> = {
   1009: 'A media chunk was larger than the server accepts.',
+  1011: 'Something failed on the server.',
+  1012: 'The server is restarting.',
+  4408: 'The server received no media for a few seconds.',
+  4429: 'The server is at its limit of broadcasts or connections.',
   4400: 'The server did not understand the page.',
   4401: 'Wrong stream key or unknown stream.',
   4409: 'Another broadcast is already live on this stream.',
@@ -141,6 +147,8 @@ export class IngestClient {
   private conn: Connection | null = null;
   private attempt = 0;
   private lostSince: number | null = null;
+  /** The server said it is restarting (1012): keep reconnecting until it is back. */
+  private restarting = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private lastSample = { at: 0, bytes: 0 };
@@ -175,6 +183,7 @@ export class IngestClient {
     this.params = params;
     this.attempt = 0;
     this.lostSince = null;
+    this.restarting = false;
     this.sentBytes = 0;
     this.lastSample = { at: Date.now(), bytes: 0 };
     this.update({
@@ -366,6 +375,7 @@ export class IngestClient {
   private onStarted(conn: Connection, msg: Record<string, unknown>): void {
     if (conn.started) return;
     conn.started = true;
+    this.restarting = false;
     if (conn.startTimer) clearTimeout(conn.startTimer);
     const urls = isObject(msg.urls) ? (msg.urls as unknown as StreamUrls) : this.snap.urls;
     this.update({
@@ -442,7 +452,8 @@ export class IngestClient {
       this.events.onRefused?.(code);
       return;
     }
-    const why = code === 4500 && text ? text : code === 1006 || !text ? 'Connection lost.' : text;
+    if (code === 1012) this.restarting = true;
+    const why = this.restarting ? FALLBACK_REASON[1012] : code === 4500 && text ? text : code === 1006 || !text ? 'Connection lost.' : text;
     this.lost(conn, why);
   }
 
@@ -463,8 +474,9 @@ export class IngestClient {
     if (!this.params) return;
     const now = Date.now();
     this.lostSince ??= now;
-    if (now - this.lostSince >= GIVE_UP_MS) {
-      this.fail(`Lost the connection to the server and could not reconnect for ${Math.round(GIVE_UP_MS / 1000)} s. ${why}`, null);
+    const giveUp = this.restarting ? RESTART_GIVE_UP_MS : GIVE_UP_MS;
+    if (now - this.lostSince >= giveUp) {
+      this.fail(`Lost the connection to the server and could not reconnect for ${Math.round(giveUp / 1000)} s. ${why}`, null);
       return;
     }
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];

@@ -521,6 +521,13 @@ export class HlsService {
     return this.streams.size;
   }
 
+  /** Blocked requests held now, all streams (for /healthz and the drain). */
+  get heldRequests(): number {
+    let n = 0;
+    for (const st of this.streams.values()) n += st.waiters.size;
+    return n;
+  }
+
   private onEnd(id: string): void {
     const st = this.streams.get(id);
     if (!st) return;

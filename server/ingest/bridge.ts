@@ -94,6 +94,12 @@ export class FfmpegBridge {
     }
   }
 
+  /** SIGKILL at once (the process is going away and cannot wait). */
+  killNow(): void {
+    this.ended = true;
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
   /** Stop now. SIGKILL follows if SIGTERM is not enough. */
   kill(): void {
     this.ended = true;

@@ -245,7 +245,7 @@ describe('browser ingest over /ingest', () => {
       await local.close();
       assert.equal(local.ingest.running, 0);
       const closed = await c.closed;
-      assert.equal(closed.code, 4503);
+      assert.equal(closed.code, 1012);
       await sending;
     } finally {
       await local.stop();

@@ -7,9 +7,17 @@ import { STREAM_ID_PATTERN } from '../media/registry';
 export const Close = {
   Normal: 1000,
   TooBig: 1009,
+  /** Something failed inside the server while handling this connection. */
+  InternalError: 1011,
+  /** The server is stopping for a restart: reconnect with backoff to the same stream. */
+  Restarting: 1012,
   BadRequest: 4400,
   Unauthorized: 4401,
+  /** No media within the timeout (after `started`, or since the last chunk). */
+  NoMedia: 4408,
   Conflict: 4409,
+  /** Over a limit: browser broadcasts at once, sockets from this address, sockets waiting to start. */
+  TooMany: 4429,
   Unsupported: 4415,
   FfmpegFailed: 4500,
   Unavailable: 4503,

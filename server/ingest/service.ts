@@ -34,12 +34,28 @@ export interface IngestDeps {
   log: IngestLog;
   /** ffmpeg's stdin backlog above which the socket is paused. */
   maxBufferedBytes?: number;
+  limits?: Partial<IngestLimits>;
 }
+
+export interface IngestLimits {
+  /** Broadcasts at once: accepted sessions awaiting their first media, plus ingest ffmpegs still running. */
+  maxSessions: number;
+  /** /ingest sockets open at once from one client address. */
+  maxSocketsPerAddress: number;
+  /** /ingest sockets at once (whole server) that have no accepted `start` yet. */
+  maxPendingSockets: number;
+  /** An accepted broadcast that sends no media for this long is closed (4408), ms. */
+  mediaTimeoutMs: number;
+}
+
+const DEFAULT_LIMITS: IngestLimits = { maxSessions: 16, maxSocketsPerAddress: 8, maxPendingSockets: 64, mediaTimeoutMs: 5000 };
 
 const PING_MS = 2000;
 const START_TIMEOUT_MS = 10_000;
 /** An ingest that received nothing for this long may be replaced by a new connection for its stream. */
 const STALE_MS = 3000;
+/** After our close frame, a peer that does not answer it is cut off after this long (ws would wait 30 s). */
+const CLOSE_GRACE_MS = 2000;
 
 class IngestSession {
   private revokePublishName: () => void = () => undefined;
@@ -56,6 +72,9 @@ class IngestSession {
   private format: { input: 'webm' | 'mp4'; transcode: boolean } | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private liveSince = 0;
+  /** When `started` was sent (0: not yet). */
+  private acceptedAt = 0;
+  private startArgs: { input: 'webm' | 'mp4'; transcode: boolean; id: string; mimeType: string } | null = null;
 
   constructor(
     private readonly service: IngestService,
@@ -68,15 +87,20 @@ class IngestSession {
         if (this.state === 'await-start') this.close(Close.BadRequest, 'no start message within 10 s');
       }, START_TIMEOUT_MS),
       setInterval(() => this.ping(), PING_MS),
-      setInterval(() => this.sendStats(), 1000),
+      setInterval(() => this.tick(), 1000),
     );
+    const failed = (err: unknown, what: string) => {
+      deps.log.error({ err, stream: this.streamId || undefined, state: this.state, remote: req.socket.remoteAddress }, `ingest ${what} failed`);
+      this.close(Close.InternalError, 'internal server error');
+      if (this.bridge) this.bridge.kill();
+      else service.releaseSlot(this);
+    };
     ws.on('message', (data: RawData, isBinary: boolean) => {
       try {
         if (isBinary) this.onMedia(toBuffer(data));
-        else void this.onText(toBuffer(data).toString('utf8'));
+        else this.onText(toBuffer(data).toString('utf8')).catch((err: unknown) => failed(err, 'start'));
       } catch (err) {
-        deps.log.error({ err, stream: this.streamId }, 'ingest message failed');
-        this.close(Close.FfmpegFailed, 'internal error');
+        failed(err, 'message');
       }
     });
     ws.on('close', () => this.onSocketClosed());
@@ -101,8 +125,13 @@ class IngestSession {
     if (code !== Close.Normal) this.send({ type: 'error', code, message: reason });
     this.state = 'closed';
     this.clearTimers();
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
+    this.service.authenticated(this);
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, closeReason(reason));
+      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    }
     this.bridge?.end();
+    if (!this.bridge) this.service.releaseSlot(this);
   }
 
   /** Another connection takes this stream over, or the server stops. */
@@ -176,27 +205,70 @@ class IngestSession {
       this.service.release(this);
       return;
     }
+    // Counted from here until the ffmpeg (if one was started) has exited, whatever happens to the socket.
+    const limit = this.service.takeSlot(this);
+    if (limit !== null) {
+      this.service.release(this);
+      deps.log.warn({ stream: msg.streamId, max: limit }, 'ingest refused: too many browser broadcasts (INGEST_MAX_SESSIONS)');
+      this.close(Close.TooMany, `the server is at its limit of ${limit} browser broadcasts at once: try again later`);
+      return;
+    }
+    this.service.authenticated(this);
     if (msg.title !== undefined && msg.title.trim()) deps.registry.setTitle(msg.streamId, msg.title);
     this.format = format;
+    this.startArgs = { ...format, id: record.id, mimeType: msg.mimeType };
     const captureStart = msg.captureStart;
     deps.hub.expectCaptureClock(msg.streamId, () => captureStart - (this.clockOffset ?? 0));
-    const publish = deps.publishName?.(record.id) ?? deps.registry.issueSessionKey(record.id);
-    this.revokePublishName = publish.revoke;
-    const args = ingestArgs({ input: format.input, transcode: format.transcode, output: `${deps.rtmpBase()}/${publish.key}`, ffmpegMajor: ffmpeg.major });
-    this.bridge = new FfmpegBridge({
-      ffmpegPath: ffmpeg.path,
-      args,
-      onProgress: (p) => (this.progress = p),
-      onExit: ({ code, signal, error }) => this.onBridgeExit(code, signal, error),
-    });
-    this.liveSince = Date.now();
-    deps.log.info({ stream: msg.streamId, pid: this.bridge.pid, mimeType: msg.mimeType, transcode: format.transcode }, 'browser ingest started');
+    // ffmpeg starts with the first valid media chunk (onMedia); until then only this session's timers run.
+    this.acceptedAt = Date.now();
     this.send({ type: 'started', streamId: msg.streamId, transcode: format.transcode, urls: deps.urls(this.req, msg.streamId) });
+  }
+
+  /** The first valid chunk is here: start the ffmpeg that takes it. */
+  private spawnBridge(): FfmpegBridge {
+    const { deps } = this.service;
+    const ffmpeg = deps.ffmpeg;
+    const a = this.startArgs;
+    if (!ffmpeg.found || !a) throw new Error('spawnBridge before an accepted start');
+    const publish = deps.publishName?.(a.id) ?? deps.registry.issueSessionKey(a.id);
+    this.revokePublishName = publish.revoke;
+    let bridge: FfmpegBridge;
+    try {
+      const args = ingestArgs({ input: a.input, transcode: a.transcode, output: `${deps.rtmpBase()}/${publish.key}`, ffmpegMajor: ffmpeg.major });
+      bridge = new FfmpegBridge({
+        ffmpegPath: ffmpeg.path,
+        args,
+        onProgress: (p) => (this.progress = p),
+        onExit: ({ code, signal, error }) => this.onBridgeExit(code, signal, error),
+      });
+    } catch (err) {
+      // spawn() can throw (EAGAIN, ENOMEM): no ffmpeg, so no key for one.
+      publish.revoke();
+      throw err;
+    }
+    this.bridge = bridge;
+    this.liveSince = Date.now();
+    deps.log.info({ stream: a.id, pid: bridge.pid, mimeType: a.mimeType, transcode: a.transcode }, 'browser ingest started');
+    return bridge;
+  }
+
+  /** Every second: stats, and the media timeout (first chunk after `started`, or silence since the last one). */
+  private tick(): void {
+    this.sendStats();
+    if (this.state !== 'live' || this.acceptedAt === 0) return;
+    const limit = this.service.limits.mediaTimeoutMs;
+    const now = Date.now();
+    if (!this.bridge) {
+      if (now - this.acceptedAt > limit) this.close(Close.NoMedia, `no media within ${Math.round(limit / 1000)} s of the start`);
+    } else if (!this.ws.isPaused && now - this.lastData > limit) {
+      // (A paused socket is ours: ffmpeg is behind, nothing is read.)
+      this.close(Close.NoMedia, `no media for ${Math.round(limit / 1000)} s`);
+    }
   }
 
   private onMedia(chunk: Buffer): void {
     if (this.state === 'stopping' || this.state === 'closed') return;
-    if (this.state !== 'live' || !this.bridge || !this.format) {
+    if (this.state !== 'live' || this.acceptedAt === 0 || !this.format) {
       this.close(Close.BadRequest, 'media sent before the start message was accepted');
       return;
     }
@@ -214,14 +286,15 @@ class IngestSession {
         return;
       }
     }
+    const bridge = this.bridge ?? this.spawnBridge();
     this.lastData = Date.now();
     this.bytes += chunk.length;
     this.meter.add(chunk.length);
-    if (!this.bridge.write(chunk) || this.bridge.bufferedBytes > (this.service.deps.maxBufferedBytes ?? 4 * 1024 * 1024)) {
+    if (!bridge.write(chunk) || bridge.bufferedBytes > (this.service.deps.maxBufferedBytes ?? 4 * 1024 * 1024)) {
       // ffmpeg is behind: stop reading the socket until it catches up (the page sees its buffer grow).
       if (!this.ws.isPaused) {
         this.ws.pause();
-        this.bridge.onDrain(() => {
+        bridge.onDrain(() => {
           if (this.state === 'live') this.ws.resume();
         });
       }
@@ -243,6 +316,7 @@ class IngestSession {
     const { deps } = this.service;
     this.revokePublishName();
     this.service.release(this);
+    this.service.releaseSlot(this);
     deps.log.info({ stream: this.streamId, code, signal, error }, 'browser ingest ffmpeg exited');
     if (this.state === 'stopping') this.close(Close.Normal, 'stopped');
     else if (this.state === 'live') this.close(Close.FfmpegFailed, `ffmpeg failed: ${error ?? `exit ${code ?? signal}`}`);
@@ -253,8 +327,12 @@ class IngestSession {
     const wasLive = this.state === 'live';
     if (this.state !== 'closed') this.state = 'closed';
     // The page went away: let ffmpeg flush what it has; the relay keeps viewers for the grace period.
+    this.service.authenticated(this);
     this.bridge?.end();
-    if (!this.bridge) this.service.release(this);
+    if (!this.bridge) {
+      this.service.release(this);
+      this.service.releaseSlot(this);
+    }
     if (wasLive) this.service.deps.log.info({ stream: this.streamId }, 'browser ingest socket closed');
   }
 
@@ -291,9 +369,18 @@ export class IngestService {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   private readonly sessions = new Set<IngestSession>();
   private readonly byStream = new Map<string, IngestSession>();
+  /** Sessions that count against maxSessions (accepted, until their ffmpeg, if any, has exited). */
+  private readonly slots = new Set<IngestSession>();
+  /** Sessions without an accepted `start`. */
+  private readonly pending = new Set<IngestSession>();
+  /** Open /ingest sockets per client address (refused ones too, until they close). */
+  private readonly perAddress = new Map<string, number>();
   private closing = false;
+  readonly limits: IngestLimits;
 
-  constructor(readonly deps: IngestDeps) {}
+  constructor(readonly deps: IngestDeps) {
+    this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  }
 
   info(): { available: boolean; reason?: string; maxMessageBytes: number } {
     const f = this.deps.ffmpeg;
@@ -307,19 +394,72 @@ export class IngestService {
     return n;
   }
 
+  /** For /healthz and tests: sockets, broadcasts holding a slot (awaiting media or with an ffmpeg), sockets not started. */
+  counts(): { sockets: number; broadcasts: number; pending: number; ffmpeg: number; maxBroadcasts: number } {
+    let sockets = 0;
+    for (const n of this.perAddress.values()) sockets += n;
+    return { sockets, broadcasts: this.slots.size, pending: this.pending.size, ffmpeg: this.running, maxBroadcasts: this.limits.maxSessions };
+  }
+
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closing) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\r\n');
       return;
     }
+    const address = req.socket.remoteAddress ?? '?';
+    const open = this.perAddress.get(address) ?? 0;
+    this.perAddress.set(address, open + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+    };
+    socket.once('close', uncount);
+    const refusal =
+      open >= this.limits.maxSocketsPerAddress
+        ? `too many connections from your address (at most ${this.limits.maxSocketsPerAddress})`
+        : this.pending.size >= this.limits.maxPendingSockets
+          ? 'too many connections waiting to start on this server: try again later'
+          : null;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // A protocol error from the peer is an 'error' event: without a listener it would be an uncaught exception.
+      ws.on('error', () => undefined);
+      if (refusal !== null) {
+        this.deps.log.warn({ remote: address, open, pending: this.pending.size }, `ingest socket refused: ${refusal}`);
+        ws.send(JSON.stringify({ type: 'error', code: Close.TooMany, message: refusal }));
+        ws.close(Close.TooMany, closeReason(refusal));
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        return;
+      }
       const s = new IngestSession(this, ws, req);
       this.sessions.add(s);
+      this.pending.add(s);
       ws.on('close', () => {
+        this.pending.delete(s);
         if (!s.bridge?.alive) this.sessions.delete(s);
         else void s.bridge.exited.then(() => this.sessions.delete(s));
       });
     });
+  }
+
+  /** A slot among maxSessions for this session; null when taken, else the limit it ran into. */
+  takeSlot(s: IngestSession): number | null {
+    if (this.slots.has(s)) return null;
+    if (this.slots.size >= this.limits.maxSessions) return this.limits.maxSessions;
+    this.slots.add(s);
+    return null;
+  }
+
+  releaseSlot(s: IngestSession): void {
+    this.slots.delete(s);
+  }
+
+  /** The session's `start` was accepted (or it is over): it no longer counts as waiting to start. */
+  authenticated(s: IngestSession): void {
+    this.pending.delete(s);
   }
 
   /** Take the stream for this session; an older, stale session for it is ended first. */
@@ -347,14 +487,30 @@ export class IngestService {
     if (this.byStream.get(s.streamId) === s) this.byStream.delete(s.streamId);
   }
 
-  async close(): Promise<void> {
+  /** Refuse new sockets from now on (the drain's first step). */
+  stopAccepting(): void {
+    this.closing = true;
+  }
+
+  /**
+   * Drain: every page is told the server is restarting (1012: it reconnects with backoff to the same stream) and
+   * every ingest ffmpeg is stopped; resolves when they have exited, or after `waitMs`.
+   */
+  async close(waitMs = 3000): Promise<void> {
     this.closing = true;
     const waits: Promise<void>[] = [];
     for (const s of this.sessions) {
-      s.terminate(Close.Unavailable, 'the server is stopping');
+      s.terminate(Close.Restarting, 'server restarting');
       if (s.bridge) waits.push(s.bridge.exited);
     }
-    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 3000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
     this.wss.close();
+  }
+
+  /** Last resort (the drain ran out of time, or the process is dying): SIGKILL every ingest ffmpeg now. */
+  killAll(): void {
+    for (const s of this.sessions) s.bridge?.killNow();
   }
 }

@@ -1,0 +1,60 @@
+// `npm start`: build the pages, then run the server in production, as one supervised unit.
+//
+// Why not `next build && tsx server/index.ts`: npm runs that line in `sh -c`, and when a supervisor or a container
+// runtime sends SIGTERM to npm, npm passes it to the shell only; the shell dies and the server keeps running as an
+// orphan with its ports and its ffmpeg children. package.json runs this file with `exec`, so npm's signal reaches
+// it, and it passes SIGTERM / SIGINT / SIGHUP on to whatever runs now (the build, or the server, which drains and
+// exits 0) and exits with that child's status. The server also gets an IPC channel: if this launcher is killed
+// outright, the channel closes and the server drains on its own.
+//
+// `npm start -- --api-only` skips the build (the server then serves no pages); other arguments go to the server.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+let current = null;
+let stopping = null;
+
+for (const sig of SIGNALS) {
+  process.on(sig, () => {
+    stopping ??= sig;
+    if (current && current.exitCode === null && current.signalCode === null) current.kill(sig);
+    else process.exit(0);
+  });
+}
+
+/** Run a child to its end; resolves with { code, signal }. */
+function runChild(command, argv, opts) {
+  return new Promise((resolve) => {
+    const child = spawn(command, argv, { cwd: root, ...opts });
+    current = child;
+    child.on('error', (err) => {
+      process.stderr.write(`start: ${command}: ${err.message}\n`);
+      resolve({ code: 1, signal: null });
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+function exitLike({ code, signal }) {
+  if (signal) process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal] ?? 1));
+  process.exit(code ?? 1);
+}
+
+if (!args.includes('--api-only')) {
+  const require = createRequire(import.meta.url);
+  const nextBin = require.resolve('next/dist/bin/next', { paths: [root] });
+  const built = await runChild(process.execPath, [nextBin, 'build'], { stdio: 'inherit' });
+  if (stopping || built.code !== 0) exitLike(built);
+}
+
+const server = await runChild(process.execPath, ['--import', 'tsx', 'server/index.ts', ...args], {
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+  env: { ...process.env, NODE_ENV: 'production' },
+});
+exitLike(server);
