@@ -1,5 +1,6 @@
 'use client';
 
+import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { DevicePanel } from './DevicePanel';
 import { FiguresPanel, SharePanel } from './LivePanels';
@@ -119,7 +120,15 @@ export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }
             </p>
           ))}
           {snap.status === 'error' && snap.errorCode === 4401 && (
-            <p className="alert-line muted">The stored stream was forgotten: Go live creates a new one.</p>
+            <div data-testid="key-refused">
+              <p className="alert-line">
+                The key this page kept for stream <code>{snap.streamId}</code> no longer works: the stream was deleted, or it
+                was given a new key in the <Link href="/streams">stream manager</Link>. This page has forgotten it.
+              </p>
+              <button type="button" className="button button-small" onClick={goLive} disabled={!canGoLive}>
+                Go live on a new stream
+              </button>
+            </div>
           )}
           {mediaError && !busy && (
             <button type="button" className="button button-small" onClick={media.retry}>

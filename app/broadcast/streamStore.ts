@@ -3,6 +3,8 @@
  * with the same id and key.
  */
 
+import { SignedOutError, errorText } from '../lib/session';
+
 export const STORAGE_KEY = 'golive.stream';
 
 export interface StoredStream {
@@ -40,23 +42,7 @@ export function forgetStream(): void {
   }
 }
 
-/** The server answered 401: the operator is signed out (or never was). */
-export class SignedOutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SignedOutError';
-  }
-}
-
-async function errorText(res: Response): Promise<string> {
-  try {
-    const body = (await res.json()) as { error?: unknown };
-    if (typeof body.error === 'string' && body.error) return body.error;
-  } catch {
-    /* not JSON */
-  }
-  return `the server answered ${res.status}`;
-}
+export { SignedOutError };
 
 /**
  * POST /api/streams, signed in by the session cookie (same origin). Throws an Error fit to show; a SignedOutError
