@@ -38,7 +38,10 @@ export async function errorText(res: Response): Promise<string> {
 /** GET /api/session. A server without the route (older) has no operator sign-in: everything is open. */
 export async function fetchSession(): Promise<Session> {
   const res = await fetch('/api/session', { cache: 'no-store', credentials: 'same-origin' });
-  if (res.status === 404) return { signedIn: false, auth: 'open' };
+  if (res.status === 404) {
+    await res.text().catch(() => ''); // read to the end: an unread body keeps the request open
+    return { signedIn: false, auth: 'open' };
+  }
   if (!res.ok) throw new Error(`Could not check the sign-in: ${await errorText(res)}`);
   const body = (await res.json()) as Partial<Session>;
   return { signedIn: body.signedIn === true, auth: body.auth === 'open' ? 'open' : 'token' };

@@ -48,7 +48,7 @@ export function SignIn() {
   }
   return (
     <section className="panel signin" aria-labelledby="signin-heading" data-testid="signin-panel">
-      <h2 id="signin-heading">Operator token</h2>
+      <h2 id="signin-heading">How to sign in</h2>
       {phase.signedIn && (
         <p className="alert alert-info" role="status">
           This browser is already signed in: <Link href="/broadcast">go live</Link> or{' '}
