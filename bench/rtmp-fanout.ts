@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds, cpuTimes, kernelThreadTimes, kernelThreadsDelta, machineBusyOver, machineTicks, rssMiB, setAutogroupNice } from './proc';
 import { LitePlayer } from './rtmp-lite-client';
 import { encodeTestFile, ensureNginx, freePort, tcpOpen } from './tools';
+import { createBenchStream } from './operator';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(ROOT, 'bench', '.cache');
@@ -300,9 +301,7 @@ async function startOurs(): Promise<RunningTarget> {
     ...(args['video-flush-ms'] !== undefined ? { BENCH_RTMP_VIDEO_FLUSH_MS: args['video-flush-ms'] } : {}),
   });
   const ready = await waitJsonLine<{ httpPort: number; rtmpPort: number }>(proc, (o) => o.event === 'ready', 30_000, 'our server');
-  const res = await fetch(`http://127.0.0.1:${ready.httpPort}/api/streams`, { method: 'POST', body: '{}' });
-  if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
-  const { id, key } = (await res.json()) as { id: string; key: string };
+  const { id, key } = await createBenchStream(`http://127.0.0.1:${ready.httpPort}`);
   return {
     kind: 'ours',
     proc,

@@ -5,6 +5,9 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config';
 import { locateFfmpeg, type FfmpegInfo } from './ffmpeg/locate';
+import { OperatorCredential } from './auth/operator';
+import { SessionStore } from './auth/sessions';
+import { Access, originAllowed } from './http/access';
 import { baseUrls, handleApi } from './http/api';
 import { IngestService } from './ingest/service';
 import { HlsService, NodeReply, type HlsReply } from './hls/service';
@@ -19,6 +22,7 @@ import { StreamRegistry } from './media/registry';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
+import { StoreError } from './store/db';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -45,6 +49,9 @@ export interface RunningServer {
   snapshots: SnapshotService;
   ingest: IngestService;
   registry: StreamRegistry;
+  /** Who may manage streams (operator token, sign-in sessions, limits). */
+  access: Access;
+  credential: OperatorCredential;
   rtmp: RtmpServer;
   /** The HTTP front door (LL-HLS requests on the raw socket). */
   front: HttpFront;
@@ -88,12 +95,56 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     logger.warn({ skipped: ffmpeg.skipped }, `browser ingest unavailable: ${ffmpeg.reason}`);
   }
 
-  const registry = await StreamRegistry.open(config.dataDir);
+  let registry: StreamRegistry;
+  let credential: OperatorCredential;
+  try {
+    registry = await StreamRegistry.open(config.dataDir, config.maxStreams);
+  } catch (err) {
+    if (err instanceof StoreError) throw new StartupError(err.message);
+    throw err;
+  }
+  try {
+    credential = OperatorCredential.load(config.dataDir, config.adminToken);
+  } catch (err) {
+    registry.db.close();
+    throw new StartupError(`operator token: ${(err as Error).message}`);
+  }
+  const sessions = new SessionStore(registry.db, credential.fingerprint);
+  const access = new Access({
+    credential,
+    sessions,
+    broadcastAuth: config.broadcastAuth,
+    publicUrl: config.publicUrl,
+    createsPerMinute: config.createRatePerMinute,
+  });
+  if (config.broadcastAuth === 'open') {
+    logger.warn(`BROADCAST_AUTH=open: anyone who reaches this server may create streams (${config.createRatePerMinute} a minute per address)`);
+  }
+  /** Database writes that are not a request's (marks, sweeps): a failure is logged, never fatal. */
+  const background = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      logger.error({ err }, `${what} failed`);
+    }
+  };
+  const sweep = () =>
+    background('expiring unused streams', () => {
+      if (config.streamUnusedExpireMs > 0) {
+        const gone = registry.expireUnused(Date.now() - config.streamUnusedExpireMs);
+        if (gone.length) logger.info({ count: gone.length }, `deleted ${gone.length} streams never published in ${config.streamUnusedExpireMs / 86_400_000} days`);
+      }
+      sessions.sweep();
+    });
+  sweep();
+  const sweeper = setInterval(sweep, 3600_000);
+  sweeper.unref();
   const hub = new Hub({
     graceMs: config.publisherGraceMs,
     onListenerError: (err, where) => logger.error({ err }, `hub: ${where} failed`),
   });
   if (config.publishAuth === 'none') logger.warn('PUBLISH_AUTH=none: anyone can publish to any stream name');
+  hub.events.on('publish', ({ id }) => background('recording the live time', () => registry.markLive(id)));
 
   const upgrades = new EventEmitter();
   const nextApp = opts.withNext ? await createNext(config, upgrades) : null;
@@ -132,7 +183,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     log: logger.child({ component: 'ingest' }),
   });
-  const apiDeps = { hub, registry, rtmpPort: () => rtmpPort, publicUrl: config.publicUrl, extraViewers: (id: string) => hls.viewers(id), snapshotAvailable: (id: string) => snapshots.available(id) };
+  const apiDeps = {
+    hub,
+    registry,
+    access,
+    rtmpPort: () => rtmpPort,
+    publicUrl: config.publicUrl,
+    extraViewers: (id: string) => hls.viewers(id),
+    snapshotAvailable: (id: string) => snapshots.available(id),
+    onDeleted: (id: string) => ingest.endStream(id, 'this stream was deleted'),
+  };
 
   const server = http.createServer();
   let httpPort = config.port;
@@ -188,7 +248,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       res.setHeader('Connection', 'close');
       res.on('finish', () => req.socket.destroy());
     }
-    if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error');
+    if (!res.headersSent) sendError(res, status, err instanceof HttpError ? err.message : 'internal error', err instanceof HttpError ? err.headers : {});
     else res.destroy();
   };
 
@@ -206,7 +266,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     route(req, res).catch((err: unknown) => failed(req, res, err));
   });
 
-  const ownUpgrades = new Map<string, UpgradeHandler>([['/ingest', (req, socket, head) => ingest.handleUpgrade(req, socket, head)]]);
+  const ownUpgrades = new Map<string, UpgradeHandler>([
+    [
+      '/ingest',
+      (req, socket, head) => {
+        // A page elsewhere must not broadcast through its visitors' browsers (WebSockets are not bound by CORS).
+        if (!originAllowed(req, config.publicUrl)) socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        else ingest.handleUpgrade(req, socket, head);
+      },
+    ],
+  ]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -226,6 +295,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   }
   logger.info({ port: rtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
   logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
+  if (credential.source !== 'env') {
+    // The newcomer's one step: this link signs the browser in (the token rides in the fragment, never sent or logged
+    // by a browser). Not printed when ADMIN_TOKEN is set: that operator knows it.
+    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    const origin = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${httpPort}`;
+    logger.info(
+      { tokenFile: credential.file },
+      `operator sign-in: ${credential.signInLink(origin)} (token in ${credential.file ?? 'memory'}${credential.source === 'created' ? ', made now' : ''})`,
+    );
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -237,6 +316,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     snapshots,
     ingest,
     registry,
+    access,
+    credential,
     rtmp,
     front,
     close() {
@@ -250,6 +331,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         if (nextApp) await nextApp.close().catch(() => undefined);
+        clearInterval(sweeper);
+        registry.db.close();
       })();
       return closing;
     },

@@ -20,6 +20,13 @@ test('defaults, and values from the environment', () => {
   assert.equal(c.publishAuth, 'none');
 });
 
+test('operator access settings: defaults and values', () => {
+  const d = loadConfig({});
+  assert.deepEqual([d.adminToken, d.broadcastAuth, d.maxStreams, d.streamUnusedExpireMs, d.createRatePerMinute], [undefined, 'token', 10_000, 30 * 86_400_000, 10]);
+  const c = loadConfig({ ADMIN_TOKEN: 'a-long-enough-token!', BROADCAST_AUTH: 'open', MAX_STREAMS: '50', STREAM_UNUSED_EXPIRE_DAYS: '0', CREATE_RATE_PER_MINUTE: '3' });
+  assert.deepEqual([c.adminToken, c.broadcastAuth, c.maxStreams, c.streamUnusedExpireMs, c.createRatePerMinute], ['a-long-enough-token!', 'open', 50, 0, 3]);
+});
+
 test('a bad value names its variable', () => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'abc' }, /^invalid PORT="abc"/],
@@ -31,6 +38,13 @@ test('a bad value names its variable', () => {
     [{ RTMP_WRITE_BATCH_MS: '2.5' }, /^invalid RTMP_WRITE_BATCH_MS/],
     [{ RTMP_WRITE_BATCH_MS: '5000' }, /^invalid RTMP_WRITE_BATCH_MS/],
     [{ HLS_PART_TARGET: '2', HLS_SEGMENT_TARGET: '1' }, /HLS_PART_TARGET=2: must not exceed HLS_SEGMENT_TARGET=1/],
+    [{ BROADCAST_AUTH: 'anyone' }, /^invalid BROADCAST_AUTH="anyone"/],
+    [{ MAX_STREAMS: '0' }, /^invalid MAX_STREAMS/],
+    [{ STREAM_UNUSED_EXPIRE_DAYS: '-1' }, /^invalid STREAM_UNUSED_EXPIRE_DAYS/],
+    [{ CREATE_RATE_PER_MINUTE: '0' }, /^invalid CREATE_RATE_PER_MINUTE/],
+    // A bad token is named, never shown.
+    [{ ADMIN_TOKEN: 'short-secret' }, /^invalid ADMIN_TOKEN=\(hidden\): must be at least 16 characters$/],
+    [{ ADMIN_TOKEN: 'has spaces in the token' }, /^invalid ADMIN_TOKEN=\(hidden\)/],
   ];
   for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
 });

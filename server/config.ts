@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { MIN_TOKEN_LENGTH } from './auth/operator';
 
 /** Every setting the server reads from its environment, validated once at start. */
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -26,6 +27,21 @@ const schema = z.object({
   HLS_IDLE_STOP_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   /** RTMP players' media is written in batches at most this many ms old (server/relay/fanout.ts); 0 = every message at once. */
   RTMP_WRITE_BATCH_MS: z.coerce.number().int().min(0).max(1000).optional(),
+  // ---- operator access (issue 13) ----
+  /** The operator token; unset: DATA_DIR/admin-token, made on first start. */
+  ADMIN_TOKEN: z
+    .string()
+    .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`)
+    .max(512)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
+  /** token: creating streams needs the operator; open: anyone may (rate-limited per address). */
+  BROADCAST_AUTH: z.enum(['token', 'open']).default('token'),
+  MAX_STREAMS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /** Streams never published are deleted after this many days; 0 keeps them. */
+  STREAM_UNUSED_EXPIRE_DAYS: z.coerce.number().min(0).max(36500).default(30),
+  /** Streams anyone but the operator may create per minute per address (BROADCAST_AUTH=open). */
+  CREATE_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
 });
 
 export type Config = {
@@ -44,8 +60,17 @@ export type Config = {
   hlsIdleStopMs: number;
   /** Undefined: the relay's default (fanout.ts DEFAULT_FLUSH_MS). */
   rtmpWriteBatchMs: number | undefined;
+  adminToken: string | undefined;
+  broadcastAuth: 'token' | 'open';
+  maxStreams: number;
+  /** 0: never. */
+  streamUnusedExpireMs: number;
+  createRatePerMinute: number;
   dev: boolean;
 };
+
+/** Settings whose values never go into an error line. */
+const SECRETS = new Set(['ADMIN_TOKEN']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -62,7 +87,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      return `invalid ${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`;
+      const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(picked[name] ?? '');
+      return `invalid ${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(lines.join('\n'));
   }
@@ -87,6 +113,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hlsPartTarget: c.HLS_PART_TARGET,
     hlsIdleStopMs: c.HLS_IDLE_STOP_SECONDS * 1000,
     rtmpWriteBatchMs: c.RTMP_WRITE_BATCH_MS,
+    adminToken: c.ADMIN_TOKEN,
+    broadcastAuth: c.BROADCAST_AUTH,
+    maxStreams: c.MAX_STREAMS,
+    streamUnusedExpireMs: c.STREAM_UNUSED_EXPIRE_DAYS * 86_400_000,
+    createRatePerMinute: c.CREATE_RATE_PER_MINUTE,
     dev: opts.dev ?? false,
   };
 }

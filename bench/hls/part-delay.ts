@@ -44,6 +44,7 @@ import { cpuSeconds, machinePct, machineTicks, renice } from '../proc';
 import {
   CACHE, ensureMedia, fmt, log, parsePlaylist, partKey, publishArgs, sleep, summarize, wallNow, type Summary,
 } from './common';
+import { BENCH_ADMIN_TOKEN, createBenchStream } from '../operator';
 
 const { values: args } = parseArgs({
   options: {
@@ -197,14 +198,12 @@ async function main(): Promise<void> {
   const media = ensureMedia();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'golive-hls-bench-'));
   // Packaged from the first packet (not on demand): the hook below needs the segmenter when the stream goes live.
-  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', HLS_IDLE_STOP_SECONDS: '0' });
+  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', HLS_IDLE_STOP_SECONDS: '0', ADMIN_TOKEN: BENCH_ADMIN_TOKEN });
   const server = await startServer({ config, logger: createLogger('warn', false), withNext: false });
   const base = `http://127.0.0.1:${server.httpPort}`;
   let ffmpeg: ChildProcess | null = null;
   try {
-    const res = await fetch(`${base}/api/streams`, { method: 'POST', body: '{}' });
-    if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status}`);
-    const { id, key } = (await res.json()) as { id: string; key: string };
+    const { id, key } = await createBenchStream(base);
     server.hub.events.on('publish', ({ id: pid }) => {
       const seg = pid === id ? server.hls.segmenter(id) : undefined;
       if (seg) hook(seg);

@@ -48,6 +48,7 @@ import {
 } from './common';
 import { readProbe, summarizeLoad, type LoadResult, type RawLoad } from './load-result';
 import { profileReport, summarizeProfile } from './profile-summary';
+import { createBenchStream } from '../operator';
 
 const { values: args } = parseArgs({
   options: {
@@ -175,9 +176,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       if (ok) break;
       await sleep(200);
     }
-    const res = await fetch(`${base}/api/streams`, { method: 'POST', body: '{}' });
-    if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status}`);
-    const { id, key } = (await res.json()) as { id: string; key: string };
+    const { id, key } = await createBenchStream(base);
     ffmpeg = own(spawn('ffmpeg', publishArgs(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`), { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
     let ffErr = '';
     ffmpeg.stderr?.on('data', (d: Buffer) => (ffErr = (ffErr + d.toString()).slice(-4000)));

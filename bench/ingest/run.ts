@@ -24,6 +24,7 @@ import WebSocket from 'ws';
 import { ingestArgs } from '../../server/ffmpeg/args';
 import { cpuSeconds, machineBusyOver, machinePct as machineBusyPct, machineTicks, processTimes, rssMiB, type ProcTimes } from '../proc';
 import { freePort } from '../tools';
+import { createBenchStream } from '../operator';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = path.join(ROOT, 'bench', '.cache');
@@ -343,9 +344,7 @@ async function startServer(profileDir: string | null): Promise<Server> {
 }
 
 async function createStream(http: string): Promise<{ id: string; key: string }> {
-  const res = await fetch(`${http}/api/streams`, { method: 'POST', body: JSON.stringify({ title: 'bench ingest' }) });
-  if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { id: string; key: string };
+  return createBenchStream(http, 'bench ingest');
 }
 
 // ---- a broadcasting client ----------------------------------------------------------------------

@@ -39,6 +39,7 @@ import { cpuSeconds, machineTicks as procMachineTicks } from '../proc';
 import { ensureNginx, freePort, tcpOpen } from '../tools';
 import { PartsChecker } from './check-parts';
 import { decodeLevels, HEIGHT, latencyFrom, sampleLevels, WIDTH } from './pixel-clock.js';
+import { createBenchStream } from '../operator';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -595,9 +596,7 @@ async function main(): Promise<void> {
   const pagesBase = `http://127.0.0.1:${pages.port}`;
   const viewerBase = `http://localhost:${pages.port}`;
 
-  const res = await fetch(`${base}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'latency bench' }) });
-  if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
-  const { id, key } = (await res.json()) as { id: string; key: string };
+  const { id, key } = await createBenchStream(base, 'latency bench');
 
   browser = await chromium.launch({
     executablePath: args.chromium,

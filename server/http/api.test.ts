@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../testing/harness';
+import { operatorHeaders, startTestServer, type TestServer } from '../testing/harness';
 
 describe('/api/streams', () => {
   let server: TestServer;
@@ -10,7 +10,7 @@ describe('/api/streams', () => {
   after(() => server.stop());
 
   test('POST creates a stream with a key and the URLs a user needs', async () => {
-    const res = await fetch(`${server.http}/api/streams`, { method: 'POST', body: JSON.stringify({ title: 'Hello' }), headers: { Host: 'live.example:8080' } });
+    const res = await fetch(`${server.http}/api/streams`, { method: 'POST', body: JSON.stringify({ title: 'Hello' }), headers: { ...operatorHeaders(), Host: 'live.example:8080' } });
     assert.equal(res.status, 201);
     const body = (await res.json()) as { id: string; key: string; title: string; urls: Record<string, string> };
     assert.match(body.id, /^[a-z0-9]{10}$/);
@@ -34,18 +34,25 @@ describe('/api/streams', () => {
 
   test('bad bodies get 400 with a reason', async () => {
     for (const body of ['{"title": 5}', '{"nope": 1}', 'not json', `{"title":"${'x'.repeat(200)}"}`]) {
-      const res = await fetch(`${server.http}/api/streams`, { method: 'POST', body });
+      const res = await fetch(`${server.http}/api/streams`, { method: 'POST', headers: operatorHeaders(), body });
       assert.equal(res.status, 400, body);
       const err = (await res.json()) as { error: string };
       assert.ok(err.error.length > 5);
     }
-    const big = await fetch(`${server.http}/api/streams`, { method: 'POST', body: 'x'.repeat(100_000) });
+    const big = await fetch(`${server.http}/api/streams`, { method: 'POST', headers: operatorHeaders(), body: 'x'.repeat(100_000) });
     assert.equal(big.status, 413);
   });
 
   test('unknown streams are 404, wrong methods 405, the live list is JSON', async () => {
     assert.equal((await fetch(`${server.http}/api/streams/doesnotexist`)).status, 404);
     assert.equal((await fetch(`${server.http}/api/streams/..%2F..%2Fetc`)).status, 404);
+    // Malformed escapes are no stream (they gave 500 once), on every route that takes an id.
+    for (const bad of ['%', '%zz', '%E0%A4%A', 'a%2']) {
+      assert.equal((await fetch(`${server.http}/api/streams/${bad}`)).status, 404, bad);
+      assert.equal((await fetch(`${server.http}/api/streams/${bad}`, { method: 'DELETE', headers: operatorHeaders() })).status, 404, bad);
+      assert.equal((await fetch(`${server.http}/api/streams/${bad}/key`, { method: 'POST', headers: operatorHeaders() })).status, 404, bad);
+      assert.equal((await fetch(`${server.http}/api/watch/${bad}`)).status, 200, bad);
+    }
     assert.equal((await fetch(`${server.http}/api/streams`, { method: 'DELETE' })).status, 405);
     assert.equal((await fetch(`${server.http}/api/nothing`)).status, 404);
     const list = await fetch(`${server.http}/api/streams`);

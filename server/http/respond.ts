@@ -4,6 +4,8 @@ export class HttpError extends Error {
   constructor(
     public status: number,
     message: string,
+    /** Extra response headers (Retry-After, WWW-Authenticate). */
+    public headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -20,8 +22,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { error: message });
+export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: message }, headers);
 }
 
 /** Read a JSON request body of at most `limit` bytes. Empty body gives undefined. */

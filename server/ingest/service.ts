@@ -338,6 +338,11 @@ export class IngestService {
     return { ok: true };
   }
 
+  /** The stream was deleted (or its key revoked): its browser broadcast ends now, and the page is told why. */
+  endStream(id: string, reason: string): void {
+    this.byStream.get(id)?.terminate(Close.Unauthorized, reason);
+  }
+
   release(s: IngestSession): void {
     if (this.byStream.get(s.streamId) === s) this.byStream.delete(s.streamId);
   }

@@ -287,14 +287,22 @@ export class Hub {
 
   /** Current init (configs + GOP) of a live stream, for a consumer that attaches late. */
   close(reason = 'server stopping'): void {
-    for (const stream of [...this.streams.values()]) {
-      if (stream.session) {
-        const h = stream.session.handle;
-        this.onPublisherEnd(stream.session, reason);
-        this.safe(() => h.drop(reason), 'publisher drop');
-      }
-      this.endStream(stream, reason);
+    for (const id of [...this.streams.keys()]) this.end(id, reason);
+  }
+
+  /**
+   * End the stream now, without a grace period (the operator deleted it, the server stops): its publisher is dropped
+   * and every subscriber gets the end (RTMP players Play.Stop, the packager EXT-X-ENDLIST).
+   */
+  end(id: string, reason: string): void {
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    if (stream.session) {
+      const h = stream.session.handle;
+      this.onPublisherEnd(stream.session, reason);
+      this.safe(() => h.drop(reason), 'publisher drop');
     }
+    this.endStream(stream, reason);
   }
 
   // ---- internals -------------------------------------------------------------------------

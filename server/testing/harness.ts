@@ -10,6 +10,14 @@ import { startServer, type RunningServer } from '../app';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
 
+/** The operator token every test server runs with (ADMIN_TOKEN), unless a test sets its own. */
+export const TEST_ADMIN_TOKEN = 'test-operator-token-0123456789';
+
+/** Headers of an operator's JSON API call. */
+export function operatorHeaders(token = TEST_ADMIN_TOKEN): Record<string, string> {
+  return { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+}
+
 export interface TestServer extends RunningServer {
   http: string;
   rtmpUrl: string;
@@ -20,7 +28,7 @@ export interface TestServer extends RunningServer {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-test-'));
-  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel, false);
   const running = await startServer({ config, logger, withNext: false });
   const http = `http://127.0.0.1:${running.httpPort}`;
@@ -30,7 +38,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     rtmpUrl: `rtmp://127.0.0.1:${running.rtmpPort}/live`,
     dataDir,
     async createStream(title?: string) {
-      const res = await fetch(`${http}/api/streams`, { method: 'POST', body: JSON.stringify(title ? { title } : {}) });
+      const res = await fetch(`${http}/api/streams`, { method: 'POST', headers: operatorHeaders(config.adminToken), body: JSON.stringify(title ? { title } : {}) });
       if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
       return (await res.json()) as { id: string; key: string; urls: Record<string, string> };
     },
