@@ -143,9 +143,16 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
       setEditing(null);
     });
 
+  // The box follows the click at once (a checkbox that waits for the server looks broken); a failure puts it back.
   const setListed = (s: ManagedStream, listed: boolean) =>
     change(s.id, async () => {
-      replace(await updateStream(s.id, { listed }));
+      replace({ ...s, listed });
+      try {
+        replace(await updateStream(s.id, { listed }));
+      } catch (err) {
+        replace({ ...s, listed: s.listed });
+        throw err;
+      }
     });
 
   const remove = (s: ManagedStream) =>

@@ -16,7 +16,8 @@ export interface ManagedStream {
   id: string;
   title: string;
   listed: boolean;
-  createdAt: string;
+  /** Null for a stream live without a stored record (PUBLISH_AUTH=none). */
+  createdAt: string | null;
   lastLiveAt: string | null;
   state: StreamState;
   live: boolean;
