@@ -121,6 +121,20 @@ test('/signin?next= goes to a path on this site, never elsewhere; a bad link sho
   await expect(page.getByLabel('Operator token', { exact: true })).toBeVisible();
 });
 
+test('a session gone behind the page\'s back: Go live asks to sign in again, and signing in goes on', async ({ page, context }) => {
+  await context.grantPermissions(['camera', 'microphone']);
+  await signInContext(context);
+  await page.goto('/broadcast');
+  await expect(page.getByTestId('go-live')).toBeEnabled({ timeout: 30_000 });
+  await context.clearCookies();
+  await page.getByTestId('go-live').click();
+  await expect(page.getByTestId('signin-panel')).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId('go-live')).toHaveCount(0);
+  await page.getByLabel('Operator token', { exact: true }).fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('go-live')).toBeEnabled({ timeout: 30_000 });
+});
+
 test('/streams signed out asks to sign in', async ({ page }) => {
   await page.goto('/streams');
   await expect(page.getByRole('heading', { level: 1, name: 'Streams' })).toBeVisible();
@@ -186,9 +200,9 @@ test('the stream manager creates, renames, unlists, re-keys and deletes a live s
     await expect(page.getByTestId('live-card').filter({ hasText: renamed })).toBeVisible({ timeout: 15_000 });
     await page.goto('/streams');
 
-    // New key: asked first, then shown once and different from the old one.
-    await row.getByRole('button', { name: `New key for ${renamed}` }).click();
-    await row.getByRole('button', { name: 'Make new key' }).click();
+    // Rotate the key: asked first, then shown once and different from the old one.
+    await row.getByRole('button', { name: `Rotate key of ${renamed}` }).click();
+    await row.getByRole('button', { name: 'Rotate now' }).click();
     await expect(issued).toContainText(`New key for “${renamed}”`);
     const newKey = (await issued.locator('.copy-row code').nth(1).textContent())?.trim();
     expect(newKey).toBeTruthy();

@@ -68,7 +68,7 @@ interface Issued extends IssuedKey {
 
 type Confirm = { id: string; action: 'delete' | 'rotate' } | null;
 
-/** Every stream: create, rename, list or unlist, give a new key, delete. Refreshes itself every few seconds. */
+/** Every stream: create, rename, list or unlist, rotate its key, delete. Refreshes itself every few seconds. */
 export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
   const [streams, setStreams] = useState<ManagedStream[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -389,13 +389,13 @@ function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onList
       </td>
       <td className="actions-cell">
         {confirm ? (
-          <div role="group" aria-label={confirm === 'delete' ? `Confirm deleting ${name}` : `Confirm a new key for ${name}`} className="confirm">
+          <div role="group" aria-label={confirm === 'delete' ? `Confirm deleting ${name}` : `Confirm rotating the key of ${name}`} className="confirm">
             <span className="small">
               {confirm === 'delete'
                 ? s.state !== 'idle'
                   ? 'Delete it? The broadcast ends now and its key stops working.'
                   : 'Delete it? Its key stops working.'
-                : 'New key? The old key stops working for new broadcasts.'}
+                : 'Rotate the key? The old one stops working for new broadcasts (one live now goes on).'}
             </span>
             <button
               type="button"
@@ -404,7 +404,7 @@ function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onList
               disabled={busy}
               autoFocus
             >
-              {confirm === 'delete' ? 'Delete stream' : 'Make new key'}
+              {confirm === 'delete' ? 'Delete stream' : 'Rotate now'}
             </button>
             <button type="button" className="button button-small" onClick={() => onConfirm(null)} disabled={busy}>
               Cancel
@@ -412,8 +412,8 @@ function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onList
           </div>
         ) : (
           <div className="row-actions">
-            <button type="button" className="button button-small" onClick={() => onConfirm('rotate')} disabled={busy} aria-label={`New key for ${name}`}>
-              New key
+            <button type="button" className="button button-small" onClick={() => onConfirm('rotate')} disabled={busy} aria-label={`Rotate key of ${name}`}>
+              Rotate key
             </button>
             <button type="button" className="button button-small button-stop" onClick={() => onConfirm('delete')} disabled={busy} aria-label={`Delete ${name}`}>
               Delete
