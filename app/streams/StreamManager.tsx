@@ -1,14 +1,14 @@
 'use client';
 
 import Link from 'next/link';
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { CopyField } from '../components/CopyField';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { OperatorBar, SignInPanel } from '../components/SignIn';
 import { SignedOutError } from '../lib/session';
 import { useSession } from '../lib/useSession';
-import { createManaged, deleteStream, listAll, rotateKey, updateStream, type IssuedKey, type ManagedStream } from './api';
+import { deleteStream, listAll, rotateKey, updateStream, type ManagedStream } from './api';
+import { CreateForm, IssuedKeyPanel, MAX_TITLE, type Issued } from './KeyPanels';
+import { StreamRow } from './StreamRow';
 
-const MAX_TITLE = 120;
 const REFRESH_MS = 5000;
 
 /** /streams: the operator's stream manager, or how to sign in. */
@@ -47,23 +47,11 @@ export function StreamsGate() {
   );
 }
 
-function formatWhen(iso: string | null): string {
-  if (!iso) return 'never';
-  const t = Date.parse(iso);
-  if (!Number.isFinite(t)) return 'never';
-  return new Date(t).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
 function byInterest(a: ManagedStream, b: ManagedStream): number {
   const liveA = a.state !== 'idle' ? 1 : 0;
   const liveB = b.state !== 'idle' ? 1 : 0;
   if (liveA !== liveB) return liveB - liveA;
   return (b.createdAt ?? '').localeCompare(a.createdAt ?? '');
-}
-
-interface Issued extends IssuedKey {
-  title: string;
-  why: 'created' | 'rotated';
 }
 
 type Confirm = { id: string; action: 'delete' | 'rotate' } | null;
@@ -234,193 +222,5 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
         )}
       </section>
     </>
-  );
-}
-
-/** New stream: title and whether the directory lists it. */
-function CreateForm({ onCreated, onError }: { onCreated: (c: Issued) => void; onError: (err: unknown) => void }) {
-  const [title, setTitle] = useState('');
-  const [listed, setListed] = useState(true);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (busy) return;
-    setBusy(true);
-    try {
-      const c = await createManaged(title.trim().slice(0, MAX_TITLE), listed);
-      onCreated({ id: c.id, key: c.key, urls: c.urls, title: c.title, why: 'created' });
-      setTitle('');
-    } catch (err) {
-      onError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <section className="panel manager-create" aria-labelledby="create-heading">
-      <h2 id="create-heading">New stream</h2>
-      <form className="inline-form" onSubmit={(e) => void submit(e)}>
-        <div className="field">
-          <label htmlFor="new-stream-title">Title</label>
-          <input
-            id="new-stream-title"
-            name="title"
-            placeholder="My stream"
-            maxLength={MAX_TITLE}
-            value={title}
-            onChange={(e) => setTitle(e.target.value)}
-            disabled={busy}
-          />
-        </div>
-        <label className="check">
-          <input type="checkbox" checked={listed} onChange={(e) => setListed(e.target.checked)} disabled={busy} />
-          Listed on the home page
-        </label>
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? 'Creating…' : 'Create stream'}
-        </button>
-      </form>
-      <p className="muted small">An unlisted stream plays by its link but does not appear on the home page or in GET /api/streams.</p>
-    </section>
-  );
-}
-
-/** A key shown once (new stream, or a new key): server, key and an ffmpeg line to copy. */
-function IssuedKeyPanel({ issued, onDone }: { issued: Issued; onDone: () => void }) {
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
-    heading.current?.focus();
-  }, [issued]);
-  const name = issued.title || issued.id;
-  return (
-    <section className="panel issued" aria-labelledby="issued-heading" data-testid="issued-key" data-stream-id={issued.id}>
-      <h2 id="issued-heading" ref={heading} tabIndex={-1}>
-        {issued.why === 'created' ? `Stream “${name}” created` : `New key for “${name}”`}
-      </h2>
-      <p className="muted small">
-        Copy the key now: it is shown only this once. Anyone who has it can broadcast on this stream.
-        {issued.why === 'rotated' && ' The old key no longer works for new broadcasts.'}
-      </p>
-      <CopyField label="Server" value={issued.urls.obsServer} />
-      <CopyField label="Stream key" value={issued.key} />
-      <CopyField label="Or push a file with ffmpeg" value={`ffmpeg -re -i file.mp4 -c copy -f flv ${issued.urls.rtmpPublish}`} />
-      <p className="muted small">
-        Viewers watch at <a href={`/watch/${issued.id}`}>/watch/{issued.id}</a>.
-      </p>
-      <button type="button" className="button button-small" onClick={onDone}>
-        Done
-      </button>
-    </section>
-  );
-}
-
-interface RowProps {
-  stream: ManagedStream;
-  busy: boolean;
-  /** The title being typed, when renaming. */
-  editing: string | null;
-  confirm: 'delete' | 'rotate' | null;
-  onEdit(title: string | null): void;
-  onRename(title: string): void;
-  onListed(listed: boolean): void;
-  onConfirm(action: 'delete' | 'rotate' | null): void;
-  onDelete(): void;
-  onRotate(): void;
-}
-
-function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onListed, onConfirm, onDelete, onRotate }: RowProps) {
-  const name = s.title || 'Untitled stream';
-  const state = s.state === 'live' ? 'Live' : s.state === 'reconnecting' ? 'Reconnecting' : 'Offline';
-  return (
-    <tr data-testid="stream-row" data-stream-id={s.id} aria-busy={busy || undefined}>
-      <td className="stream-cell">
-        {editing !== null ? (
-          <form
-            className="rename-form"
-            onSubmit={(e) => {
-              e.preventDefault();
-              onRename(editing);
-            }}
-          >
-            <input
-              aria-label={`New title for ${name}`}
-              maxLength={MAX_TITLE}
-              value={editing}
-              onChange={(e) => onEdit(e.target.value)}
-              onKeyDown={(e) => e.key === 'Escape' && onEdit(null)}
-              disabled={busy}
-              autoFocus
-            />
-            <button type="submit" className="button button-small" disabled={busy}>
-              Save
-            </button>
-            <button type="button" className="button button-small" onClick={() => onEdit(null)} disabled={busy}>
-              Cancel
-            </button>
-          </form>
-        ) : (
-          <div className="stream-title">
-            <span data-testid="stream-title">{name}</span>
-            <button type="button" className="link-button small" onClick={() => onEdit(s.title)} disabled={busy} aria-label={`Rename ${name}`}>
-              Rename
-            </button>
-          </div>
-        )}
-        <div className="muted small">
-          <Link href={`/watch/${s.id}`}>
-            <code>{s.id}</code>
-          </Link>
-        </div>
-      </td>
-      <td>
-        <span className={`badge ${s.state === 'live' ? 'badge-live' : s.state === 'reconnecting' ? 'badge-reconnecting' : ''}`} data-testid="stream-state">
-          {state}
-        </span>
-        {s.state !== 'idle' && <div className="muted small">{s.viewers} watching</div>}
-      </td>
-      <td className="small">{s.state === 'live' ? 'now' : formatWhen(s.lastLiveAt)}</td>
-      <td>
-        <label className="check">
-          <input type="checkbox" checked={s.listed} onChange={(e) => onListed(e.target.checked)} disabled={busy} aria-label={`List ${name} on the home page`} />
-          {s.listed ? 'Listed' : 'Unlisted'}
-        </label>
-      </td>
-      <td className="actions-cell">
-        {confirm ? (
-          <div role="group" aria-label={confirm === 'delete' ? `Confirm deleting ${name}` : `Confirm rotating the key of ${name}`} className="confirm">
-            <span className="small">
-              {confirm === 'delete'
-                ? s.state !== 'idle'
-                  ? 'Delete it? The broadcast ends now and its key stops working.'
-                  : 'Delete it? Its key stops working.'
-                : 'Rotate the key? The old one stops working for new broadcasts (one live now goes on).'}
-            </span>
-            <button
-              type="button"
-              className={`button button-small ${confirm === 'delete' ? 'button-stop' : ''}`}
-              onClick={confirm === 'delete' ? onDelete : onRotate}
-              disabled={busy}
-              autoFocus
-            >
-              {confirm === 'delete' ? 'Delete stream' : 'Rotate now'}
-            </button>
-            <button type="button" className="button button-small" onClick={() => onConfirm(null)} disabled={busy}>
-              Cancel
-            </button>
-          </div>
-        ) : (
-          <div className="row-actions">
-            <button type="button" className="button button-small" onClick={() => onConfirm('rotate')} disabled={busy} aria-label={`Rotate key of ${name}`}>
-              Rotate key
-            </button>
-            <button type="button" className="button button-small button-stop" onClick={() => onConfirm('delete')} disabled={busy} aria-label={`Delete ${name}`}>
-              Delete
-            </button>
-          </div>
-        )}
-      </td>
-    </tr>
   );
 }
