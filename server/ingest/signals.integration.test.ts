@@ -4,12 +4,11 @@
  * neither its children nor orphans re-parented elsewhere whose command line names its RTMP port.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { publishTestStream, waitFor } from '../testing/harness';
-import { connectPlayer } from '../testing/rtmp-client';
+import { waitFor } from '../testing/harness';
 import { alive, descendants, ffmpegOf, makeRecording, spawnServer, startBroadcast, type ServerProcess } from '../testing/process';
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
@@ -68,30 +67,31 @@ describe('the server process and its ffmpeg children', () => {
       }));
   }
 
-  test('a drain that cannot finish in SHUTDOWN_TIMEOUT_SECONDS is cut: exit 0 at the bound, no ffmpeg left', () =>
-    withServer('cut', async (srv) => {
-      // An RTMP player that stops reading holds the drain (its socket cannot take the Play.Stop and close).
-      const s = await srv.createStream();
-      const pub = publishTestStream(`rtmp://127.0.0.1:${srv.rtmpPort}/live/${s.key}`, { fps: 25, gop: 25 });
-      try {
-        await waitFor('stream live', async () => ((await (await fetch(`${srv.http}/api/streams/${s.id}`)).json()) as { live: boolean }).live, 15000);
-        const player = await connectPlayer(`rtmp://127.0.0.1:${srv.rtmpPort}/live/${s.id}`, { pause: true });
-        const b = await startBroadcast(srv.http, (await srv.createStream()), file);
-        const pid = srv.child.pid!;
-        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.rtmpPort}/live/`).length === 1, 15000);
-        const t0 = Date.now();
-        srv.child.kill('SIGTERM');
-        const res = await within(srv.exited, 10000);
-        assert.deepEqual(res, { code: 0, signal: null }, srv.output().slice(-2000));
-        assert.ok(Date.now() - t0 < 8000, `cut at the bound (${Date.now() - t0} ms)`);
-        assert.ok(srv.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('drain not finished')), 'the cut is logged');
-        await b.closed;
-        player.socket.destroy();
-        await noFfmpegLeft(srv, pid, 5000);
-      } finally {
-        await pub.kill('SIGKILL');
-      }
-    }, { env: { SHUTDOWN_TIMEOUT_SECONDS: '0.5' } }));
+  test('a drain that cannot finish in SHUTDOWN_TIMEOUT_SECONDS is cut: exit 0 at the bound, no ffmpeg left', async () => {
+    // A wedged ingest ffmpeg that ignores SIGTERM holds the drain (the bridge waits 1 s before its SIGKILL), longer than
+    // the 0.5 s bound: the cut must SIGKILL it and exit. (A stalled RTMP player no longer holds anything: its slot is
+    // freed as soon as Play.Stop is queued and rtmp.close() destroys its socket.)
+    const wedged = path.join(dir, 'wedged');
+    await mkdir(wedged, { recursive: true });
+    const wrapper = path.join(wedged, 'ffmpeg');
+    await writeFile(wrapper, '#!/bin/sh\ncase "$*" in *-version*) exec ffmpeg "$@";; esac\ntrap \'\' TERM\nffmpeg "$@"\nexec sleep 30\n');
+    await chmod(wrapper, 0o755);
+    await withServer('cut', async (srv) => {
+      const b = await startBroadcast(srv.http, await srv.createStream(), file);
+      const pid = srv.child.pid!;
+      const wrapperPid = await waitFor('the wedged ingest running', () => descendants(pid).find((p) => p.args.includes(wrapper))?.pid, 15000);
+      const t0 = Date.now();
+      srv.child.kill('SIGTERM');
+      const res = await within(srv.exited, 10000);
+      assert.deepEqual(res, { code: 0, signal: null }, srv.output().slice(-2000));
+      assert.ok(Date.now() - t0 < 8000, `cut at the bound (${Date.now() - t0} ms)`);
+      assert.ok(srv.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('drain not finished')), `the cut is logged: ${srv.output().slice(-3000)}`);
+      assert.ok(!srv.logs().some((l) => l.msg === 'drained'), 'the drain did not finish on its own');
+      await b.closed;
+      await waitFor('the wedged ingest was killed', () => alive([wrapperPid]).length === 0, 5000);
+      await noFfmpegLeft(srv, pid, 5000);
+    }, { env: { SHUTDOWN_TIMEOUT_SECONDS: '0.5', FFMPEG_PATH: wrapper } });
+  });
 
   test('SIGKILL of the server: its ingest and snapshot ffmpegs notice (stdin closes) and end on their own', async () => {
     // A wrapper that holds snapshot ffmpegs back for 3 s, so one is certainly running when the server is killed.
