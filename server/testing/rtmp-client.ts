@@ -63,6 +63,8 @@ export interface RtmpClientOptions {
   onMessage?: (msg: RtmpMessage) => void;
   /** Every byte this client writes after the handshake, in order (to record a session). */
   onSend?: (bytes: Buffer) => void;
+  /** Local address to connect from (e.g. 127.0.0.2: another client address on loopback). */
+  localAddress?: string;
 }
 
 interface PendingCall {
@@ -121,7 +123,7 @@ export class RtmpClient {
   static open(target: RtmpTarget | string, opts: RtmpClientOptions = {}): Promise<RtmpClient> {
     const t = typeof target === 'string' ? parseRtmpUrl(target) : target;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: t.host, port: t.port, noDelay: true });
+      const socket = net.connect({ host: t.host, port: t.port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
       const client = new RtmpClient(socket, t, opts);
       const hs = new ClientHandshake({ digest: opts.digest ?? false });
       let done = false;
