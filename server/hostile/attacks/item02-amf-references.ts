@@ -4,7 +4,10 @@
  * object that refers to itself (a cycle). The attacker publishes it, then plays its own stream from a few
  * connections (each play re-sends the metadata).
  */
+import { readFile } from 'node:fs/promises';
 import { MessageType } from '../../rtmp/messages';
+import { readFlv } from '../../testing/flv-file';
+import { testFlv } from '../media';
 import type { Attack } from '../suite';
 import { attackerStream, destroyAll, pick, rtmpPlayer, rtmpPublisher, sleep } from './tools';
 import type { RtmpClient } from '../../testing/rtmp-client';
@@ -50,17 +53,23 @@ export function referenceCycle(): Buffer {
 export const amfReferences: Attack = {
   name: 'item 2: AMF0 reference DAG (and cycle) in onMetaData, re-sent to players',
   async run(ctx) {
-    const levels = pick(ctx, 17, 21);
-    const players = pick(ctx, 2, 4);
+    const levels = pick(ctx, 20, 22);
+    const players = pick(ctx, 3, 5);
     const clients: RtmpClient[] = [];
     const notes: string[] = [];
     const problems: string[] = [];
     try {
+      const tags = readFlv(await readFile(await testFlv()));
+      const vcfg = tags.find((t) => t.type === 9 && t.data[1] === 0)!;
+      const key = tags.find((t) => t.type === 9 && t.data[0] >> 4 === 1 && t.data[1] === 1)!;
       for (const [what, payload] of [['cycle', referenceCycle()], [`DAG of ${levels} levels`, referenceDag(levels)]] as const) {
         const s = await attackerStream(ctx);
         const pub = await rtmpPublisher(ctx, s.key);
         clients.push(pub);
         pub.sendMessage({ csid: 5, type: MessageType.DataAmf0, streamId: pub.streamId, timestamp: 0, payload });
+        // Real media after it, so the stream is live and every play starts with the metadata.
+        pub.video(0, vcfg.data);
+        pub.video(0, key.data);
         await sleep(300);
         const t0 = Date.now();
         const results = await Promise.allSettled(Array.from({ length: what === 'cycle' ? 1 : players }, (_, i) => rtmpPlayer(ctx, s.id, i + 1)));

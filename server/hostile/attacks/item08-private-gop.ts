@@ -13,7 +13,7 @@ import { attackerStream, commandBytes, destroyAll, over, pick, rtmpOpen, rtmpPub
 export const privateGop: Attack = {
   name: 'item 8: plays on message stream ids 2..8 of a stream with an 8 MiB GOP, never reading',
   async run(ctx) {
-    const plays = pick(ctx, 28, 200);
+    const plays = pick(ctx, 56, 300);
     const deadline = Date.now() + pick(ctx, 6, 40) * 1000;
     const clients: RtmpClient[] = [];
     const notes: string[] = [];

@@ -34,6 +34,11 @@ export const logStrings: Attack = {
     } finally {
       destroyAll(clients);
     }
+    // The log reaches us through a pipe: wait until it has been quiet for a second (at most 10 s).
+    for (let last = -1, t = Date.now(); ctx.server.logBytes() !== last && Date.now() - t < 10000; ) {
+      last = ctx.server.logBytes();
+      await sleep(1000);
+    }
     const logged = ctx.server.logBytes() - before;
     const problems = logged > MAX_LOG_BYTES ? [`the server wrote ${(logged / 1048576).toFixed(1)} MiB of log for ${conns} connects (bound ${MAX_LOG_BYTES / 1048576} MiB)`] : [];
     return { notes: [`${conns} connects with ${(sent / 1048576).toFixed(0)} MiB of strings; the server logged ${(logged / 1024).toFixed(0)} KiB meanwhile`], problems };
