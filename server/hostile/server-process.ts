@@ -130,6 +130,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
   });
   running.add(child);
   let tail = '';
+  let errTail = '';
   let bytes = 0;
   let exitInfo: number | string | null = null;
   let httpPort = 0;
@@ -154,7 +155,10 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     }
   };
   child.stdout!.on('data', onOut);
-  child.stderr!.on('data', onOut);
+  child.stderr!.on('data', (d: Buffer) => {
+    errTail = (errTail + d.toString('latin1')).slice(-8192);
+    onOut(d);
+  });
   const exited = new Promise<number | string>((resolve) => {
     child.on('close', (code, signal) => {
       running.delete(child);
@@ -183,7 +187,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     dataDir,
     exited,
     alive: () => exitInfo === null,
-    describeExit: () => `server exited (${String(exitInfo)}); its last output: ${tail.slice(-1200).replace(/\s+/g, ' ')}`,
+    describeExit: () => `server exited (${String(exitInfo)}); ${errTail ? `its stderr: ${errTail.slice(0, 1200)}` : `its last output: ${tail.slice(-1200)}`}`.replace(/\s+/g, ' '),
     logBytes: () => bytes,
     logTail: () => tail,
     createStream: (title?: string) => createStreamAt(http, title),

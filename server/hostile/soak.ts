@@ -16,6 +16,7 @@
  * server died, or RSS, fds or ffmpeg children did not come back within the bounds below; 0 otherwise.
  *
  *   npm run soak -- --minutes 30 [--every 30] [--long] [--skip "item 1,item 13"] [--no-attacks]
+ *   (--skip leaves out attackers by the start of their name up to a colon or a space: "item 1" is item 1 only)
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -72,7 +73,7 @@ const BOUND = {
   fdGrowth: Number(args['max-fd-growth']),
 };
 const skip = args.skip.split(',').map((s) => s.trim()).filter(Boolean);
-const attacks = args['no-attacks'] ? [] : ATTACKS.filter((a) => !skip.some((s) => a.name.startsWith(`${s}:`) || a.name.startsWith(s)));
+const attacks = args['no-attacks'] ? [] : ATTACKS.filter((a) => !skip.some((s) => a.name.startsWith(`${s}:`) || a.name.startsWith(`${s} `)));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
