@@ -160,7 +160,8 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
     onOut(d);
   });
   const exited = new Promise<number | string>((resolve) => {
-    child.on('close', (code, signal) => {
+    // 'exit', not 'close': the process is gone even while something it started still holds its output pipes.
+    child.on('exit', (code, signal) => {
       running.delete(child);
       exitInfo = code ?? signal ?? -1;
       resolve(exitInfo);

@@ -55,7 +55,7 @@ export function attackContext(server: ServerProcess, victim: { id: string; key: 
 const LEFTOVER_RSS = 64 * 1024 * 1024;
 
 /** Seconds of quiet watching after each attack. */
-const AFTER_MS = LONG ? 5000 : 2000;
+const AFTER_MS = LONG ? 5000 : 1500;
 
 /**
  * A describe() block: start the server and victims, run each attack as its own test.

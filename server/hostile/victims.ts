@@ -78,6 +78,8 @@ export class HlsViewer {
   /** Media time (epoch ms) of the newest listed part's end. */
   edgeMs = 0;
   parts = 0;
+  /** Hinted parts that were answered 404. */
+  hintMisses = 0;
   playlists = 0;
   errors: Array<{ t: number; what: string }> = [];
   private loop: Promise<void>;
@@ -97,10 +99,12 @@ export class HlsViewer {
     return { status: res.status, body };
   }
 
-  private async fetchPart(uri: string, base: string): Promise<void> {
+  private async fetchPart(uri: string, base: string, hinted: boolean): Promise<void> {
     try {
       const part = await this.get(new URL(uri, base).toString(), 10000);
-      if (part.status !== 200 || part.body.length === 0) this.errors.push({ t: Date.now(), what: `part: HTTP ${part.status}, ${part.body.length} bytes` });
+      // A hinted part may legitimately never exist (the segment ended sooner): 404 for it is not an error.
+      if (hinted && part.status === 404) this.hintMisses++;
+      else if (part.status !== 200 || part.body.length === 0) this.errors.push({ t: Date.now(), what: `part: HTTP ${part.status}, ${part.body.length} bytes` });
       else this.parts++;
     } catch (err) {
       if (!this.stopped) this.errors.push({ t: Date.now(), what: `part: ${(err as Error).name === 'TimeoutError' ? 'no answer in 10 s' : (err as Error).message}` });
@@ -114,11 +118,11 @@ export class HlsViewer {
   private async run(): Promise<void> {
     const base = `${this.http}/hls/${this.id}/index.m3u8`;
     let next: { msn: number; part: number } | null = null;
-    let want: string | null = null;
+    let want: { uri: string; hinted: boolean } | null = null;
     const fetched = new Set<string>();
     while (!this.stopped) {
       const url = next ? `${base}?_HLS_msn=${next.msn}&_HLS_part=${next.part}` : base;
-      const partP = want && !fetched.has(want) ? (fetched.add(want), this.fetchPart(want, base)) : Promise.resolve();
+      const partP = want && !fetched.has(want.uri) ? (fetched.add(want.uri), this.fetchPart(want.uri, base, want.hinted)) : Promise.resolve();
       if (fetched.size > 64) fetched.delete(fetched.values().next().value as string);
       let r: { status: number; body: Buffer } | null = null;
       try {
@@ -151,7 +155,7 @@ export class HlsViewer {
       }
       next = p.next;
       // The hinted part if there is one, else the newest listed part.
-      want = p.hint ?? p.lastPart;
+      want = p.hint ? { uri: p.hint, hinted: true } : p.lastPart ? { uri: p.lastPart, hinted: false } : null;
     }
   }
 
