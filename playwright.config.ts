@@ -19,6 +19,8 @@ function chromiumPath(): string | undefined {
 
 export const E2E_PORT = Number(process.env.E2E_PORT || 3100);
 export const E2E_RTMP_PORT = Number(process.env.E2E_RTMP_PORT || 19351);
+/** The operator token of the e2e server (ADMIN_TOKEN): tests sign in with it (e2e/support.ts). */
+export const E2E_ADMIN_TOKEN = 'e2e-admin-token-3f9c1a7d52b84e60';
 
 export default defineConfig({
   testDir: './e2e',
@@ -63,6 +65,7 @@ export default defineConfig({
       LOG_LEVEL: 'warn',
       DATA_DIR: path.join(os.tmpdir(), 'golive-e2e-data'),
       PUBLISHER_GRACE_SECONDS: '10',
+      ADMIN_TOKEN: E2E_ADMIN_TOKEN,
     },
   },
 });

@@ -22,6 +22,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
           </Link>
           <nav aria-label="Main">
             <Link href="/">Live now</Link>
+            <Link href="/streams">Streams</Link>
             <Link href="/broadcast" className="button button-primary">
               Go live
             </Link>

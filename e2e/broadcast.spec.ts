@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { E2E_RTMP_PORT } from '../playwright.config';
-import { RTMP_BASE, createStream } from './support';
+import { RTMP_BASE, createStream, signInContext } from './support';
 
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
@@ -179,6 +179,11 @@ async function killChild(child: ChildProcess): Promise<void> {
   await Promise.race([closed, sleep(3000)]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
+
+// Going live from the page needs the operator's sign-in (the session cookie creates the stream).
+test.beforeEach(async ({ context }) => {
+  await signInContext(context);
+});
 
 test.afterEach(async ({ page }) => {
   // Closing the page drops whatever still runs; every ingest ffmpeg must then go away.

@@ -21,6 +21,8 @@ test('healthz answers with the server state', async ({ request }) => {
 for (const [path, heading] of [
   ['/', 'Live now'],
   ['/broadcast', 'Go live'],
+  ['/signin', 'Sign in'],
+  ['/streams', 'Streams'],
   ['/watch/abc', 'Stream abc'],
 ] as const) {
   test(`${path} renders with no console errors`, async ({ page }) => {

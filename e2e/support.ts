@@ -1,8 +1,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { APIRequestContext } from '@playwright/test';
-import { E2E_RTMP_PORT } from '../playwright.config';
+import type { APIRequestContext, BrowserContext } from '@playwright/test';
+import { E2E_ADMIN_TOKEN, E2E_PORT, E2E_RTMP_PORT } from '../playwright.config';
 
 export const RTMP_BASE = `rtmp://127.0.0.1:${E2E_RTMP_PORT}/live`;
+export const ORIGIN = `http://127.0.0.1:${E2E_PORT}`;
+/** The e2e server's operator token (ADMIN_TOKEN in playwright.config.ts). */
+export const ADMIN_TOKEN = E2E_ADMIN_TOKEN;
+/** For API calls as the operator: `request.post(url, { headers: operatorHeaders(), data })`. */
+export function operatorHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { Authorization: `Bearer ${ADMIN_TOKEN}`, ...extra };
+}
+
+/**
+ * Signs a browser context in as the operator the way a page does (POST /api/session, same origin): the session
+ * cookie lands in the context's cookie jar, so its pages are signed in.
+ */
+export async function signInContext(context: BrowserContext): Promise<void> {
+  const res = await context.request.post('/api/session', {
+    data: { token: ADMIN_TOKEN },
+    headers: { Origin: ORIGIN },
+  });
+  if (res.status() !== 204) throw new Error(`sign in: POST /api/session answered ${res.status()}: ${await res.text()}`);
+  const cookies = await context.cookies(ORIGIN);
+  if (!cookies.some((c) => c.name === 'golive_session')) throw new Error('sign in: no golive_session cookie was set');
+}
 
 const started = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -32,9 +53,10 @@ export function publish(key: string, opts: { size?: string } = {}): { stop: () =
   };
 }
 
-export async function createStream(request: APIRequestContext, title = 'e2e'): Promise<{ id: string; key: string }> {
-  const res = await request.post('/api/streams', { data: { title } });
-  if (res.status() !== 201) throw new Error(`create stream: ${res.status()}`);
+/** POST /api/streams as the operator (Bearer). */
+export async function createStream(request: APIRequestContext, title = 'e2e', opts: { listed?: boolean } = {}): Promise<{ id: string; key: string }> {
+  const res = await request.post('/api/streams', { data: { title, ...opts }, headers: operatorHeaders() });
+  if (res.status() !== 201) throw new Error(`create stream: ${res.status()} ${await res.text()}`);
   return res.json();
 }
 

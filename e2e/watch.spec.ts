@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { createStream, publish, waitLive } from './support';
+import { createStream, publish, signInContext, waitLive } from './support';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -91,6 +91,7 @@ test('the directory lists a live stream and drops it when it ends, without a rel
 test('broadcaster and viewer in one browser: 1280x720 plays with a latency readout, and "ended" follows Stop', async ({ browser }) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await context.grantPermissions(['camera', 'microphone']);
+  await signInContext(context);
   const broadcaster = await context.newPage();
   try {
     await broadcaster.goto('/broadcast');

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { Broadcaster } from './Broadcaster';
+import { BroadcastGate } from './BroadcastGate';
 
 export const metadata: Metadata = {
   title: 'Go live',
@@ -11,7 +11,7 @@ export default function BroadcastPage() {
     <>
       <h1>Go live</h1>
       <p className="lead">Pick a camera and microphone, or share your screen, and press Go live.</p>
-      <Broadcaster />
+      <BroadcastGate />
     </>
   );
 }

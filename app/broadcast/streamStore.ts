@@ -3,6 +3,8 @@
  * with the same id and key.
  */
 
+import { SignedOutError, errorText } from '../lib/session';
+
 export const STORAGE_KEY = 'golive.stream';
 
 export interface StoredStream {
@@ -40,28 +42,25 @@ export function forgetStream(): void {
   }
 }
 
-async function errorText(res: Response): Promise<string> {
-  try {
-    const body = (await res.json()) as { error?: unknown };
-    if (typeof body.error === 'string' && body.error) return body.error;
-  } catch {
-    /* not JSON */
-  }
-  return `the server answered ${res.status}`;
-}
+export { SignedOutError };
 
-/** POST /api/streams. Throws an Error fit to show. */
+/**
+ * POST /api/streams, signed in by the session cookie (same origin). Throws an Error fit to show; a SignedOutError
+ * when the server wants the operator to sign in.
+ */
 export async function createStream(title: string): Promise<StoredStream> {
   let res: Response;
   try {
     res = await fetch('/api/streams', {
       method: 'POST',
+      credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(title ? { title } : {}),
     });
   } catch (err) {
     throw new Error(`Could not reach the server to create a stream: ${(err as Error).message}`);
   }
+  if (res.status === 401) throw new SignedOutError(`Sign in to create a stream: ${await errorText(res)}`);
   if (!res.ok) throw new Error(`Could not create a stream: ${await errorText(res)}`);
   const body = (await res.json()) as { id: string; key: string; urls?: { obsServer?: string } };
   const stream: StoredStream = { id: body.id, key: body.key, ...(body.urls?.obsServer ? { obsServer: body.urls.obsServer } : {}) };

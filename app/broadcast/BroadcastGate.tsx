@@ -1,0 +1,55 @@
+'use client';
+
+import { OperatorBar, SignInPanel } from '../components/SignIn';
+import { useSession } from '../lib/useSession';
+import { Broadcaster } from './Broadcaster';
+import { forgetStream } from './streamStore';
+
+/**
+ * /broadcast for whoever comes: the operator (or anyone, on an open server) gets the broadcaster; a signed-out visitor
+ * is told how to sign in. Signing out ends a running broadcast (the broadcaster goes away) and forgets the stream key
+ * this browser kept: the key is a credential too.
+ */
+export function BroadcastGate() {
+  const { session, error, refresh, signOut } = useSession();
+
+  if (!session) {
+    return error ? (
+      <div className="alert alert-error" role="alert">
+        <p className="alert-line">{error}</p>
+        <button type="button" className="button button-small" onClick={refresh}>
+          Try again
+        </button>
+      </div>
+    ) : (
+      <p className="muted" data-testid="session-loading">
+        Checking sign-in…
+      </p>
+    );
+  }
+
+  const open = session.auth === 'open';
+  if (!session.signedIn && !open) {
+    return (
+      <SignInPanel
+        title="Sign in to go live"
+        why="Only the operator of this server can create streams and broadcast from this page."
+        onSignedIn={refresh}
+      />
+    );
+  }
+
+  return (
+    <>
+      <OperatorBar
+        signedIn={session.signedIn}
+        open={open}
+        onSignOut={async () => {
+          await signOut();
+          forgetStream();
+        }}
+      />
+      <Broadcaster onSignedOut={refresh} />
+    </>
+  );
+}
