@@ -37,16 +37,24 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     http,
     rtmpUrl: `rtmp://127.0.0.1:${running.rtmpPort}/live`,
     dataDir,
-    async createStream(title?: string) {
-      const res = await fetch(`${http}/api/streams`, { method: 'POST', headers: operatorHeaders(config.adminToken), body: JSON.stringify(title ? { title } : {}) });
-      if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { id: string; key: string; urls: Record<string, string> };
+    createStream(title?: string) {
+      return createStreamAt(http, title, config.adminToken);
     },
     async stop() {
       await running.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * POST /api/streams on the server at `http` (`http://host:port`): the one place tests create streams
+ * (TestServer.createStream, and the hostile suite's server in a child process).
+ */
+export async function createStreamAt(http: string, title?: string, token = TEST_ADMIN_TOKEN): Promise<{ id: string; key: string; urls: Record<string, string> }> {
+  const res = await fetch(`${http}/api/streams`, { method: 'POST', headers: operatorHeaders(token), body: JSON.stringify(title ? { title } : {}) });
+  if (res.status !== 201) throw new Error(`POST /api/streams: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; key: string; urls: Record<string, string> };
 }
 
 const children = new Set<ChildProcess>();

@@ -123,7 +123,7 @@ export class RtmpClient {
   static open(target: RtmpTarget | string, opts: RtmpClientOptions = {}): Promise<RtmpClient> {
     const t = typeof target === 'string' ? parseRtmpUrl(target) : target;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: t.host, port: t.port, noDelay: true, localAddress: opts.localAddress });
+      const socket = net.connect({ host: t.host, port: t.port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
       const client = new RtmpClient(socket, t, opts);
       const hs = new ClientHandshake({ digest: opts.digest ?? false });
       let done = false;
