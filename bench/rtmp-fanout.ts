@@ -297,6 +297,8 @@ async function startOurs(): Promise<RunningTarget> {
     RTMP_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // The load generator's players all come from 127.0.0.1, which is an outside address like any other.
+    RTMP_MAX_CONNECTIONS_PER_ADDRESS: '0',
     ...(args['flush-ms'] !== undefined ? { BENCH_RTMP_FLUSH_MS: args['flush-ms'] } : {}),
     ...(args['video-flush-ms'] !== undefined ? { BENCH_RTMP_VIDEO_FLUSH_MS: args['video-flush-ms'] } : {}),
   });

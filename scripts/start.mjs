@@ -7,14 +7,16 @@
 // exits 0) and exits with that child's status. The server also gets an IPC channel: if this launcher is killed
 // outright, the channel closes and the server drains on its own.
 //
-// `npm start -- --api-only` skips the build (the server then serves no pages); other arguments go to the server.
+// `npm start -- --api-only` skips the build (the server then serves no pages); `--no-build` (what `npm run serve`
+// passes) skips it and serves the pages built before; other arguments go to the server.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
+const noBuild = process.argv.includes('--no-build');
+const args = process.argv.slice(2).filter((a) => a !== '--no-build');
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 let current = null;
@@ -46,7 +48,7 @@ function exitLike({ code, signal }) {
   process.exit(code ?? 1);
 }
 
-if (!args.includes('--api-only')) {
+if (!noBuild && !args.includes('--api-only')) {
   const require = createRequire(import.meta.url);
   const nextBin = require.resolve('next/dist/bin/next', { paths: [root] });
   const built = await runChild(process.execPath, [nextBin, 'build'], { stdio: 'inherit' });

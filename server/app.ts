@@ -171,6 +171,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }),
   );
   let rtmpPort: number | null = null;
+  /** Where our ingest ffmpeg publishes: a listener of its own on loopback, so no outside client counts as ours. */
+  let internalRtmpPort: number | null = null;
+  const internalRtmpHost = config.host === '::1' ? '::1' : '127.0.0.1';
   const hls = new HlsService(hub, {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
@@ -181,12 +184,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
-  const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const ingest = new IngestService({
     hub,
     registry,
     ffmpeg,
-    rtmpBase: () => `rtmp://${loopback.includes(':') ? `[${loopback}]` : loopback}:${rtmpPort}/live`,
+    rtmpBase: () => `rtmp://${internalRtmpHost.includes(':') ? `[${internalRtmpHost}]` : internalRtmpHost}:${internalRtmpPort}/live`,
     // With open publishing the relay takes the name as the stream id; otherwise a key for this session only.
     publishName: config.publishAuth === 'none' ? (id) => ({ key: id, revoke: () => undefined }) : undefined,
     urls: (req, id) => {
@@ -257,6 +259,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           httpConnections,
           rtmpConnections: rtmp.connectionCount,
           rtmpMaxConnections: config.rtmpMaxConnections,
+          rtmp: rtmp.stats(),
           liveStreams: hub.activeStats().length,
           ingest: ingest.counts(),
           snapshotFfmpeg: snapshots.active,
@@ -349,12 +352,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
   try {
+    internalRtmpPort = await listen(rtmp.internalNetServer, 0, internalRtmpHost, 'the internal RTMP port');
     httpPort = await listen(server, config.port, config.host, 'PORT');
   } catch (err) {
     await rtmp.close();
     throw err;
   }
-  logger.info({ port: rtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
+  logger.info({ port: rtmpPort, internalPort: internalRtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
   logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
   if (credential.source !== 'env') {
     // The newcomer's one step: this link signs the browser in (the token rides in the fragment, never sent or logged
@@ -402,6 +406,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         ingest.stopAccepting();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         rtmp.netServer.close();
+        rtmp.internalNetServer.close();
         // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.
         const ingestDone = ingest.close();
         const snapshotsDone = snapshots.close();

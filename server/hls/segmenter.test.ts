@@ -8,7 +8,7 @@ import { makeTestPackets } from '../testing/flv-file';
 import { run } from '../testing/harness';
 import { parseFragment, parseInit } from '../testing/mp4-reader';
 import { partTarget, renderPlaylist, type PlaylistOptions } from './playlist';
-import { placeAudioFrame, Segmenter } from './segmenter';
+import { MAX_KEPT_BYTES, MAX_SEGMENT_BYTES, placeAudioFrame, Segmenter } from './segmenter';
 
 const OPTS = { segmentTarget: 1, partTarget: 0.2, keepSegments: 10 };
 const POPTS: PlaylistOptions = { segmentTarget: 1, partTarget: 0.2, windowSegments: 7, partSegments: 3 };
@@ -400,7 +400,7 @@ describe('segmenter bounds (hostile or unusual publishers)', () => {
     }
   });
 
-  test('big frames at one timestamp: parts stay near 4 MiB and segments near 16 MiB', async () => {
+  test('big frames at one timestamp: parts stay near 4 MiB, segments near 8 MiB, and the kept window near 24 MiB', async () => {
     const packets = await makeTestPackets({ seconds: 1, fps: 25, gop: 25, audio: false });
     const configs = packets.filter((p) => p.config);
     const key = packets.find((p) => !p.config && p.kind === 'video')!;
@@ -408,16 +408,19 @@ describe('segmenter bounds (hostile or unusual publishers)', () => {
     const s = new Segmenter({ ...OPTS, keepSegments: 100 });
     for (const p of configs) s.packet(clone(p));
     s.packet(clone(key));
-    // 40 MB in 400 frames, all at the keyframe's timestamp.
-    for (let i = 0; i < 400; i++) s.packet({ ...key, keyframe: false, data: big, dts: key.dts });
+    // 80 MB in 800 frames, all at the keyframe's timestamp.
+    for (let i = 0; i < 800; i++) s.packet({ ...key, keyframe: false, data: big, dts: key.dts });
+    const keptComplete = s.segments.filter((x) => x.complete).reduce((n, seg) => n + seg.parts.reduce((m, p) => m + p.data.length, 0), 0);
+    assert.ok(keptComplete <= MAX_KEPT_BYTES + MAX_SEGMENT_BYTES + 4 * 1024 * 1024, `complete segments kept: ${keptComplete} bytes`);
+    assert.ok(s.segments.filter((x) => x.complete).length >= 3, 'at least three segments stay in the window');
     const parts = s.segments.flatMap((seg) => seg.parts);
-    assert.ok(parts.length >= 8, `parts written: ${parts.length}`);
+    assert.ok(parts.length >= 4, `parts kept: ${parts.length}`);
     for (const p of parts) assert.ok(p.data.length <= 4 * 1024 * 1024 + big.length + 4096, `part ${p.msn}.${p.index}: ${p.data.length} bytes`);
     const done = s.segments.filter((x) => x.complete);
     assert.ok(done.length >= 2, `segments cut: ${done.length}`);
     for (const seg of done) {
       const bytes = seg.parts.reduce((n, p) => n + p.data.length, 0);
-      assert.ok(bytes <= 16 * 1024 * 1024 + 4 * 1024 * 1024 + big.length + 4096, `segment ${seg.msn}: ${bytes} bytes`);
+      assert.ok(bytes <= MAX_SEGMENT_BYTES + 4 * 1024 * 1024 + big.length + 4096, `segment ${seg.msn}: ${bytes} bytes`);
     }
   });
 });

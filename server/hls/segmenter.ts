@@ -41,7 +41,16 @@ const MAX_PART_BYTES = 4 * 1024 * 1024;
  * or holds this many bytes, or twice as many parts as its longest duration should have.
  */
 const MIN_MAX_SEGMENT_MS = 20_000;
-const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
+export const MAX_SEGMENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The most bytes of complete segments one stream keeps in memory: past it the oldest go, down to MIN_KEPT_SEGMENTS
+ * (so with 8 MiB segments a stream holds at most ~32 MiB, plus the open part). Ordinary streams never reach it
+ * (10 segments of 2 s at 8 Mbit/s are 20 MiB); one that sends huge frames or no keyframes gets a shorter window
+ * instead of hundreds of MiB.
+ */
+export const MAX_KEPT_BYTES = 24 * 1024 * 1024;
+const MIN_KEPT_SEGMENTS = 3;
 
 /**
  * Where an AAC frame goes on the audio track's timeline (in its sample rate), given where the previous frame ended.
@@ -526,8 +535,11 @@ export class Segmenter {
       return;
     }
     seg.complete = true;
-    while (this.segments.length > this.opts.keepSegments) {
+    let kept = 0;
+    for (const x of this.segments) for (const p of x.parts) kept += p.data.length;
+    while (this.segments.length > this.opts.keepSegments || (kept > MAX_KEPT_BYTES && this.segments.length > MIN_KEPT_SEGMENTS)) {
       const gone = this.segments.shift()!;
+      for (const p of gone.parts) kept -= p.data.length;
       if (gone.discontinuity) this.discontinuitySequence++;
     }
     this.onChange();

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { createStreamAt } from '../testing/harness';
+import { createStreamAt, TEST_ADMIN_TOKEN } from '../testing/harness';
 import { testWebm } from './media';
 import { descendantPids, ROOT, startServerProcess } from './server-process';
 import { LONG } from './suite';
@@ -91,7 +91,7 @@ async function sigtermWrapper(script: string[], startTimeoutMs: number): Promise
   const npm = spawn('npm', script, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_TOKEN: TEST_ADMIN_TOKEN },
   });
   let out = '';
   let httpPort = 0;
@@ -128,8 +128,8 @@ async function sigtermWrapper(script: string[], startTimeoutMs: number): Promise
     );
     assert.equal(portOpen, false, 'the HTTP port still answers after SIGTERM');
   } finally {
-    // Whatever this test started and left behind.
-    for (const p of [...tree, npm.pid!]) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    // Whatever this test started and left behind (the whole tree, also when it failed before looking at it).
+    for (const p of [...tree, ...descendantPids(npm.pid!), npm.pid!]) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,14 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { FfmpegInfo } from '../ffmpeg/locate';
+import type { RtmpServerStats } from '../rtmp/server';
 
 /** Counts of what the server holds now; each with its cap where it has one. */
 export interface HealthCounts {
   httpConnections: number;
   rtmpConnections: number;
   rtmpMaxConnections: number;
+  /** The RTMP listener's own counts (pending, players, publishers, internal, bytes waiting). */
+  rtmp?: RtmpServerStats;
   liveStreams: number;
   ingest: { sockets: number; broadcasts: number; pending: number; ffmpeg: number; maxBroadcasts: number };
   snapshotFfmpeg: number;
@@ -73,23 +76,29 @@ export class EventLoopMonitor {
   }
 }
 
-/** The body of GET /healthz, and its status: 503 when the event loop lags or a count is at its cap. */
+/**
+ * The body of GET /healthz, and its status: 503 when the event loop lags (the process itself is in trouble). A count
+ * at its cap is reported in `atCapacity` with a 200: clients can fill a cap on purpose, and a health check that
+ * fails then would let one client take the server out of a load balancer's rotation.
+ */
 export function healthReport(h: HealthInput) {
   const problems: string[] = [];
+  const atCapacity: string[] = [];
   const loop = h.loop?.stats();
   if (loop && h.maxEventLoopDelayMs !== undefined && loop.p99Ms > h.maxEventLoopDelayMs) {
     problems.push(`event-loop delay p99 ${loop.p99Ms} ms is above HEALTH_MAX_EVENT_LOOP_DELAY_MS=${h.maxEventLoopDelayMs}`);
   }
   const c = h.counts;
-  if (c && c.ingest.broadcasts >= c.ingest.maxBroadcasts) problems.push(`browser broadcasts at INGEST_MAX_SESSIONS=${c.ingest.maxBroadcasts}`);
-  if (c && c.rtmpConnections >= c.rtmpMaxConnections) problems.push(`RTMP connections at RTMP_MAX_CONNECTIONS=${c.rtmpMaxConnections}`);
+  if (c && c.ingest.broadcasts >= c.ingest.maxBroadcasts) atCapacity.push(`browser broadcasts at INGEST_MAX_SESSIONS=${c.ingest.maxBroadcasts}`);
+  if (c && c.rtmpConnections >= c.rtmpMaxConnections) atCapacity.push(`RTMP connections at RTMP_MAX_CONNECTIONS=${c.rtmpMaxConnections}`);
   const m = h.memory;
   const body = {
     status: problems.length ? ('overloaded' as const) : ('ok' as const),
     ...(problems.length ? { problems } : {}),
+    ...(atCapacity.length ? { atCapacity } : {}),
     uptimeSeconds: Math.round((Date.now() - h.startedAt) / 1000),
     http: { port: h.httpPort, ...(c ? { connections: c.httpConnections } : {}) },
-    rtmp: h.rtmpPort === null ? { listening: false } : { listening: true, port: h.rtmpPort, ...(c ? { connections: c.rtmpConnections, maxConnections: c.rtmpMaxConnections } : {}) },
+    rtmp: h.rtmpPort === null ? { listening: false } : { listening: true, port: h.rtmpPort, ...(c ? { ...c.rtmp, connections: c.rtmpConnections, maxConnections: c.rtmpMaxConnections } : {}) },
     ffmpeg: h.ffmpeg.found
       ? { found: true, path: h.ffmpeg.path, version: h.ffmpeg.version, source: h.ffmpeg.source }
       : { found: false, reason: h.ffmpeg.reason },

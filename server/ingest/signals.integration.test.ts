@@ -44,7 +44,7 @@ describe('the server process and its ffmpeg children', () => {
   }
 
   async function noFfmpegLeft(srv: ServerProcess, pid: number, ms = 15000): Promise<void> {
-    const mark = `127.0.0.1:${srv.rtmpPort}/live/`;
+    const mark = `127.0.0.1:${srv.ingestRtmpPort}/live/`;
     await waitFor('no ffmpeg of this server left', () => ffmpegOf(pid, mark).length === 0, ms).catch(() => {
       throw new Error(`ffmpeg left: ${JSON.stringify(ffmpegOf(pid, mark))}`);
     });
@@ -56,7 +56,7 @@ describe('the server process and its ffmpeg children', () => {
         const s = await srv.createStream();
         const b = await startBroadcast(srv.http, s, file);
         const pid = srv.child.pid!;
-        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.rtmpPort}/live/`).length === 1, 15000);
+        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.ingestRtmpPort}/live/`).length === 1, 15000);
         srv.child.kill(signal);
         const res = await within(srv.exited, 15000);
         assert.notEqual(res, 'timeout', 'the server exits within SHUTDOWN_TIMEOUT_SECONDS and a margin');
@@ -102,7 +102,7 @@ describe('the server process and its ffmpeg children', () => {
       const s = await srv.createStream();
       await startBroadcast(srv.http, s, file);
       const pid = srv.child.pid!;
-      const mark = `:${srv.rtmpPort}/live/`;
+      const mark = `:${srv.ingestRtmpPort}/live/`;
       const ingest = await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, mark)[0], 15000);
       await waitFor('stream live', async () => ((await (await fetch(`${srv.http}/api/streams/${s.id}`)).json()) as { live: boolean }).live, 15000);
       // Ask for snapshots until one is being taken (the first asks may find no keyframe part yet).
@@ -124,7 +124,7 @@ describe('the server process and its ffmpeg children', () => {
       const s = await srv.createStream();
       await startBroadcast(srv.http, s, file);
       const pid = srv.child.pid!;
-      await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.rtmpPort}/live/`).length === 1, 15000);
+      await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.ingestRtmpPort}/live/`).length === 1, 15000);
       srv.child.kill('SIGUSR2');
       const res = await within(srv.exited, 15000);
       assert.deepEqual(res, { code: 1, signal: null });
@@ -154,7 +154,7 @@ describe('the server process and its ffmpeg children', () => {
         assert.notEqual(pid, npmPid, 'the server runs below npm');
         const s = await srv.createStream();
         const b = await startBroadcast(srv.http, s, file);
-        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.rtmpPort}/live/`).length === 1, 15000);
+        await waitFor('ingest ffmpeg running', () => ffmpegOf(pid, `:${srv.ingestRtmpPort}/live/`).length === 1, 15000);
         const tree = [npmPid, ...descendants(npmPid).map((p) => p.pid)];
         process.kill(target === 'npm' ? npmPid : pid, 'SIGTERM');
         const res = await within(srv.exited, 20000);

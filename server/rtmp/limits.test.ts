@@ -187,6 +187,20 @@ describe('RTMP listener limits (issue 14)', () => {
     });
   });
 
+  test('item 5: a loopback client of the public port is an outside client; only the internal listener is ours', { timeout: 30_000 }, async () => {
+    await withServer({ maxConnectionsPerAddress: 2 }, acceptAll(), async (rtmp, url) => {
+      const outside = await Promise.all([1, 2].map(() => RtmpClient.open(url())));
+      await assert.rejects(RtmpClient.open(url()), /closed during the handshake|ECONNRESET/, '127.0.0.1 on the public port has the per-address cap');
+      assert.equal(rtmp.stats().internal, 0);
+      await new Promise<void>((r) => rtmp.internalNetServer.listen(0, '127.0.0.1', r));
+      const ip = (rtmp.internalNetServer.address() as net.AddressInfo).port;
+      const ours = await connectPublisher(`rtmp://127.0.0.1:${ip}/live/ingest`);
+      assert.equal(rtmp.stats().internal, 1, 'the internal listener\'s connection is counted apart');
+      await Promise.all([...outside, ours].map((c) => c.close()));
+      await until('slots freed', () => rtmp.connectionCount === 0);
+    });
+  });
+
   test('item 5: connections per address', { timeout: 30_000 }, async () => {
     await withServer({ maxConnectionsPerAddress: 3, internal: () => false }, acceptAll(), async (rtmp, url) => {
       const a = await Promise.all([1, 2, 3].map(() => RtmpClient.open(url(), { localAddress: '127.0.0.3' })));

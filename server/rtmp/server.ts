@@ -19,9 +19,9 @@ export interface RtmpLog {
 
 export interface RtmpServerOptions {
   /**
-   * Connections at once from other hosts; connections from `internal` addresses (loopback: our own browser-ingest
-   * ffmpeg) are counted apart, with a cap of their own of the same number, so that no outside client can take their
-   * slots. When the outside pool is full, the oldest connection that has not yet published or played (and has had
+   * Connections at once from outside; our own connections (those accepted on `internalNetServer`, where the
+   * browser-ingest ffmpeg connects, or from `internal` addresses) are counted apart, with a cap of their own of the
+   * same number, so that no outside client can take their slots. When the outside pool is full, the oldest connection that has not yet published or played (and has had
    * 2 s to) is closed to make room; if there is none, the new one is.
    */
   maxConnections: number;
@@ -29,7 +29,10 @@ export interface RtmpServerOptions {
   reservedPublisherConnections: number;
   /** Connections at once from one outside address (0: no limit); more are closed at accept. */
   maxConnectionsPerAddress: number;
-  /** Addresses counted apart from the outside pool (default: loopback). */
+  /**
+   * Addresses counted apart from the outside pool on the public listener too (default: none; a loopback client of
+   * the public port is an outside client like any other, since a proxy or a local attacker may stand behind it).
+   */
   internal: (address: string) => boolean;
   /**
    * Deadline of the handshake, from accept (0: none): a client that trickles bytes does not hold its slot longer.
@@ -110,7 +113,7 @@ export const RTMP_DEFAULTS: RtmpServerOptions = {
   maxConnections: 5000,
   reservedPublisherConnections: 50,
   maxConnectionsPerAddress: 64,
-  internal: isLoopback,
+  internal: () => false,
   handshakeTimeoutMs: 10_000,
   publishPlayTimeoutMs: 15_000,
   idleTimeoutMs: 30_000,
@@ -158,6 +161,7 @@ interface Tracked {
 
 export class RtmpServer {
   private readonly server: net.Server;
+  private readonly internalServer: net.Server;
   private readonly sockets = new Map<net.Socket, Tracked>();
   /**
    * Every connection's reads land here (socket-read.ts), one read at a time: each is parsed before the next read
@@ -196,8 +200,10 @@ export class RtmpServer {
     );
     this.sweepMs = timeouts.length ? Math.max(1, Math.floor(Math.min(...timeouts) / 4)) : 0;
     // Paused on accept: the socket is set up to read into readBuffer before its first read (socket-read.ts).
-    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket, false));
     this.server.on('error', (err) => this.options.log.error({ err }, 'RTMP listener error'));
+    this.internalServer = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket, true));
+    this.internalServer.on('error', (err) => this.options.log.error({ err }, 'internal RTMP listener error'));
   }
 
   /** Connections holding a slot (one being closed no longer does, though its socket may take a moment to go). */
@@ -314,19 +320,30 @@ export class RtmpServer {
     return this.server;
   }
 
+  /**
+   * A second net.Server for our own clients (the browser-ingest ffmpeg), for `listen()` on a loopback address by the
+   * caller: its connections are internal (see `maxConnections`).
+   */
+  get internalNetServer(): net.Server {
+    return this.internalServer;
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => {
       for (const s of this.sockets.keys()) s.destroy();
-      this.server.close(() => resolve());
+      let open = 2;
+      const done = () => --open === 0 && resolve();
+      this.server.close(done);
+      this.internalServer.close(done);
     });
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, ours: boolean): void {
     const { log } = this.options;
     const address = socket.remoteAddress ?? '?';
     const remote = `${address}:${socket.remotePort ?? '?'}`;
     socket.on('error', () => undefined); // reported through 'close'
-    const internal = this.options.internal(address);
+    const internal = ours || this.options.internal(address);
     if (!this.admit(address, internal, remote)) {
       socket.destroy();
       return;

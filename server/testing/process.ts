@@ -14,6 +14,8 @@ export interface ServerProcess {
   http: string;
   httpPort: number;
   rtmpPort: number;
+  /** The loopback RTMP port our ingest ffmpeg publishes to (its command line names it). */
+  ingestRtmpPort: number;
   /** Everything written on stdout and stderr so far. */
   output(): string;
   /** JSON log lines so far. */
@@ -60,13 +62,14 @@ export async function spawnServer(opts: { dataDir: string; env?: Record<string, 
         }
       });
   const portOf = (what: RegExp) => logs().find((l) => typeof l.msg === 'string' && what.test(l.msg))?.port as number | undefined;
-  let ports: { http: number; rtmp: number };
+  let ports: { http: number; rtmp: number; internal: number };
   try {
     ports = await waitFor('the server logs its ports', () => {
       if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${out.slice(-2000)}`);
       const h = portOf(/^HTTP listening/);
       const r = portOf(/^RTMP listening/);
-      return h && r ? { http: h, rtmp: r } : null;
+      const i = logs().find((l) => typeof l.msg === 'string' && /^RTMP listening/.test(l.msg))?.internalPort as number | undefined;
+      return h && r && i ? { http: h, rtmp: r, internal: i } : null;
     }, 60000);
   } catch (err) {
     child.kill('SIGKILL');
@@ -78,6 +81,7 @@ export async function spawnServer(opts: { dataDir: string; env?: Record<string, 
     http,
     httpPort: ports.http,
     rtmpPort: ports.rtmp,
+    ingestRtmpPort: ports.internal,
     output: () => out,
     logs,
     exited,
