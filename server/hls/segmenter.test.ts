@@ -400,6 +400,24 @@ describe('segmenter bounds (hostile or unusual publishers)', () => {
     }
   });
 
+  test('big frames at one timestamp with an audio track that sends nothing: the frames waiting for audio stay under 4 MiB', async () => {
+    const packets = await makeTestPackets({ seconds: 1, fps: 25, gop: 25, audio: true });
+    const configs = packets.filter((p) => p.config);
+    const key = packets.find((p) => !p.config && p.kind === 'video')!;
+    const big = Buffer.alloc(256 * 1024, 1);
+    const s = new Segmenter({ ...OPTS, keepSegments: 100 });
+    for (const p of configs) s.packet(clone(p));
+    s.packet(clone(key));
+    let most = 0;
+    for (let i = 0; i < 200; i++) {
+      s.packet({ ...key, keyframe: false, data: big, dts: key.dts + 40 });
+      most = Math.max(most, s.queuedVideoBytes);
+    }
+    assert.ok(most > 0, 'frames did wait for audio');
+    assert.ok(most <= 4 * 1024 * 1024 + big.length, `most bytes waiting for audio: ${most}`);
+    assert.ok(s.segments.flatMap((seg) => seg.parts).length >= 2, 'the frames went on into parts');
+  });
+
   test('big frames at one timestamp: parts stay near 4 MiB, segments near 8 MiB, and the kept window near 24 MiB', async () => {
     const packets = await makeTestPackets({ seconds: 1, fps: 25, gop: 25, audio: false });
     const configs = packets.filter((p) => p.config);

@@ -29,7 +29,9 @@ const MAX_JUMP_MS = 10_000;
  * tracks: hls.js times a muxed stream on its audio, and treats a part with no audio as a gap (a 4 s stall).
  */
 const AUDIO_WAIT_MS = 400;
+/** The most frames, and bytes of frames, that wait for audio (video frames all with one timestamp never stop waiting). */
 const MAX_VIDEO_QUEUE = 256;
+const MAX_VIDEO_QUEUE_BYTES = 4 * 1024 * 1024;
 /**
  * A part that collects more samples or bytes than this is written out, whatever its duration (bounded memory whatever
  * the input: video frames that all carry the same timestamp never reach the part target).
@@ -160,6 +162,7 @@ export class Segmenter {
   private lastAudioDts: number | null = null;
   /** Video packets waiting for audio to reach their time (see AUDIO_WAIT_MS). */
   private videoQueue: MediaPacket[] = [];
+  private videoQueueBytes = 0;
   /** End (ms) of the newest audio packet seen. */
   private audioSeenMs: number | null = null;
   private needDiscontinuity = false;
@@ -220,10 +223,16 @@ export class Segmenter {
     this.audioNext = null;
   }
 
+  /** Bytes of video frames waiting for the audio of their moment. */
+  get queuedVideoBytes(): number {
+    return this.videoQueueBytes;
+  }
+
   /** Dropped without an end (server shutdown): no timer may fire afterwards. */
   dispose(): void {
     this.cancelHold();
     this.videoQueue.length = 0;
+    this.videoQueueBytes = 0;
   }
 
   end(): void {
@@ -254,6 +263,7 @@ export class Segmenter {
     if (p.kind === 'video') {
       if (!t.video) return;
       this.videoQueue.push(p);
+      this.videoQueueBytes += p.data.length;
       this.drainVideo(false);
     } else {
       if (!t.audio) return;
@@ -275,11 +285,13 @@ export class Segmenter {
     while (q.length > 0) {
       const head = q[0];
       const newest = q[q.length - 1];
-      const overdue = newest.dts - head.dts > AUDIO_WAIT_MS || newest.dts < head.dts || q.length > MAX_VIDEO_QUEUE;
+      const overdue =
+        newest.dts - head.dts > AUDIO_WAIT_MS || newest.dts < head.dts || q.length > MAX_VIDEO_QUEUE || this.videoQueueBytes > MAX_VIDEO_QUEUE_BYTES;
       const go = force || overdue || !this.tracks?.audio || !this.current || (this.audioSeenMs !== null && this.audioSeenMs >= head.dts);
       if (!go) return;
       if (!force && !overdue && this.holdSegmentEnd(head)) return;
       q.shift();
+      this.videoQueueBytes -= head.data.length;
       if (this.tracks?.video) this.onVideo(head);
     }
   }

@@ -187,6 +187,26 @@ describe('RTMP listener limits (issue 14)', () => {
     });
   });
 
+  test('item 5: one address that fills the pool with fresh pending connections cannot keep another address out', { timeout: 30_000 }, async () => {
+    await withServer({ maxConnections: 4, maxConnectionsPerAddress: 0 }, acceptAll(), async (rtmp, url) => {
+      const attacker = { localAddress: '127.0.0.2' };
+      const held = await Promise.all([1, 2, 3, 4].map(() => RtmpClient.open(url(), attacker)));
+      assert.equal(rtmp.stats().pending, 4);
+      // Its own fifth is refused: it is the heaviest address, and none of its connections has had 2 s yet.
+      await assert.rejects(RtmpClient.open(url(), attacker), /closed during the handshake|ECONNRESET/);
+      // Another address gets in at once, and the attacker's oldest connection makes room for it.
+      const pub = await connectPublisher(url('key1'), { localAddress: '127.0.0.3' });
+      await until('the attacker\'s oldest connection closed', () => held[0].closeReason !== null, 5000);
+      assert.deepEqual(held.slice(1).map((c) => c.closeReason), [null, null, null], 'only one attacker connection was closed');
+      assert.equal(rtmp.stats().publishers, 1);
+      // A second newcomer from the same address as the first: the attacker still holds more, so again it pays.
+      const pub2 = await connectPublisher(url('key2'), { localAddress: '127.0.0.3' });
+      await until('a second attacker connection closed', () => held.filter((c) => c.closeReason !== null).length === 2, 5000);
+      await Promise.all([...held, pub, pub2].map((c) => c.close()));
+      await until('slots freed', () => rtmp.connectionCount === 0);
+    });
+  });
+
   test('item 5: a loopback client of the public port is an outside client; only the internal listener is ours', { timeout: 30_000 }, async () => {
     await withServer({ maxConnectionsPerAddress: 2 }, acceptAll(), async (rtmp, url) => {
       const outside = await Promise.all([1, 2].map(() => RtmpClient.open(url())));

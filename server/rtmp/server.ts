@@ -21,8 +21,10 @@ export interface RtmpServerOptions {
   /**
    * Connections at once from outside; our own connections (those accepted on `internalNetServer`, where the
    * browser-ingest ffmpeg connects, or from `internal` addresses) are counted apart, with a cap of their own of the
-   * same number, so that no outside client can take their slots. When the outside pool is full, the oldest connection that has not yet published or played (and has had
-   * 2 s to) is closed to make room; if there is none, the new one is.
+   * same number, so that no outside client can take their slots. When the outside pool is full, a connection that
+   * has not yet published or played is closed to make room: the oldest one of the address holding the most such
+   * connections, if that address holds more connections than the newcomer's (one address cannot keep the others
+   * out); else the oldest of all, if it has had 2 s to publish or play. If there is none, the new one is refused.
    */
   maxConnections: number;
   /** Of `maxConnections`, this many can only be publishers: players are refused (onStatus error) beyond the rest. */
@@ -181,8 +183,9 @@ export class RtmpServer {
   private outsidePlayers = 0;
   private outsidePublishers = 0;
   private readonly perAddress = new Map<string, number>();
-  /** Outside connections that have not yet published or played, oldest first. */
+  /** Outside connections that have not yet published or played, oldest first; and the same by address. */
   private readonly pendingOrder = new Set<Tracked>();
+  private readonly pendingByAddress = new Map<string, Set<Tracked>>();
   /** Incomplete messages of every connection (chunk.ts), against maxBufferTotal. */
   private readonly budget: AssemblyBudget;
   /** Refusals logged in the current second, by reason (a flood of refusals must not flood the log). */
@@ -247,13 +250,44 @@ export class RtmpServer {
       return false;
     }
     if (this.outside < maxConnections) return true;
-    const oldest = this.pendingOrder.values().next();
-    if (!oldest.done && Date.now() - oldest.value.acceptedAt >= EVICT_AFTER_MS) {
-      oldest.value.evict();
+    const victim = this.heaviestPending(address) ?? this.oldestPendingIfOld();
+    if (victim) {
+      victim.evict();
       if (this.outside < maxConnections) return true;
     }
     this.logRefusal('too many connections (RTMP_MAX_CONNECTIONS)', { remote, max: maxConnections });
     return false;
+  }
+
+  /**
+   * The oldest pending connection of the address with the most pending connections, if that address holds more
+   * connections than `newcomer` does (whatever their age: fair shares first). Scans the addresses: only when full.
+   */
+  private heaviestPending(newcomer: string): Tracked | undefined {
+    let heaviest: Set<Tracked> | undefined;
+    for (const set of this.pendingByAddress.values()) if (!heaviest || set.size > heaviest.size) heaviest = set;
+    if (!heaviest) return undefined;
+    const oldest = heaviest.values().next().value as Tracked;
+    if (oldest.address === newcomer || heaviest.size <= (this.perAddress.get(newcomer) ?? 0) + 1) return undefined;
+    return oldest;
+  }
+
+  private oldestPendingIfOld(): Tracked | undefined {
+    const oldest = this.pendingOrder.values().next();
+    return !oldest.done && Date.now() - oldest.value.acceptedAt >= EVICT_AFTER_MS ? oldest.value : undefined;
+  }
+
+  private addPending(t: Tracked): void {
+    this.pendingOrder.add(t);
+    let set = this.pendingByAddress.get(t.address);
+    if (!set) this.pendingByAddress.set(t.address, (set = new Set()));
+    set.add(t);
+  }
+
+  private removePending(t: Tracked): void {
+    this.pendingOrder.delete(t);
+    const set = this.pendingByAddress.get(t.address);
+    if (set?.delete(t) && set.size === 0) this.pendingByAddress.delete(t.address);
   }
 
   private count(t: Tracked, delta: 1 | -1): void {
@@ -267,8 +301,8 @@ export class RtmpServer {
     else this.perAddress.delete(t.address);
     if (t.role === 'player') this.outsidePlayers += delta;
     else if (t.role === 'publisher') this.outsidePublishers += delta;
-    if (delta > 0 && t.role === 'pending') this.pendingOrder.add(t);
-    if (delta < 0) this.pendingOrder.delete(t);
+    if (delta > 0 && t.role === 'pending') this.addPending(t);
+    if (delta < 0) this.removePending(t);
   }
 
   /** A connection published or played for the first time. */
@@ -276,7 +310,7 @@ export class RtmpServer {
     if (t.role !== 'pending') return;
     t.role = role;
     if (t.internal) return;
-    this.pendingOrder.delete(t);
+    this.removePending(t);
     if (role === 'player') this.outsidePlayers++;
     else this.outsidePublishers++;
   }
