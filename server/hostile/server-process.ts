@@ -132,7 +132,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts', '--api-only'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', NODE_ENV: 'production', ADMIN_TOKEN: TEST_ADMIN_TOKEN, INGEST_MAX_SESSIONS: HOSTILE_INGEST_MAX_SESSIONS, ...env },
+    env: { MALLOC_MMAP_THRESHOLD_: '131072' /* as scripts/start.mjs sets it */, ...process.env, PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', NODE_ENV: 'production', ADMIN_TOKEN: TEST_ADMIN_TOKEN, INGEST_MAX_SESSIONS: HOSTILE_INGEST_MAX_SESSIONS, ...env },
   });
   running.add(child);
   let tail = '';
