@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
 import { Hub, type PublishSession } from '../media/hub';
 import { makeTestPackets } from '../testing/flv-file';
+import { RawHttp } from '../testing/raw-http';
 import { HlsService, type HlsOptions, type HlsReply } from './service';
 
 interface Reply {
@@ -294,31 +295,6 @@ describe('LL-HLS service: packaging on demand (idleStopMs)', () => {
   });
 });
 
-/** A raw keep-alive connection to the fixture: pipelined requests, the answers' status codes and headers in order. */
-class RawClient {
-  readonly socket: net.Socket;
-  data = '';
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => (this.data += d));
-    this.socket.on('error', () => undefined);
-  }
-  answers(): Array<{ status: number; head: string }> {
-    const out = [];
-    let at = 0;
-    for (;;) {
-      const end = this.data.indexOf('\r\n\r\n', at);
-      if (end < 0) return out;
-      const head = this.data.slice(at, end);
-      const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (end + 4 + len > this.data.length) return out;
-      out.push({ status: Number(head.split(' ')[1]), head });
-      at = end + 4 + len;
-    }
-  }
-}
-
 const port = (f: Fixture) => (f.server.address() as AddressInfo).port;
 
 describe('LL-HLS service: held requests per client', () => {
@@ -332,7 +308,7 @@ describe('LL-HLS service: held requests per client', () => {
     const f = new Fixture(packets, { segmentTarget: 4 });
     const id = 'flood';
     await f.start(id);
-    const attacker = new RawClient(port(f));
+    const attacker = new RawHttp(port(f));
     try {
       f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
       const ahead = f.hls.segmenter(id)!.nextPart().msn + 1;
@@ -364,7 +340,7 @@ describe('LL-HLS service: held requests per client', () => {
     const f = new Fixture(packets, { maxHeldPerConnection: 2 });
     const id = 'perconn';
     await f.start(id);
-    const c = new RawClient(port(f));
+    const c = new RawHttp(port(f));
     try {
       f.feedUntil(() => (f.hls.segmenter(id)?.segments[0]?.parts.length ?? 0) > 0);
       const next = f.hls.segmenter(id)!.nextPart();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { RawHttp } from '../testing/raw-http';
 import { HttpFront, parseHead, type FastReply } from './front';
 
 const BODY = Buffer.from('part-bytes');
@@ -67,51 +68,6 @@ async function teardown(s: Setup): Promise<void> {
   await new Promise((r) => s.server.close(r));
 }
 
-/** A raw client: send bytes, collect everything the server writes until it closes or `until` holds. */
-class Raw {
-  readonly socket: net.Socket;
-  data = '';
-  closed = false;
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => (this.data += d));
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-  send(text: string): this {
-    this.socket.write(text);
-    return this;
-  }
-  async until(what: string, test: (r: Raw) => boolean, ms = 3000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!test(this)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.data.slice(0, 500))}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-  /** Responses received so far: status and body (bodies by Content-Length; a HEAD response has none). */
-  responses(headOnly = false): Array<{ status: number; headers: Map<string, string>; body: string }> {
-    const out = [];
-    let at = 0;
-    while (at < this.data.length) {
-      const end = this.data.indexOf('\r\n\r\n', at);
-      if (end < 0) break;
-      const lines = this.data.slice(at, end).split('\r\n');
-      const headers = new Map<string, string>();
-      for (const l of lines.slice(1)) headers.set(l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim());
-      const len = headOnly ? 0 : Number(headers.get('content-length') ?? 0);
-      if (end + 4 + len > this.data.length) break;
-      out.push({ status: Number(lines[0].split(' ')[1]), headers, body: this.data.slice(end + 4, end + 4 + len) });
-      at = end + 4 + len;
-    }
-    return out;
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nUser-Agent: test-agent\r\n${extra}\r\n`;
 
 describe('parseHead', () => {
@@ -139,11 +95,11 @@ describe('HttpFront', () => {
   after(() => teardown(s));
 
   it('answers fast requests itself, keep-alive, with Date and the route headers', async () => {
-    const c = new Raw(s.port).send(get('/hls/a/part.m4s'));
-    await c.until('one response', (r) => r.responses().length === 1);
+    const c = new RawHttp(s.port).send(get('/hls/a/part.m4s'));
+    await c.until('one response', (r) => r.answers().length === 1);
     c.send(get('/hls/echo?x=1'));
-    await c.until('two responses', (r) => r.responses().length === 2);
-    const [a, b] = c.responses();
+    await c.until('two responses', (r) => r.answers().length === 2);
+    const [a, b] = c.answers();
     assert.equal(a.status, 200);
     assert.equal(a.body, BODY.toString());
     assert.equal(a.headers.get('content-type'), 'video/mp4');
@@ -157,13 +113,13 @@ describe('HttpFront', () => {
 
   it('hands a connection to Node at its first request that is not a fast one, bytes intact', async () => {
     const before = s.front.counts.handedOff;
-    const c = new Raw(s.port).send(get('/hls/a/part.m4s'));
-    await c.until('one response', (r) => r.responses().length === 1);
+    const c = new RawHttp(s.port).send(get('/hls/a/part.m4s'));
+    await c.until('one response', (r) => r.answers().length === 1);
     c.send('POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
-    await c.until('two responses', (r) => r.responses().length === 2);
+    await c.until('two responses', (r) => r.answers().length === 2);
     c.send(get('/hls/after'));
-    await c.until('three responses', (r) => r.responses().length === 3);
-    const r = c.responses();
+    await c.until('three responses', (r) => r.answers().length === 3);
+    const r = c.answers();
     assert.equal(r[1].body, 'node:POST:/api/x:hello');
     assert.equal(r[2].body, 'node:GET:/hls/after:', 'once handed off, the connection stays with Node');
     assert.equal(s.front.counts.handedOff, before + 1);
@@ -180,51 +136,51 @@ describe('HttpFront', () => {
       get('/other'),
     ];
     for (const text of cases) {
-      const c = new Raw(s.port).send(text);
+      const c = new RawHttp(s.port).send(text);
       await c.until(`Node's answer to ${JSON.stringify(text)}`, (r) => r.data.includes('node:'));
       assert.match(c.data, /node:(GET|DELETE):\/(hls|other)/, text);
       c.close();
     }
-    const noHost = new Raw(s.port).send('GET /hls/a HTTP/1.1\r\n\r\n');
+    const noHost = new RawHttp(s.port).send('GET /hls/a HTTP/1.1\r\n\r\n');
     await noHost.until('400 from Node', (r) => r.data.startsWith('HTTP/1.1 400'));
     noHost.close();
   });
 
   it('answers pipelined requests in order, a held one first', async () => {
-    const c = new Raw(s.port).send(get('/hls/held') + get('/hls/echo?2') + get('/hls/echo?3'));
+    const c = new RawHttp(s.port).send(get('/hls/held') + get('/hls/echo?2') + get('/hls/echo?3'));
     await c.until('the held request', () => s.held.length === 1);
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(c.responses().length, 0, 'nothing before the held answer');
+    assert.equal(c.answers().length, 0, 'nothing before the held answer');
     const held = s.held.pop()!;
     held.send(200, ['Content-Length', '4'], Buffer.from('held'), false);
-    await c.until('three responses', (r) => r.responses().length === 3);
+    await c.until('three responses', (r) => r.answers().length === 3);
     assert.deepEqual(
-      c.responses().map((r) => r.body),
+      c.answers().map((r) => r.body),
       ['held', 'GET ?2 127.0.0.1|test-agent', 'GET ?3 127.0.0.1|test-agent'],
     );
     c.close();
   });
 
   it('HEAD: headers with the Content-Length of the body, no body; OPTIONS on the fast path', async () => {
-    const c = new Raw(s.port).send(`HEAD /hls/a/part.m4s HTTP/1.1\r\nHost: x\r\n\r\n`);
-    await c.until('the HEAD answer', (r) => r.responses(true).length === 1);
+    const c = new RawHttp(s.port).send(`HEAD /hls/a/part.m4s HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await c.until('the HEAD answer', (r) => r.answers(true).length === 1);
     c.send(get('/hls/echo'));
     await c.until('the next answer', (r) => r.data.includes('GET  127.0.0.1|'));
-    const head = c.responses(true)[0];
+    const head = c.answers(true)[0];
     assert.equal(head.headers.get('content-length'), String(BODY.length));
     assert.ok(!c.data.includes(BODY.toString()), 'no body after HEAD');
     c.close();
   });
 
   it('Connection: close: the answer says so, then the connection closes', async () => {
-    const c = new Raw(s.port).send(get('/hls/a/part.m4s', 'Connection: close\r\n'));
+    const c = new RawHttp(s.port).send(get('/hls/a/part.m4s', 'Connection: close\r\n'));
     await c.until('close', (r) => r.closed);
-    assert.equal(c.responses().length, 1);
-    assert.equal(c.responses()[0].headers.get('connection'), 'close');
+    assert.equal(c.answers().length, 1);
+    assert.equal(c.answers()[0].headers.get('connection'), 'close');
   });
 
   it('a client that half-closes gets its answers (held and pipelined), then the connection closes', async () => {
-    const c = new Raw(s.port).send(get('/hls/held') + get('/hls/echo?after'));
+    const c = new RawHttp(s.port).send(get('/hls/held') + get('/hls/echo?after'));
     await c.until('the held request', () => s.held.length === 1);
     c.socket.end(); // FIN: nothing more from the client
     await new Promise((r) => setTimeout(r, 50));
@@ -232,11 +188,11 @@ describe('HttpFront', () => {
     s.held.pop()!.send(200, ['Content-Length', '4'], Buffer.from('held'), false);
     await c.until('closed after both answers', (r) => r.closed);
     assert.deepEqual(
-      c.responses().map((r) => r.body),
+      c.answers().map((r) => r.body),
       ['held', 'GET ?after 127.0.0.1|test-agent'],
     );
-    assert.equal(c.responses()[1].headers.get('connection'), 'close');
-    const idle = new Raw(s.port);
+    assert.equal(c.answers()[1].headers.get('connection'), 'close');
+    const idle = new RawHttp(s.port);
     await new Promise((r) => idle.socket.once('connect', r));
     idle.socket.end(get('/hls/a').slice(0, 10)); // an incomplete request, then FIN
     await idle.until('closed without an answer', (r) => r.closed);
@@ -244,13 +200,13 @@ describe('HttpFront', () => {
   });
 
   it('a head larger than 16 KiB goes to Node (431); a route that throws closes only its connection', async () => {
-    const big = new Raw(s.port).send(`GET /hls/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const big = new RawHttp(s.port).send(`GET /hls/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     await big.until('431', (r) => r.data.startsWith('HTTP/1.1 431'));
     big.close();
-    const bad = new Raw(s.port).send(get('/hls/throw'));
+    const bad = new RawHttp(s.port).send(get('/hls/throw'));
     await bad.until('closed', (r) => r.closed);
-    const good = new Raw(s.port).send(get('/hls/a/part.m4s'));
-    await good.until('an answer', (r) => r.responses().length === 1);
+    const good = new RawHttp(s.port).send(get('/hls/a/part.m4s'));
+    await good.until('an answer', (r) => r.answers().length === 1);
     good.close();
   });
 });
@@ -265,20 +221,20 @@ describe('HttpFront robustness', () => {
         seed = (seed * 1103515245 + 12345) & 0x7fffffff;
         return seed % n;
       };
-      const clients: Raw[] = [];
+      const clients: RawHttp[] = [];
       for (let i = 0; i < 200; i++) {
         const b = Buffer.from(valid);
         for (let k = rand(8); k >= 0; k--) b[rand(b.length)] = rand(256);
         const cut = rand(3) === 0 ? b.subarray(0, rand(b.length)) : b;
-        const c = new Raw(s.port);
+        const c = new RawHttp(s.port);
         c.send(cut.toString('latin1'));
         clients.push(c);
       }
       await new Promise((r) => setTimeout(r, 300));
       for (const h of s.held.splice(0)) if (!h.gone) h.send(200, ['Content-Length', '1'], Buffer.from('h'), false);
-      const good = new Raw(s.port).send(get('/hls/a/part.m4s'));
-      await good.until('a clean request is still answered', (r) => r.responses().length === 1);
-      assert.equal(good.responses()[0].body, BODY.toString());
+      const good = new RawHttp(s.port).send(get('/hls/a/part.m4s'));
+      await good.until('a clean request is still answered', (r) => r.answers().length === 1);
+      assert.equal(good.answers()[0].body, BODY.toString());
       for (const c of clients) c.close();
       good.close();
     } finally {
@@ -291,14 +247,14 @@ describe('HttpFront limits', () => {
   it('closes an idle connection, not one whose request is held', async () => {
     const s = await setup({ idleTimeoutMs: 200 });
     try {
-      const idle = new Raw(s.port).send(get('/hls/a'));
-      const heldC = new Raw(s.port).send(get('/hls/held'));
+      const idle = new RawHttp(s.port).send(get('/hls/a'));
+      const heldC = new RawHttp(s.port).send(get('/hls/held'));
       await idle.until('idle closed', (r) => r.closed, 3000);
       assert.equal(heldC.closed, false, 'a held request keeps its connection');
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(heldC.closed, false);
       s.held.pop()!.send(200, ['Content-Length', '1'], Buffer.from('x'), false);
-      await heldC.until('answer', (r) => r.responses().length === 1);
+      await heldC.until('answer', (r) => r.answers().length === 1);
       await heldC.until('then idle closed', (r) => r.closed, 3000);
     } finally {
       await teardown(s);

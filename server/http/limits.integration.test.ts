@@ -3,51 +3,9 @@
  * LL-HLS requests beyond the limits, connections per address, slow request heads.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { RawHttp } from '../testing/raw-http';
 import { publishTestStream, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
-
-/** A raw client: sends bytes, collects what the server writes, notes when it closes. */
-class Raw {
-  readonly socket: net.Socket;
-  data = '';
-  closed = false;
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => (this.data += d));
-    this.socket.on('close', () => (this.closed = true));
-    this.socket.on('error', () => undefined);
-  }
-  send(text: string): this {
-    this.socket.write(text);
-    return this;
-  }
-  async until(what: string, test: (r: Raw) => boolean, ms = 10_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!test(this)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.data.slice(0, 300))}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  /** Status codes of the responses received so far (bodies skipped by Content-Length). */
-  statuses(): number[] {
-    const out: number[] = [];
-    let at = 0;
-    for (;;) {
-      const end = this.data.indexOf('\r\n\r\n', at);
-      if (end < 0) return out;
-      const head = this.data.slice(at, end);
-      const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (end + 4 + len > this.data.length) return out;
-      out.push(Number(head.split(' ')[1]));
-      at = end + 4 + len;
-    }
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 describe('malformed request targets', () => {
   let server: TestServer;
@@ -58,7 +16,7 @@ describe('malformed request targets', () => {
 
   test('an upgrade to a target a URL parser rejects gets 400 and a closed socket, and nothing is thrown', async () => {
     for (const target of ['//[', '//a:99999/ingest', 'http://[/', '//%']) {
-      const c = new Raw(server.httpPort).send(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+      const c = new RawHttp(server.httpPort).send(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
       await c.until(`the answer to an upgrade to ${target}`, (r) => r.closed);
       assert.match(c.data, /^HTTP\/1\.1 400 /, target);
     }
@@ -72,7 +30,7 @@ describe('malformed request targets', () => {
       throw new Error('handler failed');
     };
     try {
-      const c = new Raw(server.httpPort).send('GET /ingest HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      const c = new RawHttp(server.httpPort).send('GET /ingest HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
       await c.until('the answer', (r) => r.closed);
       assert.match(c.data, /^HTTP\/1\.1 500 /);
     } finally {
@@ -82,7 +40,7 @@ describe('malformed request targets', () => {
   });
 
   test('a plain request to such a target gets 400, not 500', async () => {
-    const c = new Raw(server.httpPort).send('GET //[ HTTP/1.1\r\nHost: x\r\n\r\nGET //a:99999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const c = new RawHttp(server.httpPort).send('GET //[ HTTP/1.1\r\nHost: x\r\n\r\nGET //a:99999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await c.until('two answers', (r) => r.statuses().length === 2);
     assert.deepEqual(c.statuses(), [400, 400]);
     c.close();
@@ -94,11 +52,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('connections per client address and in all', () => {
   test('beyond HTTP_MAX_CONNECTIONS_PER_ADDRESS a new connection gets 503 with Retry-After and is closed; a closed one frees its place', async () => {
     const server = await startTestServer({ HTTP_MAX_CONNECTIONS_PER_ADDRESS: '5' });
-    const open: Raw[] = [];
+    const open: RawHttp[] = [];
     try {
       // Five held open: two in the front door (idle), three on Node's server (a keep-alive request answered there).
       for (let i = 0; i < 5; i++) {
-        const c = new Raw(server.httpPort);
+        const c = new RawHttp(server.httpPort);
         if (i >= 2) {
           c.send('GET /api/time HTTP/1.1\r\nHost: x\r\n\r\n');
           await c.until('an answer', (r) => r.statuses().length === 1);
@@ -106,7 +64,7 @@ describe('connections per client address and in all', () => {
         open.push(c);
       }
       await waitFor('five connections counted', () => server.front.connectionsFrom('127.0.0.1') === 5, 5000, 10);
-      const extra = new Raw(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      const extra = new RawHttp(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       await extra.until('the refusal', (r) => r.closed);
       assert.match(extra.data, /^HTTP\/1\.1 503 /);
       assert.match(extra.data, /\r\nRetry-After: 5\r\n/);
@@ -114,7 +72,7 @@ describe('connections per client address and in all', () => {
       // One goes: a new connection is taken again.
       open.shift()!.close();
       await waitFor('four connections counted', () => server.front.connectionsFrom('127.0.0.1') === 4, 5000, 10);
-      const again = new Raw(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const again = new RawHttp(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       await again.until('an answer', (r) => r.closed);
       assert.deepEqual(again.statuses(), [200]);
     } finally {
@@ -125,11 +83,11 @@ describe('connections per client address and in all', () => {
 
   test('beyond HTTP_MAX_CONNECTIONS a new connection is closed at once', async () => {
     const server = await startTestServer({ HTTP_MAX_CONNECTIONS: '3' });
-    const open: Raw[] = [];
+    const open: RawHttp[] = [];
     try {
-      for (let i = 0; i < 3; i++) open.push(new Raw(server.httpPort));
+      for (let i = 0; i < 3; i++) open.push(new RawHttp(server.httpPort));
       await waitFor('three connections counted', () => server.front.connectionsFrom('127.0.0.1') === 3, 5000, 10);
-      const extra = new Raw(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      const extra = new RawHttp(server.httpPort).send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       await extra.until('the close', (r) => r.closed, 5000);
       assert.equal(extra.data, '');
       assert.equal(server.front.connectionsFrom('127.0.0.1'), 3);
@@ -148,7 +106,7 @@ describe('slow request heads (slowloris)', () => {
   after(() => server.stop());
 
   /** Send `head` a byte every 400 ms (never silent long enough for an idle timeout) until the server closes. */
-  async function trickle(c: Raw, head: string, limitMs: number): Promise<number> {
+  async function trickle(c: RawHttp, head: string, limitMs: number): Promise<number> {
     const started = Date.now();
     for (let i = 0; !c.closed && Date.now() - started < limitMs; i++) {
       c.send(head[i % head.length]);
@@ -158,14 +116,14 @@ describe('slow request heads (slowloris)', () => {
   }
 
   test('the front door closes a connection whose head takes longer than HTTP_HEAD_TIMEOUT_SECONDS', async () => {
-    const c = new Raw(server.httpPort);
+    const c = new RawHttp(server.httpPort);
     const ms = await trickle(c, 'GET /hls/abc/index.m3u8 HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 9000);
     assert.ok(c.closed, `still open after ${ms} ms`);
     c.close();
   });
 
   test("Node's server (a connection handed over) closes a connection whose next head takes that long too", async () => {
-    const c = new Raw(server.httpPort).send('GET /api/time HTTP/1.1\r\nHost: x\r\n\r\n');
+    const c = new RawHttp(server.httpPort).send('GET /api/time HTTP/1.1\r\nHost: x\r\n\r\n');
     await c.until('the first answer', (r) => r.statuses().length === 1);
     const ms = await trickle(c, 'GET /api/time HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 9000);
     assert.ok(c.closed, `still open after ${ms} ms`);
@@ -196,9 +154,9 @@ describe('held LL-HLS requests per client address, on the front door', () => {
     const ahead = server.hls.segmenter(id)!.nextPart().msn + 2;
     const reload = `GET /hls/${id}/index.m3u8?_HLS_msn=${ahead} HTTP/1.1\r\nHost: x\r\n\r\n`;
     const handedOff = server.front.counts.handedOff;
-    const held = [new Raw(server.httpPort).send(reload), new Raw(server.httpPort).send(reload)];
+    const held = [new RawHttp(server.httpPort).send(reload), new RawHttp(server.httpPort).send(reload)];
     await waitFor('two held', () => server.hls.held.ofAddress('127.0.0.1') === 2, 5000, 10);
-    const third = new Raw(server.httpPort).send(reload);
+    const third = new RawHttp(server.httpPort).send(reload);
     await third.until('the refusal', (r) => r.statuses().length === 1, 3000);
     assert.deepEqual(third.statuses(), [429]);
     assert.match(third.data, /\r\nRetry-After: 1\r\n/);

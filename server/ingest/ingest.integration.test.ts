@@ -10,28 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { probe, run, startTestServer, waitFor, type TestServer } from '../testing/harness';
+import { openIngest, type IngestClient as Client } from '../testing/ingest-client';
 
-interface Client {
-  ws: WebSocket;
-  messages: Array<Record<string, unknown>>;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-function connect(server: TestServer): Promise<Client> {
-  const ws = new WebSocket(`${server.http.replace('http', 'ws')}/ingest`);
-  const messages: Array<Record<string, unknown>> = [];
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const msg = JSON.parse(data.toString()) as Record<string, unknown>;
-    messages.push(msg);
-    if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', serverTime: msg.serverTime, clientTime: Date.now() + 5000 }));
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, messages, closed }));
-    ws.once('error', reject);
-  });
-}
+/** The pongs report a clock 5 s ahead of the server's, as a browser's clock may be. */
+const connect = (server: TestServer): Promise<Client> => openIngest(server.http, { clockSkewMs: 5000 });
 
 function start(c: Client, s: { id: string; key: string }, mimeType = 'video/webm;codecs=h264,opus') {
   c.ws.send(JSON.stringify({ type: 'start', v: 1, streamId: s.id, key: s.key, mimeType, captureStart: Date.now() + 5000 }));

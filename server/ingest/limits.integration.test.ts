@@ -11,32 +11,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { run, startTestServer, waitFor, type TestServer } from '../testing/harness';
+import { connectIngest, type IngestClient as Client } from '../testing/ingest-client';
 
-interface Client {
-  ws: WebSocket;
-  messages: Array<Record<string, unknown>>;
-  closed: Promise<{ code: number; reason: string }>;
-  /** Resolves true when the socket opened, false when it failed to (refused upgrade). */
-  opened: Promise<boolean>;
-}
-
-function connect(server: TestServer): Client {
-  const ws = new WebSocket(`${server.http.replace('http', 'ws')}/ingest`);
-  const messages: Array<Record<string, unknown>> = [];
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const msg = JSON.parse(data.toString()) as Record<string, unknown>;
-    messages.push(msg);
-    if (msg.type === 'ping' && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'pong', serverTime: msg.serverTime, clientTime: Date.now() }));
-  });
-  ws.on('error', () => undefined);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  const opened = new Promise<boolean>((resolve) => {
-    ws.once('open', () => resolve(true));
-    ws.once('close', () => resolve(false));
-  });
-  return { ws, messages, closed, opened };
-}
+const connect = (server: TestServer): Client => connectIngest(server.http);
 
 function sendStart(c: Client, s: { id: string; key: string }): void {
   c.ws.send(JSON.stringify({ type: 'start', v: 1, streamId: s.id, key: s.key, mimeType: 'video/webm;codecs=h264', captureStart: Date.now() }));

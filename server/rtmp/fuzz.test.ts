@@ -34,6 +34,7 @@ import { ChunkReader, encodeMessage } from './chunk';
 import { ClientHandshake, HANDSHAKE_SIZE } from './handshake';
 import { MessageType } from './messages';
 import { RtmpServer } from './server';
+import { closedWithin } from '../testing/sockets';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 0x100000000) >>> 0;
@@ -475,18 +476,6 @@ async function publishAndPlay(server: TestServer) {
   }
 }
 
-function waitClosed(socket: net.Socket, ms: number): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    if (socket.destroyed) return resolve(0);
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(Date.now() - t0);
-    });
-  });
-}
-
 // ---- the tests -------------------------------------------------------------------------------
 
 describe('RTMP fuzzing', () => {
@@ -654,7 +643,7 @@ describe('RTMP fuzzing', () => {
       header[7] = MessageType.Video;
       header.writeUInt32LE(1, 8);
       c.write(Buffer.concat([header, Buffer.alloc(100, 0x17)]));
-      await waitClosed(c.socket, 2000);
+      await closedWithin(c.socket, 2000);
     }
     assertNoCrash();
   });
@@ -666,7 +655,7 @@ describe('RTMP fuzzing', () => {
     for (let csid = 4; csid < 66; csid++) c.write(ack(csid)); // 63 ids in all, 64 and 65 in the two-byte form
     assert.equal(typeof (await c.createStream()), 'number', 'still served after 63 chunk stream ids');
     for (let csid = 320; csid < 327; csid++) c.write(ack(csid)); // three-byte form; 70 ids in all
-    await waitClosed(c.socket, 2000);
+    await closedWithin(c.socket, 2000);
     assertNoCrash();
   });
 
@@ -677,7 +666,7 @@ describe('RTMP fuzzing', () => {
       const payload = Buffer.alloc(4);
       payload.writeUInt32BE(size, 0);
       c.sendMessage({ csid: 2, type: MessageType.SetChunkSize, streamId: 0, timestamp: 0, payload });
-      await waitClosed(c.socket, 2000);
+      await closedWithin(c.socket, 2000);
     }
     assertNoCrash();
   });
@@ -692,7 +681,7 @@ describe('RTMP fuzzing', () => {
       const c0c1 = Buffer.alloc(1 + HANDSHAKE_SIZE, 0x5a);
       c0c1[0] = version;
       socket.write(c0c1);
-      await waitClosed(socket, 2000);
+      await closedWithin(socket, 2000);
       assert.equal(received, 0, `version ${version}: no S0 S1 S2`);
     }
     await waitFor('connections gone', () => server.rtmp.connectionCount === 0, 3000, 20);
@@ -727,7 +716,7 @@ describe('RTMP fuzzing', () => {
   test('a refused connect (unknown application) gets a _error the client can read', async () => {
     const c = await RtmpClient.open(parseRtmpUrl(`rtmp://127.0.0.1:${server.rtmpPort}/nosuchapp/x`), { chunkSize: 128 });
     await assert.rejects(c.connect(), /_error: NetConnection\.Connect\.Rejected: Unknown application "nosuchapp"/);
-    await waitClosed(c.socket, 3000);
+    await closedWithin(c.socket, 3000);
     assertNoCrash();
   });
 
@@ -746,11 +735,11 @@ describe('RTMP fuzzing', () => {
       const partial = net.connect({ host: '127.0.0.1', port });
       partial.on('error', () => undefined);
       partial.once('connect', () => partial.write(Buffer.alloc(100, 3)));
-      const [a, b] = await Promise.all([waitClosed(silent, 3000), waitClosed(partial, 3000)]);
+      const [a, b] = await Promise.all([closedWithin(silent, 3000), closedWithin(partial, 3000)]);
       assert.ok(a >= 250 && b >= 250, `closed after ${a} / ${b} ms, before the handshake timeout`);
       // Completes the handshake, then says nothing: the idle timeout.
       const idle = await RtmpClient.open({ host: '127.0.0.1', port, app: 'live', name: '', tcUrl: '' }, { chunkSize: 128 });
-      const ms = await waitClosed(idle.socket, 3000);
+      const ms = await closedWithin(idle.socket, 3000);
       assert.ok(ms >= 400, `idle connection closed after ${ms} ms`);
       await waitFor('connections gone', () => rtmp.connectionCount === 0, 2000, 20);
     } finally {

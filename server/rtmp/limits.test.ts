@@ -15,6 +15,7 @@ import { encodeMessage, type RtmpMessage } from './chunk';
 import { HANDSHAKE_SIZE } from './handshake';
 import { MessageType, UserControlEvent, userControl } from './messages';
 import { RtmpServer, type ConnectionHandler, type RtmpConnection, type RtmpLog, type RtmpServerOptions } from './server';
+import { closedWithin } from '../testing/sockets';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,18 +65,6 @@ function serverSockets(rtmp: RtmpServer) {
   rtmp.netServer.on('connection', (s: net.Socket) => sockets.add(s));
   const open = () => [...sockets].filter((s) => !s.destroyed);
   return { open: () => open().length, unsent: () => open().reduce((n, s) => n + s.writableLength, 0) };
-}
-
-function closedWithin(socket: net.Socket, ms: number): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    if (socket.destroyed) return resolve(0);
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(Date.now() - t0);
-    });
-  });
 }
 
 /** The onStatus infos a client receives (code, description), collected from its messages. */
