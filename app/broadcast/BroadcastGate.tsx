@@ -1,6 +1,6 @@
 'use client';
 
-import { OperatorBar, SignInPanel } from '../components/SignIn';
+import { OperatorBar, SessionPending, SignInPanel } from '../components/SignIn';
 import { useSession } from '../lib/useSession';
 import { Broadcaster } from './Broadcaster';
 import { forgetStream } from './streamStore';
@@ -13,20 +13,7 @@ import { forgetStream } from './streamStore';
 export function BroadcastGate() {
   const { session, error, refresh, signOut } = useSession();
 
-  if (!session) {
-    return error ? (
-      <div className="alert alert-error" role="alert">
-        <p className="alert-line">{error}</p>
-        <button type="button" className="button button-small" onClick={refresh}>
-          Try again
-        </button>
-      </div>
-    ) : (
-      <p className="muted" data-testid="session-loading">
-        Checking sign-in…
-      </p>
-    );
-  }
+  if (!session) return <SessionPending error={error} onRetry={refresh} />;
 
   const open = session.auth === 'open';
   if (!session.signedIn && !open) {

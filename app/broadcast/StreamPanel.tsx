@@ -1,7 +1,8 @@
 'use client';
 
 import type { Broadcast, Health } from './useBroadcast';
-import { MAX_TITLE, type StreamIdentity } from './useStreamIdentity';
+import { TitleField } from '../components/TitleField';
+import type { StreamIdentity } from './useStreamIdentity';
 
 const HEALTH_TEXT: Record<Health, string> = {
   off: 'Off air',
@@ -37,18 +38,7 @@ export function StreamPanel({ broadcast, identity, canGoLive, onGoLive, onNewStr
           </span>
         </div>
       </div>
-      <div className="field">
-        <label htmlFor="title">Title</label>
-        <input
-          id="title"
-          name="title"
-          placeholder="My stream"
-          maxLength={MAX_TITLE}
-          value={identity.title}
-          onChange={(e) => identity.setTitle(e.target.value)}
-          disabled={busy}
-        />
-      </div>
+      <TitleField id="title" value={identity.title} onChange={identity.setTitle} disabled={busy} />
       {stored && (
         <p className="muted small stream-id">
           Stream <code>{stored.id}</code> ·{' '}

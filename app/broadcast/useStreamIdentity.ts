@@ -1,9 +1,8 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { MAX_TITLE } from '../components/TitleField';
 import { createStream, forgetStream, loadStream, saveStream, type StoredStream } from './streamStore';
-
-export const MAX_TITLE = 120;
 
 export interface StreamIdentity {
   title: string;

@@ -142,3 +142,19 @@ export function OperatorBar({
     </div>
   );
 }
+
+/** While the session is not known yet: "checking", or why it could not be checked with a retry. */
+export function SessionPending({ error, onRetry }: { error: string | null; onRetry: () => void }) {
+  return error ? (
+    <div className="alert alert-error" role="alert">
+      <p className="alert-line">{error}</p>
+      <button type="button" className="button button-small" onClick={onRetry}>
+        Try again
+      </button>
+    </div>
+  ) : (
+    <p className="muted" data-testid="session-loading">
+      Checking sign-in…
+    </p>
+  );
+}

@@ -2,9 +2,8 @@
 
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { CopyField } from '../components/CopyField';
+import { MAX_TITLE, TitleField } from '../components/TitleField';
 import { createManaged, type IssuedKey } from './api';
-
-export const MAX_TITLE = 120;
 
 /** A key to show once: a new stream's, or a rotated one. */
 export interface Issued extends IssuedKey {
@@ -37,18 +36,7 @@ export function CreateForm({ onCreated, onError }: { onCreated: (c: Issued) => v
     <section className="panel manager-create" aria-labelledby="create-heading">
       <h2 id="create-heading">New stream</h2>
       <form className="inline-form" onSubmit={(e) => void submit(e)}>
-        <div className="field">
-          <label htmlFor="new-stream-title">Title</label>
-          <input
-            id="new-stream-title"
-            name="title"
-            placeholder="My stream"
-            maxLength={MAX_TITLE}
-            value={title}
-            onChange={(e) => setTitle(e.target.value)}
-            disabled={busy}
-          />
-        </div>
+        <TitleField id="new-stream-title" value={title} onChange={setTitle} disabled={busy} />
         <label className="check">
           <input type="checkbox" checked={listed} onChange={(e) => setListed(e.target.checked)} disabled={busy} />
           Listed on the home page

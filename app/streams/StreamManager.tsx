@@ -2,11 +2,12 @@
 
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { OperatorBar, SignInPanel } from '../components/SignIn';
+import { OperatorBar, SessionPending, SignInPanel } from '../components/SignIn';
 import { SignedOutError } from '../lib/session';
 import { useSession } from '../lib/useSession';
 import { deleteStream, listAll, rotateKey, updateStream, type ManagedStream } from './api';
-import { CreateForm, IssuedKeyPanel, MAX_TITLE, type Issued } from './KeyPanels';
+import { MAX_TITLE } from '../components/TitleField';
+import { CreateForm, IssuedKeyPanel, type Issued } from './KeyPanels';
 import { StreamRow } from './StreamRow';
 
 const REFRESH_MS = 5000;
@@ -14,18 +15,7 @@ const REFRESH_MS = 5000;
 /** /streams: the operator's stream manager, or how to sign in. */
 export function StreamsGate() {
   const { session, error, refresh, signOut } = useSession();
-  if (!session) {
-    return error ? (
-      <div className="alert alert-error" role="alert">
-        <p className="alert-line">{error}</p>
-        <button type="button" className="button button-small" onClick={refresh}>
-          Try again
-        </button>
-      </div>
-    ) : (
-      <p className="muted">Checking sign-in…</p>
-    );
-  }
+  if (!session) return <SessionPending error={error} onRetry={refresh} />;
   if (!session.signedIn) {
     return (
       <SignInPanel

@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import type { ManagedStream } from './api';
-import { MAX_TITLE } from './KeyPanels';
+import { MAX_TITLE } from '../components/TitleField';
 
 function formatWhen(iso: string | null): string {
   if (!iso) return 'never';
