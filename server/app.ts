@@ -20,6 +20,7 @@ import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
+import { Metrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
@@ -178,6 +179,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
     idleStopMs: config.hlsIdleStopMs,
+    onPartReady: (ms) => metrics.observePart(ms),
     maxWaiters: config.hlsMaxHeldPerStream,
     maxHeldPerConnection: config.hlsMaxHeldPerConnection,
     maxHeldPerAddress: config.hlsMaxHeldPerAddress,
@@ -203,6 +205,22 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       mediaTimeoutMs: config.ingestMediaTimeoutMs,
     },
   });
+  // Prometheus metrics (server/metrics): read from the components at each scrape.
+  const metrics = new Metrics(
+    {
+      activeStreams: () => hub.activeStats(),
+      registeredStreams: () => registry.size,
+      hubTotals: () => hub.totals,
+      rtmp: () => rtmp.stats(),
+      ingest: () => ingest.counts(),
+      snapshotFfmpeg: () => snapshots.active,
+      hlsViewers: (id) => hls.viewers(id),
+      hlsHeldRequests: () => hls.heldRequests,
+      hlsBytesOut: () => hls.bytesOut,
+      eventLoop: () => loop.stats(),
+    },
+    { token: config.metricsToken },
+  );
   const apiDeps = {
     hub,
     registry,
@@ -270,6 +288,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
+    if (url.pathname === '/metrics') {
+      await metrics.handle(req, res);
+      return;
+    }
     if (url.pathname === '/api/time') {
       // For viewers' clock offsets (latency readouts): the server's clock, to the millisecond.
       sendJson(res, 200, { now: Date.now() });
@@ -378,6 +400,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     if (cutDone) return;
     cutDone = true;
     loop.close();
+    metrics.close();
     ingest.killAll();
     void snapshots.close();
     hls.close();
@@ -426,6 +449,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         clearInterval(sweeper);
         registry.db.close();
         loop.close();
+        metrics.close();
       })();
       return closing;
     },

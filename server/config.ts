@@ -87,6 +87,14 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
+  // ---- operations (issue 18: server/metrics, server/hooks) ----
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is open. */
+  METRICS_TOKEN: z
+    .string()
+    .min(16)
+    .max(1024)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
 });
 
 export type Config = {
@@ -136,11 +144,12 @@ export type Config = {
   ingestMediaTimeoutMs: number;
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
+  metricsToken: string | undefined;
   dev: boolean;
 };
 
 /** Settings whose values never go into an error line. */
-const SECRETS = new Set(['ADMIN_TOKEN']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'METRICS_TOKEN']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -217,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    metricsToken: c.METRICS_TOKEN,
     dev: opts.dev ?? false,
   };
 }

@@ -84,6 +84,9 @@ export interface RtmpServerStats {
   assemblingBytes: number;
   /** Bytes written to sockets and not yet sent, all connections. */
   unsentBytes: number;
+  /** Bytes read from and written to RTMP sockets since the start (closed connections and open ones). */
+  bytesRead: number;
+  bytesWritten: number;
 }
 
 export interface RtmpConnection {
@@ -179,6 +182,8 @@ export class RtmpServer {
   private sweeper: ReturnType<typeof setInterval> | null = null;
   /** Outside connections by role, and per address; internal ones. */
   private outside = 0;
+  /** Bytes of the connections no longer tracked (for stats()). */
+  private readonly closedBytes = { read: 0, written: 0 };
   private insideCount = 0;
   private outsidePlayers = 0;
   private outsidePublishers = 0;
@@ -216,7 +221,13 @@ export class RtmpServer {
 
   stats(): RtmpServerStats {
     let unsentBytes = 0;
-    for (const s of this.sockets.keys()) unsentBytes += s.writableLength;
+    let bytesRead = this.closedBytes.read;
+    let bytesWritten = this.closedBytes.written;
+    for (const s of this.sockets.keys()) {
+      unsentBytes += s.writableLength;
+      bytesRead += s.bytesRead;
+      bytesWritten += s.bytesWritten;
+    }
     return {
       connections: this.connectionCount,
       internal: this.insideCount,
@@ -225,6 +236,8 @@ export class RtmpServer {
       publishers: this.outsidePublishers,
       assemblingBytes: this.budget.used,
       unsentBytes,
+      bytesRead,
+      bytesWritten,
     };
   }
 
@@ -331,7 +344,10 @@ export class RtmpServer {
   }
 
   private untrack(socket: net.Socket): void {
-    this.sockets.delete(socket);
+    if (this.sockets.delete(socket)) {
+      this.closedBytes.read += socket.bytesRead;
+      this.closedBytes.written += socket.bytesWritten;
+    }
     if (this.sockets.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
