@@ -212,6 +212,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       registeredStreams: () => registry.size,
       hubTotals: () => hub.totals,
       rtmp: () => rtmp.stats(),
+      rtmpTraffic: () => rtmp.traffic(),
       ingest: () => ingest.counts(),
       snapshotFfmpeg: () => snapshots.active,
       hlsViewers: (id) => hls.viewers(id),

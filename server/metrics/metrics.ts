@@ -18,6 +18,7 @@ export interface MetricsSources {
   /** Hub totals since the start. */
   hubTotals(): { bytesIn: number; packetsIn: number; dropped: number };
   rtmp(): RtmpServerStats;
+  rtmpTraffic(): { bytesRead: number; bytesWritten: number };
   ingest(): { sockets: number; broadcasts: number; pending: number; ffmpeg: number };
   snapshotFfmpeg(): number;
   /** LL-HLS viewers of a stream (distinct clients in the last few seconds). */
@@ -106,11 +107,11 @@ export class Metrics {
       },
     });
     mirroredCounter(r, 'golive_received_bytes_total', 'Bytes received: rtmp (RTMP sockets), media (audio/video payload into the hub, all publishers)', ['source'], () => [
-      [{ source: 'rtmp' }, src.rtmp().bytesRead],
+      [{ source: 'rtmp' }, src.rtmpTraffic().bytesRead],
       [{ source: 'media' }, src.hubTotals().bytesIn],
     ]);
     mirroredCounter(r, 'golive_sent_bytes_total', 'Bytes sent: rtmp (RTMP sockets), hls (LL-HLS playlist and media bodies)', ['protocol'], () => [
-      [{ protocol: 'rtmp' }, src.rtmp().bytesWritten],
+      [{ protocol: 'rtmp' }, src.rtmpTraffic().bytesWritten],
       [{ protocol: 'hls' }, src.hlsBytesOut()],
     ]);
     mirroredCounter(r, 'golive_media_packets_total', 'Audio/video packets into the hub, all publishers', [], () => [[{}, src.hubTotals().packetsIn]]);

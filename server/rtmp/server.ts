@@ -84,9 +84,6 @@ export interface RtmpServerStats {
   assemblingBytes: number;
   /** Bytes written to sockets and not yet sent, all connections. */
   unsentBytes: number;
-  /** Bytes read from and written to RTMP sockets since the start (closed connections and open ones). */
-  bytesRead: number;
-  bytesWritten: number;
 }
 
 export interface RtmpConnection {
@@ -221,13 +218,7 @@ export class RtmpServer {
 
   stats(): RtmpServerStats {
     let unsentBytes = 0;
-    let bytesRead = this.closedBytes.read;
-    let bytesWritten = this.closedBytes.written;
-    for (const s of this.sockets.keys()) {
-      unsentBytes += s.writableLength;
-      bytesRead += s.bytesRead;
-      bytesWritten += s.bytesWritten;
-    }
+    for (const s of this.sockets.keys()) unsentBytes += s.writableLength;
     return {
       connections: this.connectionCount,
       internal: this.insideCount,
@@ -236,9 +227,18 @@ export class RtmpServer {
       publishers: this.outsidePublishers,
       assemblingBytes: this.budget.used,
       unsentBytes,
-      bytesRead,
-      bytesWritten,
     };
+  }
+
+  /** Bytes read from and written to RTMP sockets since the start (closed connections and open ones; for the metrics). */
+  traffic(): { bytesRead: number; bytesWritten: number } {
+    let bytesRead = this.closedBytes.read;
+    let bytesWritten = this.closedBytes.written;
+    for (const s of this.sockets.keys()) {
+      bytesRead += s.bytesRead;
+      bytesWritten += s.bytesWritten;
+    }
+    return { bytesRead, bytesWritten };
   }
 
   /** Logs a refusal, at most once a second per reason (with how many were not logged). */
