@@ -218,6 +218,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hlsViewers: (id) => hls.viewers(id),
       hlsHeldRequests: () => hls.heldRequests,
       hlsBytesOut: () => hls.bytesOut,
+      hlsRequests: () => hls.requests,
       eventLoop: () => loop.stats(),
     },
     { token: config.metricsToken },

@@ -461,6 +461,8 @@ export class HlsService {
   private offs: Array<() => void> = [];
   /** Bytes of playlists and media sent since the start (bodies of 200 answers; for the metrics). */
   bytesOut = 0;
+  /** /hls/ requests answered or held since the start (for the metrics). */
+  requests = 0;
   /** On demand: the timer that stops packagers nobody asks for (armed while any runs). */
   private idleTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -600,6 +602,7 @@ export class HlsService {
    */
   answer(method: string, pathname: string, search: string, reply: HlsReply): boolean {
     if (!pathname.startsWith('/hls/')) return false;
+    this.requests++;
     if (method === 'OPTIONS') {
       reply.send(204, PREFLIGHT, NO_BODY, true);
       return true;

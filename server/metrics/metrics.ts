@@ -25,6 +25,7 @@ export interface MetricsSources {
   hlsViewers(id: string): number;
   hlsHeldRequests(): number;
   hlsBytesOut(): number;
+  hlsRequests(): number;
   /** Event-loop delay over the last ~10 s, ms. */
   eventLoop(): { p50Ms: number; p99Ms: number; maxMs: number };
   /** More collectors (webhooks ...): each gets the registry to add its metrics to. */
@@ -114,6 +115,7 @@ export class Metrics {
       [{ protocol: 'rtmp' }, src.rtmpTraffic().bytesWritten],
       [{ protocol: 'hls' }, src.hlsBytesOut()],
     ]);
+    mirroredCounter(r, 'golive_hls_requests_total', 'LL-HLS requests (/hls/) the server answered or held', [], () => [[{}, src.hlsRequests()]]);
     mirroredCounter(r, 'golive_media_packets_total', 'Audio/video packets into the hub, all publishers', [], () => [[{}, src.hubTotals().packetsIn]]);
     mirroredCounter(r, 'golive_dropped_packets_total', 'Packets a slow subscriber skipped (it waits for the next keyframe)', [], () => [[{}, src.hubTotals().dropped]]);
     new Gauge({
