@@ -20,7 +20,8 @@ import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
-import { Metrics } from './metrics/metrics';
+import { WebhookSender } from './hooks/webhooks';
+import { Metrics, webhooksMetrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
@@ -205,6 +206,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       mediaTimeoutMs: config.ingestMediaTimeoutMs,
     },
   });
+  // Webhooks (server/hooks): hub events queued per receiver, sent in the background.
+  const webhooks = new WebhookSender({ ...config.webhooks, maxAttempts: 5, backoffMs: 500, log: logger.child({ component: 'webhooks' }) });
+  webhooks.attach(hub);
   // Prometheus metrics (server/metrics): read from the components at each scrape.
   const metrics = new Metrics(
     {
@@ -220,6 +224,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hlsBytesOut: () => hls.bytesOut,
       hlsRequests: () => hls.requests,
       eventLoop: () => loop.stats(),
+      extra: [(r) => webhooksMetrics(r, webhooks)],
     },
     { token: config.metricsToken },
   );
@@ -403,6 +408,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     cutDone = true;
     loop.close();
     metrics.close();
+    webhooks.close();
     ingest.killAll();
     void snapshots.close();
     hls.close();
@@ -452,6 +458,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         registry.db.close();
         loop.close();
         metrics.close();
+        webhooks.close();
       })();
       return closing;
     },

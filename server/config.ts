@@ -95,6 +95,18 @@ const schema = z.object({
     .max(1024)
     .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
     .optional(),
+  /** Webhook receivers, comma-separated http(s) URLs; unset: no webhooks. */
+  WEBHOOK_URL: z
+    .string()
+    .max(8192)
+    .refine((v) => v.split(',').every((u) => /^https?:\/\/[^\s,]+$/.test(u.trim())), 'comma-separated http:// or https:// URLs')
+    .optional(),
+  /** HMAC-SHA256 key of the webhook signatures; unset: events are not signed. */
+  WEBHOOK_SECRET: z.string().min(16).max(1024).optional(),
+  /** Events waiting per receiver; beyond it the oldest is dropped. */
+  WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** One delivery attempt's deadline. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
 });
 
 export type Config = {
@@ -145,11 +157,12 @@ export type Config = {
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
   metricsToken: string | undefined;
+  webhooks: { urls: string[]; secret: string | undefined; maxQueue: number; timeoutMs: number };
   dev: boolean;
 };
 
 /** Settings whose values never go into an error line. */
-const SECRETS = new Set(['ADMIN_TOKEN', 'METRICS_TOKEN']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -227,6 +240,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
     metricsToken: c.METRICS_TOKEN,
+    webhooks: {
+      urls: (c.WEBHOOK_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+      secret: c.WEBHOOK_SECRET,
+      maxQueue: c.WEBHOOK_QUEUE_MAX,
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    },
     dev: opts.dev ?? false,
   };
 }

@@ -213,6 +213,21 @@ export class Metrics {
   }
 }
 
+/** Webhook delivery: events by outcome, and the queue. */
+export function webhooksMetrics(r: Registry, w: { counts: Record<'delivered' | 'failed' | 'dropped' | 'retried', number>; queued: number }): void {
+  mirroredCounter(r, 'golive_webhook_events_total', 'Webhook events by outcome: delivered, failed (attempts used up), dropped (queue full), retried (attempts that failed and were retried)', ['result'], () =>
+    (['delivered', 'failed', 'dropped', 'retried'] as const).map((k) => [{ result: k }, w.counts[k]]),
+  );
+  new Gauge({
+    name: 'golive_webhook_queue',
+    help: 'Webhook events waiting to be sent, all receivers',
+    registers: [r],
+    collect() {
+      this.set(w.queued);
+    },
+  });
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
