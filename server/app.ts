@@ -20,6 +20,7 @@ import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
+import { PublishHook } from './hooks/publish-hook';
 import { WebhookSender } from './hooks/webhooks';
 import { Metrics, webhooksMetrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
@@ -161,6 +162,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const loop = new EventLoopMonitor();
 
   const rtmpLog = logger.child({ component: 'rtmp' });
+  // The publish hook (server/hooks/publish-hook.ts): asked before RTMP and browser publishes are accepted.
+  const publishHook = config.publishHook
+    ? new PublishHook({ ...config.publishHook, secret: config.webhooks.secret, log: logger.child({ component: 'publish-hook' }) })
+    : null;
   const rtmp = new RtmpServer(
     { maxConnections: config.rtmpMaxConnections, ...config.rtmpLimits, log: rtmpLog },
     rtmpRelay({
@@ -170,6 +175,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       log: rtmpLog,
       flushMs: config.rtmpWriteBatchMs,
       videoFlushMs: config.rtmpWriteBatchMs,
+      publishHook: publishHook ? (r) => publishHook.check(r) : undefined,
     }),
   );
   let rtmpPort: number | null = null;
@@ -199,6 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };
     },
     log: logger.child({ component: 'ingest' }),
+    publishHook: publishHook ? (r) => publishHook.check(r) : undefined,
     limits: {
       maxSessions: config.ingestMaxSessions,
       maxSocketsPerAddress: config.ingestMaxSocketsPerAddress,

@@ -107,6 +107,11 @@ const schema = z.object({
   WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** One delivery attempt's deadline. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Asked before every publish (RTMP and browser): 2xx allows, anything else refuses with its reason. */
+  PUBLISH_HOOK_URL: z.string().max(2048).regex(/^https?:\/\/\S+$/, 'an http:// or https:// URL').optional(),
+  /** How long a publish waits for the hook (below the 10 s a browser has to send its start). */
+  PUBLISH_HOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(9000).default(3000),
+  PUBLISH_HOOK_ON_TIMEOUT: z.enum(['allow', 'deny']).default('deny'),
 });
 
 export type Config = {
@@ -158,6 +163,7 @@ export type Config = {
   healthMaxEventLoopDelayMs: number;
   metricsToken: string | undefined;
   webhooks: { urls: string[]; secret: string | undefined; maxQueue: number; timeoutMs: number };
+  publishHook: { url: string; timeoutMs: number; onTimeout: 'allow' | 'deny' } | null;
   dev: boolean;
 };
 
@@ -246,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxQueue: c.WEBHOOK_QUEUE_MAX,
       timeoutMs: c.WEBHOOK_TIMEOUT_MS,
     },
+    publishHook: c.PUBLISH_HOOK_URL ? { url: c.PUBLISH_HOOK_URL, timeoutMs: c.PUBLISH_HOOK_TIMEOUT_MS, onTimeout: c.PUBLISH_HOOK_ON_TIMEOUT } : null,
     dev: opts.dev ?? false,
   };
 }

@@ -89,6 +89,10 @@ export interface RtmpServerStats {
 export interface RtmpConnection {
   readonly id: number;
   readonly remote: string;
+  /** Accepted on the internal listener (our own ingest ffmpeg); undefined: outside. */
+  readonly internal?: boolean;
+  /** The client's address without its port. */
+  readonly address?: string;
   readonly session: RtmpSession;
   /** Raw chunk stream bytes for the peer (e.g. one media encoding shared by many players). */
   write(bytes: Buffer): void;
@@ -448,6 +452,8 @@ export class RtmpServer {
     const conn: RtmpConnection = {
       id,
       remote,
+      internal,
+      address,
       get session() {
         if (!session) throw new Error('no session before the handshake');
         return session;
@@ -531,6 +537,12 @@ export class RtmpServer {
               connect: (i) => h.connect(i),
               publish: (r) => {
                 const d = h.publish(r);
+                if (d instanceof Promise) {
+                  return d.then((x) => {
+                    if (x.ok && closedReason === null) this.promote(tracked, 'publisher');
+                    return x;
+                  });
+                }
                 if (d.ok) this.promote(tracked, 'publisher');
                 return d;
               },
