@@ -21,7 +21,7 @@ interface Asked {
 }
 
 /** The hook: the decision is the stream's title, looked up through `decide`. */
-async function hook(decide: (streamId: string) => 'allow' | 'refuse' | 'hang') {
+async function hook(decide: (streamId: string) => 'allow' | 'refuse' | 'hang' | 'slow') {
   const asked: Asked[] = [];
   const held = new Set<http.ServerResponse>();
   const srv = http.createServer((req, res) => {
@@ -33,6 +33,7 @@ async function hook(decide: (streamId: string) => 'allow' | 'refuse' | 'hang') {
       const d = decide(body.streamId);
       if (d === 'allow') res.writeHead(204).end();
       else if (d === 'refuse') res.writeHead(403, { 'Content-Type': 'application/json' }).end(JSON.stringify({ reason: 'banned by the test hook' }));
+      else if (d === 'slow') setTimeout(() => res.writeHead(204).end(), 300);
       else held.add(res);
     });
   });
@@ -49,7 +50,7 @@ async function hook(decide: (streamId: string) => 'allow' | 'refuse' | 'hang') {
 }
 
 describe('publish hook', () => {
-  const decisions = new Map<string, 'allow' | 'refuse' | 'hang'>();
+  const decisions = new Map<string, 'allow' | 'refuse' | 'hang' | 'slow'>();
   let h: Awaited<ReturnType<typeof hook>>;
   let deny: TestServer;
   let allow: TestServer;
@@ -69,7 +70,7 @@ describe('publish hook', () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  async function stream(server: TestServer, d: 'allow' | 'refuse' | 'hang') {
+  async function stream(server: TestServer, d: 'allow' | 'refuse' | 'hang' | 'slow') {
     const s = await server.createStream(d);
     decisions.set(s.id, d);
     return s;
@@ -120,5 +121,30 @@ describe('publish hook', () => {
     const b = await startBroadcast(deny.http, ok, recording);
     b.ws.close();
     await b.closed;
+  });
+
+  test('a client that sends media before the decision is not cut off; one that closes while it waits harms nothing', async () => {
+    const { RtmpClient } = await import('../testing/rtmp-client');
+    const early = await stream(deny, 'slow');
+    const c1 = await RtmpClient.open(`${deny.rtmpUrl}/${early.key}`);
+    await c1.connect({ type: 'nonprivate' });
+    const sid1 = await c1.createStream();
+    const started = c1.waitStatus(sid1, ['NetStream.Publish.Start']);
+    c1.command(sid1, 'publish', early.key, 'live');
+    for (let i = 0; i < 5; i++) c1.sendMessage({ csid: 6, type: 9, streamId: sid1, timestamp: i * 40, payload: Buffer.from([0x17, 1, 0, 0, 0, 1, 2, 3]) });
+    await started;
+    assert.ok(deny.hub.isLive(early.id));
+    c1.socket.destroy();
+
+    const s = await stream(deny, 'hang');
+    const client = await RtmpClient.open(`${deny.rtmpUrl}/${s.key}`);
+    await client.connect({ type: 'nonprivate' });
+    const sid = await client.createStream();
+    client.command(sid, 'publish', s.key, 'live');
+    for (let i = 0; i < 50; i++) client.sendMessage({ csid: 6, type: 9, streamId: sid, timestamp: i * 40, payload: Buffer.from([0x17, 1, 0, 0, 0, 1, 2, 3]) });
+    client.socket.destroy();
+    await new Promise((r) => setTimeout(r, 800)); // the hook's timeout (500 ms) passes: its answer finds the connection gone
+    assert.equal(deny.hub.isLive(s.id), false);
+    assert.equal(deny.rtmp.connectionCount, 0);
   });
 });

@@ -365,6 +365,8 @@ export class RtmpSession {
 
   private onMedia(streamId: number, kind: 'audio' | 'video', ts: number, payload: Buffer): void {
     const role = this.streams.get(streamId);
+    // A client that does not wait for NetStream.Publish.Start while the publish hook decides: its early media is dropped.
+    if (this.publishPending.has(streamId)) return;
     if (!role || role.role !== 'publish') {
       // Media on a stream that is not publishing: a broken or hostile client.
       this.fail(`${kind} message on stream ${streamId}, which is not publishing`);
