@@ -1,4 +1,4 @@
-// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC and a Chromium.
+// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC, nginx and a Chromium.
 // As root on Debian it installs what is missing with apt; otherwise it says how, and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -42,6 +42,8 @@ export async function missingSystemDeps() {
   // VLC as an RTMP player (server/relay/vlc.integration.test.ts): cvlc and its base plugins, not the Qt GUI.
   if (!onPath('cvlc')) missing.push('vlc-bin', 'vlc-plugin-base');
   if (!(await findChromium())) missing.push('chromium');
+  // Debian's nginx, as the LL-HLS cache in front of the origin (server/hls/nginx-cache.integration.test.ts).
+  if (!onPath('nginx')) missing.push('nginx');
   return missing;
 }
 

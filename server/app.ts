@@ -20,6 +20,9 @@ import { parseTarget, refuseUpgrade } from './http/target';
 import type { Logger } from './log';
 import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
+import { PublishHook } from './hooks/publish-hook';
+import { WebhookSender } from './hooks/webhooks';
+import { Metrics, webhooksMetrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
@@ -159,6 +162,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const loop = new EventLoopMonitor();
 
   const rtmpLog = logger.child({ component: 'rtmp' });
+  // The publish hook (server/hooks/publish-hook.ts): asked before RTMP and browser publishes are accepted.
+  const publishHook = config.publishHook
+    ? new PublishHook({ ...config.publishHook, secret: config.webhooks.secret, log: logger.child({ component: 'publish-hook' }) })
+    : null;
   const rtmp = new RtmpServer(
     { maxConnections: config.rtmpMaxConnections, ...config.rtmpLimits, log: rtmpLog },
     rtmpRelay({
@@ -168,6 +175,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       log: rtmpLog,
       flushMs: config.rtmpWriteBatchMs,
       videoFlushMs: config.rtmpWriteBatchMs,
+      publishHook: publishHook ? (r) => publishHook.check(r) : undefined,
     }),
   );
   let rtmpPort: number | null = null;
@@ -178,6 +186,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
     idleStopMs: config.hlsIdleStopMs,
+    onPartReady: (ms) => metrics.observePart(ms),
     maxWaiters: config.hlsMaxHeldPerStream,
     maxHeldPerConnection: config.hlsMaxHeldPerConnection,
     maxHeldPerAddress: config.hlsMaxHeldPerAddress,
@@ -196,6 +205,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return { watch: `${origin}/watch/${id}`, hls: `${origin}/hls/${id}/index.m3u8`, rtmpPlay: `${rtmpBase}/${id}` };
     },
     log: logger.child({ component: 'ingest' }),
+    publishHook: publishHook ? (r) => publishHook.check(r) : undefined,
     limits: {
       maxSessions: config.ingestMaxSessions,
       maxSocketsPerAddress: config.ingestMaxSocketsPerAddress,
@@ -203,6 +213,28 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       mediaTimeoutMs: config.ingestMediaTimeoutMs,
     },
   });
+  // Webhooks (server/hooks): hub events queued per receiver, sent in the background.
+  const webhooks = new WebhookSender({ ...config.webhooks, maxAttempts: 5, backoffMs: 500, log: logger.child({ component: 'webhooks' }) });
+  webhooks.attach(hub);
+  // Prometheus metrics (server/metrics): read from the components at each scrape.
+  const metrics = new Metrics(
+    {
+      activeStreams: () => hub.activeStats(),
+      registeredStreams: () => registry.size,
+      hubTotals: () => hub.totals,
+      rtmp: () => rtmp.stats(),
+      rtmpTraffic: () => rtmp.traffic(),
+      ingest: () => ingest.counts(),
+      snapshotFfmpeg: () => snapshots.active,
+      hlsViewers: (id) => hls.viewers(id),
+      hlsHeldRequests: () => hls.heldRequests,
+      hlsBytesOut: () => hls.bytesOut,
+      hlsRequests: () => hls.requests,
+      eventLoop: () => loop.stats(),
+      extra: [(r) => webhooksMetrics(r, webhooks)],
+    },
+    { token: config.metricsToken },
+  );
   const apiDeps = {
     hub,
     registry,
@@ -270,6 +302,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname.startsWith('/hls/') && (await hls.handle(req, res, url))) return;
+    if (url.pathname === '/metrics') {
+      await metrics.handle(req, res);
+      return;
+    }
     if (url.pathname === '/api/time') {
       // For viewers' clock offsets (latency readouts): the server's clock, to the millisecond.
       sendJson(res, 200, { now: Date.now() });
@@ -378,6 +414,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     if (cutDone) return;
     cutDone = true;
     loop.close();
+    metrics.close();
+    webhooks.close();
     ingest.killAll();
     void snapshots.close();
     hls.close();
@@ -426,6 +464,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         clearInterval(sweeper);
         registry.db.close();
         loop.close();
+        metrics.close();
+        webhooks.close();
       })();
       return closing;
     },

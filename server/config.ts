@@ -87,6 +87,31 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
+  // ---- operations (issue 18: server/metrics, server/hooks) ----
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is open. */
+  METRICS_TOKEN: z
+    .string()
+    .min(16)
+    .max(1024)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
+  /** Webhook receivers, comma-separated http(s) URLs; unset: no webhooks. */
+  WEBHOOK_URL: z
+    .string()
+    .max(8192)
+    .refine((v) => v.split(',').every((u) => /^https?:\/\/[^\s,]+$/.test(u.trim())), 'comma-separated http:// or https:// URLs')
+    .optional(),
+  /** HMAC-SHA256 key of the webhook signatures; unset: events are not signed. */
+  WEBHOOK_SECRET: z.string().min(16).max(1024).optional(),
+  /** Events waiting per receiver; beyond it the oldest is dropped. */
+  WEBHOOK_QUEUE_MAX: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** One delivery attempt's deadline. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Asked before every publish (RTMP and browser): 2xx allows, anything else refuses with its reason. */
+  PUBLISH_HOOK_URL: z.string().max(2048).regex(/^https?:\/\/\S+$/, 'an http:// or https:// URL').optional(),
+  /** How long a publish waits for the hook (below the 10 s a browser has to send its start). */
+  PUBLISH_HOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(9000).default(3000),
+  PUBLISH_HOOK_ON_TIMEOUT: z.enum(['allow', 'deny']).default('deny'),
 });
 
 export type Config = {
@@ -136,11 +161,14 @@ export type Config = {
   ingestMediaTimeoutMs: number;
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
+  metricsToken: string | undefined;
+  webhooks: { urls: string[]; secret: string | undefined; maxQueue: number; timeoutMs: number };
+  publishHook: { url: string; timeoutMs: number; onTimeout: 'allow' | 'deny' } | null;
   dev: boolean;
 };
 
 /** Settings whose values never go into an error line. */
-const SECRETS = new Set(['ADMIN_TOKEN']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'METRICS_TOKEN', 'WEBHOOK_SECRET']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -217,6 +245,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    metricsToken: c.METRICS_TOKEN,
+    webhooks: {
+      urls: (c.WEBHOOK_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean),
+      secret: c.WEBHOOK_SECRET,
+      maxQueue: c.WEBHOOK_QUEUE_MAX,
+      timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    },
+    publishHook: c.PUBLISH_HOOK_URL ? { url: c.PUBLISH_HOOK_URL, timeoutMs: c.PUBLISH_HOOK_TIMEOUT_MS, onTimeout: c.PUBLISH_HOOK_ON_TIMEOUT } : null,
     dev: opts.dev ?? false,
   };
 }

@@ -45,6 +45,11 @@ export interface HlsOptions {
    * after this many ms without a request (a viewer reloads its playlist at least every target duration).
    */
   idleStopMs: number;
+  /**
+   * Each part a live packet completes (not the GOP replayed to a packager that starts late): ms from the arrival of
+   * the newest packet it was cut from (or that closed it) to the part being fetchable. For the metrics.
+   */
+  onPartReady?: (delayMs: number) => void;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -138,6 +143,9 @@ class HlsStream implements SubscriberSink {
     this.waiters.wake();
   };
   unsubscribe: () => void = () => undefined;
+  /** For onPartReady: arrival (ms) of the newest live packet (0: none since start), and the newest part seen. */
+  private lastArrival = 0;
+  private lastPart: Part | undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   readonly viewers = new ViewerSet(VIEWER_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
   /** performance.now() of the latest request (for on-demand packaging). */
@@ -226,8 +234,10 @@ class HlsStream implements SubscriberSink {
     try {
       if (w.kind === WAIT_PART) {
         const part = this.findPart(w.msn, w.index);
-        if (part) reply.send(200, partHeaders(part), part.data, w.head);
-        else sendStatus(reply, 404, 'no such part');
+        if (part) {
+          reply.send(200, partHeaders(part), part.data, w.head);
+          if (!w.head) this.service.bytesOut += part.data.length;
+        } else sendStatus(reply, 404, 'no such part');
       } else if (w.kind === WAIT_PLAYLIST) {
         if (!ready) sendStatus(reply, 503, 'the requested part did not arrive in time');
         else if (!reply.gone) this.sendPlaylist(reply, w.skip, true, w.head);
@@ -242,9 +252,18 @@ class HlsStream implements SubscriberSink {
   sendPlaylist(reply: HlsReply, skip: boolean, blocking: boolean, head: boolean): void {
     const r = this.playlist(skip, this.segmenter.ended ? CACHE_ENDED : blocking ? CACHE_BLOCKING : CACHE_PLAIN);
     reply.send(200, r.head, r.body, head);
+    if (!head) this.service.bytesOut += r.body.length;
   }
 
   private changed(): void {
+    const onPart = this.service.options.onPartReady;
+    if (onPart) {
+      const newest = this.segmenter.segments.at(-1)?.parts.at(-1);
+      if (newest !== this.lastPart) {
+        this.lastPart = newest;
+        if (newest && this.lastArrival > 0 && Number.isFinite(this.lastArrival)) onPart(Math.max(0, Date.now() - this.lastArrival));
+      }
+    }
     this.rendered.length = 0;
     this.blockMsCache = -1;
     const s = this.segmenter;
@@ -269,10 +288,12 @@ class HlsStream implements SubscriberSink {
     if (this.endTimer) clearTimeout(this.endTimer);
     this.endTimer = null;
     this.segmenter.restart();
+    this.lastArrival = 0;
     for (const cfg of [init.videoConfig, init.audioConfig]) if (cfg) this.segmenter.packet(cfg);
     for (const p of init.gop) this.segmenter.packet(p);
   }
   packet(p: MediaPacket): void {
+    this.lastArrival = p.receivedAt;
     this.segmenter.packet(p);
   }
   unpublished(): void {
@@ -438,6 +459,10 @@ export class HlsService {
   /** Blocked requests held, per connection and client address, over all streams. */
   readonly held: HeldRequests;
   private offs: Array<() => void> = [];
+  /** Bytes of playlists and media sent since the start (bodies of 200 answers; for the metrics). */
+  bytesOut = 0;
+  /** /hls/ requests answered or held since the start (for the metrics). */
+  requests = 0;
   /** On demand: the timer that stops packagers nobody asks for (armed while any runs). */
   private idleTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -577,6 +602,7 @@ export class HlsService {
    */
   answer(method: string, pathname: string, search: string, reply: HlsReply): boolean {
     if (!pathname.startsWith('/hls/')) return false;
+    this.requests++;
     if (method === 'OPTIONS') {
       reply.send(204, PREFLIGHT, NO_BODY, true);
       return true;
@@ -609,14 +635,18 @@ export class HlsService {
     }
     if (f[2] !== undefined) {
       const init = st.inits.get(Number(f[2]));
-      if (init) send(reply, 200, 'video/mp4', init, IMMUTABLE, head);
-      else sendStatus(reply, 404, 'no such init segment');
+      if (init) {
+        send(reply, 200, 'video/mp4', init, IMMUTABLE, head);
+        if (!head) this.bytesOut += init.length;
+      } else sendStatus(reply, 404, 'no such init segment');
       return true;
     }
     if (f[3] !== undefined) {
       const s = st.findSegment(Number(f[3]));
-      if (s?.complete) send(reply, 200, 'video/mp4', s.parts.map((p) => p.data), IMMUTABLE, head);
-      else sendStatus(reply, 404, 'no such segment');
+      if (s?.complete) {
+        send(reply, 200, 'video/mp4', s.parts.map((p) => p.data), IMMUTABLE, head);
+        if (!head) for (const p of s.parts) this.bytesOut += p.data.length;
+      } else sendStatus(reply, 404, 'no such segment');
       return true;
     }
     const msn = Number(f[4]);
@@ -631,8 +661,10 @@ export class HlsService {
         return true;
       }
     }
-    if (part) reply.send(200, partHeaders(part), part.data, head);
-    else sendStatus(reply, 404, 'no such part');
+    if (part) {
+      reply.send(200, partHeaders(part), part.data, head);
+      if (!head) this.bytesOut += part.data.length;
+    } else sendStatus(reply, 404, 'no such part');
     return true;
   }
 

@@ -35,6 +35,8 @@ export interface IngestDeps {
   /** ffmpeg's stdin backlog above which the socket is paused. */
   maxBufferedBytes?: number;
   limits?: Partial<IngestLimits>;
+  /** Asked before a broadcast is accepted (PUBLISH_HOOK_URL); a refusal closes the socket with 4401 and its reason. */
+  publishHook?: (req: { streamId: string; address: string; kind: 'browser' }) => Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 export interface IngestLimits {
@@ -60,6 +62,8 @@ const CLOSE_GRACE_MS = 2000;
 class IngestSession {
   private revokePublishName: () => void = () => undefined;
   state: 'await-start' | 'live' | 'stopping' | 'closed' = 'await-start';
+  /** A start waits for the publish hook. */
+  private hookPending = false;
   streamId = '';
   bridge: FfmpegBridge | null = null;
   lastData = Date.now();
@@ -166,7 +170,7 @@ class IngestSession {
         this.stop();
         return;
       case 'start':
-        if (this.state !== 'await-start') {
+        if (this.state !== 'await-start' || this.hookPending) {
           this.close(Close.BadRequest, 'start sent twice');
           return;
         }
@@ -192,6 +196,17 @@ class IngestSession {
     if (!format) {
       this.close(Close.Unsupported, `unsupported recording format ${msg.mimeType.slice(0, 60)}: use WebM or MP4`);
       return;
+    }
+    if (deps.publishHook) {
+      this.hookPending = true; // no second start while the hook decides
+      const d = await deps.publishHook({ streamId: msg.streamId, address: this.req.socket.remoteAddress ?? '', kind: 'browser' });
+      this.hookPending = false;
+      if (this.ws.readyState !== this.ws.OPEN || this.state !== 'await-start') return;
+      if (!d.ok) {
+        deps.log.warn({ stream: msg.streamId, reason: d.reason }, 'ingest refused by the publish hook');
+        this.close(Close.Unauthorized, d.reason);
+        return;
+      }
     }
     this.streamId = msg.streamId;
     this.state = 'live'; // reserve the slot while we check for others

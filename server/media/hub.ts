@@ -185,6 +185,8 @@ class Session implements PublishSession {
 export class Hub {
   readonly options: HubOptions;
   readonly events: TypedEmitter<HubEvents>;
+  /** Since the start, all streams: media bytes and packets in, packets skipped for slow subscribers. */
+  readonly totals = { bytesIn: 0, packetsIn: 0, dropped: 0 };
   private streams = new Map<string, Stream>();
 
   constructor(options: Partial<HubOptions> = {}) {
@@ -348,6 +350,8 @@ export class Hub {
     stream.lastPacketAt = now;
     stream.bytesIn += p.flv.length;
     stream.packetsIn++;
+    this.totals.bytesIn += p.flv.length;
+    this.totals.packetsIn++;
     stream.meter.add(p.flv.length, 1, now);
 
     if (p.config) {
@@ -429,6 +433,7 @@ export class Hub {
           (p.kind === 'video' ? p.keyframe : !sub.stream.hasVideo) && buffered <= this.options.maxBufferedBytes / 2;
         if (!canResume) {
           sub.stream.dropped++;
+          this.totals.dropped++;
           if (sub.skippingSince && now - sub.skippingSince > this.options.stuckMs) {
             this.unsubscribe(sub, 'subscriber too slow', true);
           }
@@ -440,6 +445,7 @@ export class Hub {
         sub.waitingForKey = true;
         sub.skippingSince = now;
         sub.stream.dropped++;
+        this.totals.dropped++;
         return;
       }
     }

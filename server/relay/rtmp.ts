@@ -28,6 +28,11 @@ export interface RelayDeps {
   flushMs?: number;
   /** The same for video frames, at most flushMs (0: at the end of the event-loop turn they came in). */
   videoFlushMs?: number;
+  /**
+   * Asked before an outside client's publish is accepted (PUBLISH_HOOK_URL; server/hooks/publish-hook.ts); our own
+   * ingest ffmpeg (internal connections) is not asked again: its browser was.
+   */
+  publishHook?: (req: { streamId: string; address: string; kind: 'rtmp' }) => Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 /**
@@ -161,6 +166,23 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
   const relay = (conn: RtmpConnection): ConnectionHandler => {
     const publishing = new Map<number, { id: string; session: PublishSession }>();
     const playing = new Map<number, { id: string; sink: RtmpPlayer; unsubscribe: () => void }>();
+    /** The connection closed (a publish hook's answer may come after). */
+    let gone = false;
+    const startPublish = (streamId: number, id: string): Decision => {
+      let session: PublishSession;
+      try {
+        session = hub.publish(id, { kind: 'rtmp', remote: conn.remote, drop: (reason) => conn.close(reason) });
+      } catch (err) {
+        if (err instanceof PublishRefused) {
+          log.warn({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish refused: stream already has a live publisher');
+          return refuse('NetStream.Publish.BadName', 'Stream already publishing.');
+        }
+        throw err;
+      }
+      publishing.set(streamId, { id, session });
+      log.info({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish started');
+      return { ok: true };
+    };
 
     return {
       connect(info) {
@@ -184,19 +206,18 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
           }
           id = record.id;
         }
-        let session: PublishSession;
-        try {
-          session = hub.publish(id, { kind: 'rtmp', remote: conn.remote, drop: (reason) => conn.close(reason) });
-        } catch (err) {
-          if (err instanceof PublishRefused) {
-            log.warn({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish refused: stream already has a live publisher');
-            return refuse('NetStream.Publish.BadName', 'Stream already publishing.');
-          }
-          throw err;
+        const accept = (): Decision => {
+          if (gone) return refuse('NetStream.Publish.Failed', 'Connection closed.');
+          return startPublish(streamId, id);
+        };
+        if (deps.publishHook && !conn.internal) {
+          return deps.publishHook({ streamId: id, address: conn.address ?? conn.remote, kind: 'rtmp' }).then((d) => {
+            if (d.ok) return accept();
+            log.warn({ conn: conn.id, remote: conn.remote, stream: id, reason: d.reason }, 'RTMP publish refused by the publish hook');
+            return refuse('NetStream.Publish.Unauthorized', d.reason);
+          });
         }
-        publishing.set(streamId, { id, session });
-        log.info({ conn: conn.id, remote: conn.remote, stream: id }, 'RTMP publish started');
-        return { ok: true };
+        return accept();
       },
 
       play({ streamId, name }) {
@@ -251,6 +272,7 @@ export function rtmpRelay(deps: RelayDeps): RtmpRelay {
       },
 
       closed(reason) {
+        gone = true;
         for (const [, pub] of publishing) {
           pub.session.end(reason);
           log.info({ conn: conn.id, stream: pub.id, reason }, 'RTMP publisher disconnected');

@@ -89,6 +89,10 @@ export interface RtmpServerStats {
 export interface RtmpConnection {
   readonly id: number;
   readonly remote: string;
+  /** Accepted on the internal listener (our own ingest ffmpeg); undefined: outside. */
+  readonly internal?: boolean;
+  /** The client's address without its port. */
+  readonly address?: string;
   readonly session: RtmpSession;
   /** Raw chunk stream bytes for the peer (e.g. one media encoding shared by many players). */
   write(bytes: Buffer): void;
@@ -179,6 +183,8 @@ export class RtmpServer {
   private sweeper: ReturnType<typeof setInterval> | null = null;
   /** Outside connections by role, and per address; internal ones. */
   private outside = 0;
+  /** Bytes of the connections no longer tracked (for stats()). */
+  private readonly closedBytes = { read: 0, written: 0 };
   private insideCount = 0;
   private outsidePlayers = 0;
   private outsidePublishers = 0;
@@ -226,6 +232,17 @@ export class RtmpServer {
       assemblingBytes: this.budget.used,
       unsentBytes,
     };
+  }
+
+  /** Bytes read from and written to RTMP sockets since the start (closed connections and open ones; for the metrics). */
+  traffic(): { bytesRead: number; bytesWritten: number } {
+    let bytesRead = this.closedBytes.read;
+    let bytesWritten = this.closedBytes.written;
+    for (const s of this.sockets.keys()) {
+      bytesRead += s.bytesRead;
+      bytesWritten += s.bytesWritten;
+    }
+    return { bytesRead, bytesWritten };
   }
 
   /** Logs a refusal, at most once a second per reason (with how many were not logged). */
@@ -331,7 +348,10 @@ export class RtmpServer {
   }
 
   private untrack(socket: net.Socket): void {
-    this.sockets.delete(socket);
+    if (this.sockets.delete(socket)) {
+      this.closedBytes.read += socket.bytesRead;
+      this.closedBytes.written += socket.bytesWritten;
+    }
     if (this.sockets.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
@@ -432,6 +452,8 @@ export class RtmpServer {
     const conn: RtmpConnection = {
       id,
       remote,
+      internal,
+      address,
       get session() {
         if (!session) throw new Error('no session before the handshake');
         return session;
@@ -515,6 +537,12 @@ export class RtmpServer {
               connect: (i) => h.connect(i),
               publish: (r) => {
                 const d = h.publish(r);
+                if (d instanceof Promise) {
+                  return d.then((x) => {
+                    if (x.ok && closedReason === null) this.promote(tracked, 'publisher');
+                    return x;
+                  });
+                }
                 if (d.ok) this.promote(tracked, 'publisher');
                 return d;
               },

@@ -42,7 +42,8 @@ export interface SessionHooks {
   /** Bytes for the peer. */
   send(bytes: Buffer): void;
   connect(info: ConnectInfo): Decision;
-  publish(req: { streamId: number; name: string; query: string; type: string }): Decision;
+  /** A promise: the publish waits for it (e.g. a publish hook); the connection's other messages go on meanwhile. */
+  publish(req: { streamId: number; name: string; query: string; type: string }): Decision | Promise<Decision>;
   play(req: { streamId: number; name: string; query: string }): Decision;
   /** Audio or video message of a publishing stream; `timestamp` is unwrapped (monotonic beyond 2^32). */
   media(m: { streamId: number; kind: 'audio' | 'video'; timestamp: number; payload: Buffer }): void;
@@ -110,6 +111,8 @@ export class RtmpSession {
   private readonly reader: ChunkReader;
   private connected = false;
   private closed = false;
+  /** Streams whose publish waits for an asynchronous decision. */
+  private readonly publishPending = new Set<number>();
   private nextStreamId = 1;
   private readonly streams = new Map<number, StreamRole>();
   private readonly unwrappers = new Map<string, TimestampUnwrapper>();
@@ -362,6 +365,8 @@ export class RtmpSession {
 
   private onMedia(streamId: number, kind: 'audio' | 'video', ts: number, payload: Buffer): void {
     const role = this.streams.get(streamId);
+    // A client that does not wait for NetStream.Publish.Start while the publish hook decides: its early media is dropped.
+    if (this.publishPending.has(streamId)) return;
     if (!role || role.role !== 'publish') {
       // Media on a stream that is not publishing: a broken or hostile client.
       this.fail(`${kind} message on stream ${streamId}, which is not publishing`);
@@ -510,7 +515,30 @@ export class RtmpSession {
       this.requestClose('publish refused: invalid stream name');
       return;
     }
+    if (this.publishPending.has(streamId)) {
+      this.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'A publish on this stream is already being decided.');
+      return;
+    }
     const decision = this.hooks.publish({ streamId, name, query, type });
+    if (!(decision instanceof Promise)) {
+      this.publishDecided(streamId, name, decision);
+      return;
+    }
+    this.publishPending.add(streamId);
+    decision
+      .catch((): Decision => ({ ok: false, code: 'NetStream.Publish.Failed', description: 'The publish could not be decided.' }))
+      .then((d) => {
+        this.publishPending.delete(streamId);
+        if (this.closed) return;
+        try {
+          this.publishDecided(streamId, name, d);
+        } catch {
+          this.requestClose('publish failed');
+        }
+      });
+  }
+
+  private publishDecided(streamId: number, name: string, decision: Decision): void {
     if (!decision.ok) {
       this.sendStatus(streamId, 'error', decision.code, decision.description);
       this.requestClose(`publish refused: ${decision.description}`);

@@ -1,0 +1,135 @@
+/**
+ * LL-HLS through a real nginx (Debian's) running the shipped docs/deploy/nginx-cache.conf on loopback ports: a viewer
+ * plays with blocking reloads through the cache, and 200 viewers through it cost the origin about one request per
+ * playlist update and per part (proxy_cache_lock collapses the concurrent misses).
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parsePlaylist } from '../../bench/hls/common';
+import { ROOT_DIR } from '../app';
+import { onPath } from '../ffmpeg/locate';
+import { publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One LL-HLS viewer step, like hls.js at the live edge: the blocking reload for the hinted part, and that part. */
+async function step(base: string, msn: number, index: number, partUri: string): Promise<{ text: string; part: number; cache: string | null }> {
+  const [pl, part] = await Promise.all([fetch(`${base}/index.m3u8?_HLS_msn=${msn}&_HLS_part=${index}`), fetch(`${base}/${partUri}`)]);
+  assert.equal(pl.status, 200, `playlist ${msn}.${index}`);
+  assert.equal(part.status, 200, `part ${partUri}`);
+  return { text: await pl.text(), part: (await part.arrayBuffer()).byteLength, cache: part.headers.get('x-cache-status') };
+}
+
+describe('LL-HLS behind a real nginx cache (docs/deploy/nginx-cache.conf)', () => {
+  let server: TestServer;
+  let pub: Proc;
+  let nginx: Proc;
+  let dir: string;
+  let id: string;
+  let viaCache: string;
+  before(async () => {
+    if (!onPath('nginx')) throw new Error('nginx is needed (apt-get install -y nginx; npm test installs it as root)');
+    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1' });
+    const s = await server.createStream('cache');
+    id = s.id;
+    pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 25 });
+    await waitLive(server, id);
+
+    dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-'));
+    await chmod(dir, 0o777); // the workers run as nobody: they write the cache and temp files here
+    const port = await freePort();
+    const conf = (await readFile(path.join(ROOT_DIR, 'docs/deploy/nginx-cache.conf'), 'utf8'))
+      .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
+      .replaceAll('{{ORIGIN}}', `127.0.0.1:${server.httpPort}`)
+      .replaceAll('{{CACHE_DIR}}', path.join(dir, 'cache'))
+      .replaceAll('{{PREFIX}}', dir);
+    assert.doesNotMatch(conf, /\{\{/, 'every placeholder replaced');
+    await writeFile(path.join(dir, 'nginx.conf'), conf);
+    nginx = run('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
+    viaCache = `http://127.0.0.1:${port}/hls/${id}`;
+    await waitFor('nginx up and the stream packaged', async () => (await fetch(`${viaCache}/index.m3u8`)).status === 200, 20000, 200);
+    await waitFor('two complete segments', () => (server.hls.segmenter(id)?.segments.filter((x) => x.complete).length ?? 0) >= 2, 20000);
+  });
+  after(async () => {
+    await pub?.kill('SIGKILL');
+    // Stopped by its PID: SIGTERM to the master, which stops its workers.
+    if (nginx) assert.notEqual(await nginx.kill('SIGTERM'), 'SIGKILL');
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the shipped config passes nginx -t', async () => {
+    const t = run('nginx', ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')]);
+    assert.equal(await t.exited, 0, t.stderr());
+  });
+
+  test('a viewer through nginx plays with blocking reloads; parts are cached, errors are not', async () => {
+    let pl = parsePlaylist(await (await fetch(`${viaCache}/index.m3u8`)).text());
+    assert.ok(pl.hint, 'a preload hint');
+    let parts = 0;
+    for (let i = 0; i < 12; i++) {
+      const r = await step(viaCache, pl.hint!.msn, pl.hint!.index, pl.hint!.uri);
+      const next = parsePlaylist(r.text);
+      assert.ok(next.parts.some((p) => p.msn === pl.hint!.msn && p.index === pl.hint!.index), 'the blocking answer has the part it waited for');
+      assert.ok(r.part > 100);
+      parts++;
+      pl = next;
+    }
+    assert.equal(parts, 12);
+    // A part fetched again is a cache hit; a missing one is a 404 that is not kept.
+    const known = pl.parts.at(-1)!;
+    const again = await fetch(`${viaCache}/${known.uri}`);
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('x-cache-status'), 'HIT');
+    assert.match(again.headers.get('cache-control') ?? '', /immutable/);
+    const before = server.hls.requests;
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${viaCache}/nope.m4s`)).status, 404);
+    assert.equal(server.hls.requests - before, 3, 'each 404 reached the origin (no-store)');
+  });
+
+  test('200 viewers through nginx: the origin gets about one request per playlist update and per part', async (t) => {
+    const VIEWERS = 200;
+    const seg = server.hls.segmenter(id)!;
+    const start = parsePlaylist(await (await fetch(`${viaCache}/index.m3u8`)).text()).hint!;
+    const originBefore = server.hls.requests;
+    const firstMsn = seg.nextPart();
+    let viewerRequests = 0;
+    const STEPS = 10;
+    // Every viewer follows the live edge from the same hint for STEPS parts.
+    await Promise.all(
+      Array.from({ length: VIEWERS }, async () => {
+        let hint = start;
+        for (let i = 0; i < STEPS; i++) {
+          const r = await step(viaCache, hint.msn, hint.index, hint.uri);
+          viewerRequests += 2;
+          const next = parsePlaylist(r.text).hint;
+          assert.ok(next, 'a preload hint');
+          hint = next;
+        }
+      }),
+    );
+    const origin = server.hls.requests - originBefore;
+    const lastMsn = seg.nextPart();
+    const partsSeen = STEPS;
+    // Per part: one blocking playlist reload and one part request reach the origin; allow a few more (a segment's
+    // completion is a playlist update of its own, a viewer that comes late, an answer that expired).
+    const bound = 4 * (partsSeen + 2);
+    assert.ok(viewerRequests === VIEWERS * STEPS * 2, `${viewerRequests} viewer requests`);
+    assert.ok(origin <= bound, `origin got ${origin} requests for ${viewerRequests} viewer requests over ${partsSeen} parts (bound ${bound}; hint ${firstMsn.msn}.${firstMsn.index} -> ${lastMsn.msn}.${lastMsn.index})`);
+    t.diagnostic(`origin requests: ${origin} for ${viewerRequests} viewer requests over ${partsSeen} parts`);
+    assert.ok(origin >= partsSeen, `origin got ${origin} requests: at least one per part`);
+  });
+});
