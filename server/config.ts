@@ -87,6 +87,15 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
+  // ---- recording (issue 15; server/record/) ----
+  /** on: every broadcast is recorded (and so packaged as it goes); off: nothing is. */
+  RECORD: z.enum(['on', 'off']).default('on'),
+  /** Where recordings go; unset: DATA_DIR/recordings. */
+  RECORDINGS_DIR: z.string().min(1).optional(),
+  /** Finished recordings older than this many days are deleted; 0 keeps them. */
+  RECORD_RETENTION_DAYS: z.coerce.number().min(0).max(36500).default(30),
+  /** Recordings take at most this many bytes in all (oldest finished ones deleted first); 0: no limit. */
+  RECORD_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
 });
 
 export type Config = {
@@ -136,6 +145,12 @@ export type Config = {
   ingestMediaTimeoutMs: number;
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
+  record: boolean;
+  recordingsDir: string;
+  /** 0: kept. */
+  recordRetentionMs: number;
+  /** 0: no limit. */
+  recordMaxBytes: number;
   dev: boolean;
 };
 
@@ -217,6 +232,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    record: c.RECORD === 'on',
+    recordingsDir: path.resolve(c.RECORDINGS_DIR ?? path.join(c.DATA_DIR, 'recordings')),
+    recordRetentionMs: c.RECORD_RETENTION_DAYS * 86_400_000,
+    recordMaxBytes: c.RECORD_MAX_BYTES,
     dev: opts.dev ?? false,
   };
 }
