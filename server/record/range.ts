@@ -13,7 +13,9 @@ export function parseRange(header: string | string[] | undefined, size: number):
   const h = header.trim();
   const eq = h.indexOf('=');
   if (eq < 0) return { kind: 'unsatisfiable' };
-  if (h.slice(0, eq).trim().toLowerCase() !== 'bytes') return { kind: 'full' };
+  const unit = h.slice(0, eq).trim().toLowerCase();
+  if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(unit)) return { kind: 'unsatisfiable' };
+  if (unit !== 'bytes') return { kind: 'full' };
   const spec = h.slice(eq + 1).trim();
   const m = /^(\d{0,16})-(\d{0,16})$/.exec(spec);
   if (!m || (m[1] === '' && m[2] === '')) return { kind: 'unsatisfiable' };
