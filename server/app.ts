@@ -186,6 +186,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       dir: config.recordingsDir,
       retentionMs: config.recordRetentionMs,
       maxBytes: config.recordMaxBytes,
+      minFreeBytes: config.recordMinFreeBytes,
       publicUrl: config.publicUrl,
       rtmpPort: () => rtmpPort,
       log: logger.child({ component: 'record' }),

@@ -96,6 +96,8 @@ const schema = z.object({
   RECORD_RETENTION_DAYS: z.coerce.number().min(0).max(36500).default(30),
   /** Recordings take at most this many bytes in all (oldest finished ones deleted first); 0: no limit. */
   RECORD_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  /** A recording stops (failed) when its filesystem has less than this free; 0: only a full disk stops it. */
+  RECORD_MIN_FREE_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
 });
 
 export type Config = {
@@ -151,6 +153,7 @@ export type Config = {
   recordRetentionMs: number;
   /** 0: no limit. */
   recordMaxBytes: number;
+  recordMinFreeBytes: number;
   dev: boolean;
 };
 
@@ -236,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recordingsDir: path.resolve(c.RECORDINGS_DIR ?? path.join(c.DATA_DIR, 'recordings')),
     recordRetentionMs: c.RECORD_RETENTION_DAYS * 86_400_000,
     recordMaxBytes: c.RECORD_MAX_BYTES,
+    recordMinFreeBytes: c.RECORD_MIN_FREE_BYTES,
     dev: opts.dev ?? false,
   };
 }

@@ -13,7 +13,7 @@
  * reason, logged; the live stream is untouched. Recording is tried again (a new recording, from a keyframe segment)
  * `retryMs` later, so it resumes when space is back.
  */
-import { open as fsOpen, mkdir, unlink } from 'node:fs/promises';
+import { open as fsOpen, mkdir, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Segment } from '../hls/segmenter';
 import type { RecordingStore, SegmentRow } from './store';
@@ -42,6 +42,13 @@ export interface RecorderOptions {
   retryMs?: number;
   /** Create a recording's file (exclusive). Default: fs.promises.open(file, 'wx', 0o600). */
   openFile?: (file: string) => Promise<RecordFile>;
+  /**
+   * Keep at least this many bytes free on the recordings' filesystem (checked before a recording starts and every
+   * few seconds): below it the recording stops as on ENOSPC, before the disk (and the database beside it) is full.
+   */
+  minFreeBytes?: number;
+  /** Free bytes on the filesystem of `dir` (default: statfs). */
+  freeBytes?: (dir: string) => Promise<number>;
   /** A recording finished (ended or failed): retention may run. */
   onFinished?: () => void;
   now?: () => number;
@@ -51,6 +58,13 @@ const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const RETRY_MS = 10_000;
 /** Data is flushed to the disk (fdatasync) at most this often, so a power cut loses little. */
 const SYNC_EVERY_MS = 5_000;
+/** Free space is checked at most this often per recording. */
+const FREE_CHECK_MS = 5_000;
+
+async function statfsFree(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
 
 /** Write all of `buffers` at `position`, going on after short writes. */
 async function writeAll(file: RecordFile, buffers: Buffer[], position: number): Promise<void> {
@@ -82,6 +96,7 @@ class ActiveRecording {
   failed = false;
   closed = false;
   lastSync = 0;
+  lastFreeCheck = 0;
 
   constructor(
     readonly id: string,
@@ -196,6 +211,7 @@ export class Recorder {
     }
     const r = rec;
     this.step(r, async () => {
+      if (this.now() - r.lastFreeCheck >= FREE_CHECK_MS) await this.checkFree(r);
       await writeAll(r.file!, data, row.offset);
       r.queuedBytes -= size;
       this.opts.store.addSegment(r.id, row);
@@ -220,10 +236,21 @@ export class Recorder {
     rec.lastSync = this.now();
     this.opts.log.info({ streamId, recording: id }, `recording ${streamId} to ${rec.path}`);
     this.step(rec, async () => {
+      await this.checkFree(rec);
       rec.file = await this.openFile(rec.path);
       await writeAll(rec.file, [init], 0);
     });
     return rec;
+  }
+
+  private async checkFree(rec: ActiveRecording): Promise<void> {
+    rec.lastFreeCheck = this.now();
+    const min = this.opts.minFreeBytes ?? 0;
+    if (min <= 0) return;
+    const free = await (this.opts.freeBytes ?? statfsFree)(this.opts.dir);
+    if (free < min) {
+      throw new Error(`the disk is almost full: ${Math.round(free / 1048576)} MiB free, RECORD_MIN_FREE_BYTES keeps ${Math.round(min / 1048576)} MiB`);
+    }
   }
 
   /** Run `fn` after everything queued for `rec`; an error fails the recording. */

@@ -21,6 +21,8 @@ export interface RecordingServiceOptions {
   dir: string;
   retentionMs: number;
   maxBytes: number;
+  /** See RecorderOptions.minFreeBytes. */
+  minFreeBytes: number;
   publicUrl: string | undefined;
   rtmpPort: () => number | null;
   log: RecorderLog;
@@ -40,7 +42,7 @@ export class RecordingService {
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
-    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, onFinished: () => this.sweep() });
+    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, minFreeBytes: opts.minFreeBytes, onFinished: () => this.sweep() });
     if (opts.enabled) {
       this.offs.push(
         opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
