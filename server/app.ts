@@ -27,6 +27,7 @@ import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
+import { RecordingService } from './record/service';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -45,6 +46,8 @@ export interface StartOptions {
   logger: Logger;
   /** Serve the Next.js pages. Integration tests run the server without them. */
   withNext: boolean;
+  /** Tests: how recording files are opened (to inject write errors). */
+  recordOpenFile?: Parameters<typeof RecordingService.start>[0]['openFile'];
 }
 
 export interface RunningServer {
@@ -62,6 +65,8 @@ export interface RunningServer {
   rtmp: RtmpServer;
   /** The HTTP front door (LL-HLS requests on the raw socket). */
   front: HttpFront;
+  /** Recording and replay (server/record/). */
+  recording: RecordingService;
   /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
   /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
@@ -179,6 +184,26 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }),
   );
   let rtmpPort: number | null = null;
+  let recording: RecordingService;
+  try {
+    recording = await RecordingService.start({
+      db: registry.db,
+      hub,
+      access,
+      enabled: config.record,
+      dir: config.recordingsDir,
+      retentionMs: config.recordRetentionMs,
+      maxBytes: config.recordMaxBytes,
+      minFreeBytes: config.recordMinFreeBytes,
+      publicUrl: config.publicUrl,
+      rtmpPort: () => rtmpPort,
+      log: logger.child({ component: 'record' }),
+      openFile: opts.recordOpenFile,
+    });
+  } catch (err) {
+    registry.db.close();
+    throw new StartupError(`RECORDINGS_DIR ${config.recordingsDir}: ${(err as Error).message}`);
+  }
   /** Where our ingest ffmpeg publishes: a listener of its own on loopback, so no outside client counts as ours. */
   let internalRtmpPort: number | null = null;
   const internalRtmpHost = config.host === '::1' ? '::1' : '127.0.0.1';
@@ -190,6 +215,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     maxWaiters: config.hlsMaxHeldPerStream,
     maxHeldPerConnection: config.hlsMaxHeldPerConnection,
     maxHeldPerAddress: config.hlsMaxHeldPerAddress,
+    keepPackaging: recording.keepPackaging,
+    onSegment: recording.segment,
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
@@ -321,6 +348,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return;
     }
     if (url.pathname.startsWith('/api/')) {
+      if (await recording.handle(req, res, url)) return;
       if (await handleApi(req, res, url, apiDeps)) return;
       sendError(res, 404, `no API route ${req.method} ${url.pathname}`);
       return;
@@ -436,6 +464,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     credential,
     rtmp,
     front,
+    recording,
     cut,
     close() {
       // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
@@ -455,7 +484,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         while (Date.now() < deadline && (hls.heldRequests > 0 || rtmp.connectionCount > 0)) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 50)); // the answers just written leave the socket buffers
         hls.close();
-        await Promise.all([ingestDone, snapshotsDone]);
+        await Promise.all([ingestDone, snapshotsDone, recording.close()]);
         await rtmp.close();
         front.closeAll();
         server.closeAllConnections();

@@ -112,6 +112,17 @@ const schema = z.object({
   /** How long a publish waits for the hook (below the 10 s a browser has to send its start). */
   PUBLISH_HOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(9000).default(3000),
   PUBLISH_HOOK_ON_TIMEOUT: z.enum(['allow', 'deny']).default('deny'),
+  // ---- recording (issue 15; server/record/) ----
+  /** on: every broadcast is recorded (and so packaged as it goes); off: nothing is. */
+  RECORD: z.enum(['on', 'off']).default('on'),
+  /** Where recordings go; unset: DATA_DIR/recordings. */
+  RECORDINGS_DIR: z.string().min(1).optional(),
+  /** Finished recordings older than this many days are deleted; 0 keeps them. */
+  RECORD_RETENTION_DAYS: z.coerce.number().min(0).max(36500).default(30),
+  /** Recordings take at most this many bytes in all (oldest finished ones deleted first); 0: no limit. */
+  RECORD_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  /** A recording stops (failed) when its filesystem has less than this free; 0: only a full disk stops it. */
+  RECORD_MIN_FREE_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
 });
 
 export type Config = {
@@ -164,6 +175,13 @@ export type Config = {
   metricsToken: string | undefined;
   webhooks: { urls: string[]; secret: string | undefined; maxQueue: number; timeoutMs: number };
   publishHook: { url: string; timeoutMs: number; onTimeout: 'allow' | 'deny' } | null;
+  record: boolean;
+  recordingsDir: string;
+  /** 0: kept. */
+  recordRetentionMs: number;
+  /** 0: no limit. */
+  recordMaxBytes: number;
+  recordMinFreeBytes: number;
   dev: boolean;
 };
 
@@ -253,6 +271,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: c.WEBHOOK_TIMEOUT_MS,
     },
     publishHook: c.PUBLISH_HOOK_URL ? { url: c.PUBLISH_HOOK_URL, timeoutMs: c.PUBLISH_HOOK_TIMEOUT_MS, onTimeout: c.PUBLISH_HOOK_ON_TIMEOUT } : null,
+    record: c.RECORD === 'on',
+    recordingsDir: path.resolve(c.RECORDINGS_DIR ?? path.join(c.DATA_DIR, 'recordings')),
+    recordRetentionMs: c.RECORD_RETENTION_DAYS * 86_400_000,
+    recordMaxBytes: c.RECORD_MAX_BYTES,
+    recordMinFreeBytes: c.RECORD_MIN_FREE_BYTES,
     dev: opts.dev ?? false,
   };
 }

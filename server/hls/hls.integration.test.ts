@@ -21,7 +21,8 @@ describe('LL-HLS from an RTMP publish', () => {
   let base: string;
   let tmp: string;
   before(async () => {
-    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1' });
+    // RECORD=off: on-demand packaging is what is tested (a recorded stream is packaged from its publish).
+    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1', RECORD: 'off' });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'golive-hls-'));
     const s = await server.createStream('hls');
     id = s.id;

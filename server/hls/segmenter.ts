@@ -146,6 +146,8 @@ export class Segmenter {
   ended = false;
   /** Called after every new part and at the end. */
   onChange: () => void = () => undefined;
+  /** Called when a segment is complete (its parts final), before the window may drop it; `init` is what it needs. */
+  onSegment: (seg: Segment, init: Buffer) => void = () => undefined;
 
   private videoConfig: MediaPacket | null = null;
   private audioConfig: MediaPacket | null = null;
@@ -547,6 +549,7 @@ export class Segmenter {
       return;
     }
     seg.complete = true;
+    if (this.init) this.onSegment(seg, this.init);
     let kept = 0;
     for (const x of this.segments) for (const p of x.parts) kept += p.data.length;
     while (this.segments.length > this.opts.keepSegments || (kept > MAX_KEPT_BYTES && this.segments.length > MIN_KEPT_SEGMENTS)) {

@@ -50,6 +50,10 @@ export interface HlsOptions {
    * the newest packet it was cut from (or that closed it) to the part being fetchable. For the metrics.
    */
   onPartReady?: (delayMs: number) => void;
+  /** Package this stream from its publish to its end whatever idleStopMs says (a recorder needs its segments). */
+  keepPackaging?: (id: string) => boolean;
+  /** Every complete segment of every packaged stream, with its init segment and its packager run (server/record). */
+  onSegment?: (id: string, run: string, seg: Segment, init: Buffer) => void;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -171,6 +175,8 @@ class HlsStream implements SubscriberSink {
       lastPartGapMs: this.service.options.lastPartGap * this.service.options.partTarget * 1000,
     });
     s.onChange = () => this.changed();
+    const onSegment = this.service.options.onSegment;
+    if (onSegment) s.onSegment = (seg, init) => onSegment(this.id, s.run, seg, init);
     return s;
   }
 
@@ -493,7 +499,7 @@ export class HlsService {
       st = undefined;
     }
     if (st) return; // resumed within the grace period: the sink's start() handles it
-    if (this.options.idleStopMs === 0) this.startPackager(id);
+    if (this.options.idleStopMs === 0 || this.options.keepPackaging?.(id)) this.startPackager(id);
   }
 
   private startPackager(id: string): HlsStream {
@@ -532,6 +538,7 @@ export class HlsService {
     const now = performance.now();
     for (const [id, st] of this.streams) {
       if (st.segmenter.ended || st.waiters.size > 0 || now - st.lastUsed < this.options.idleStopMs) continue;
+      if (this.options.keepPackaging?.(id)) continue;
       st.close();
       this.streams.delete(id);
     }

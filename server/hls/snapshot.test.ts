@@ -70,7 +70,8 @@ describe('stream snapshots', () => {
   const service = (o: Partial<SnapshotOptions> = {}) => new SnapshotService({ ffmpeg: server.ffmpeg, hub: server.hub, hls: server.hls, ...o });
 
   before(async () => {
-    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1' });
+    // RECORD=off: on-demand packaging is what is tested (a recorded stream is packaged from its publish).
+    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1', RECORD: 'off' });
     assert.ok(server.ffmpeg.found, 'these tests need ffmpeg');
     tmp = await mkdtemp(path.join(os.tmpdir(), 'golive-snap-'));
     const s = await server.createStream('snapshots');

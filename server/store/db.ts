@@ -39,6 +39,31 @@ const MIGRATIONS: string[] = [
      credential TEXT NOT NULL
    ) WITHOUT ROWID;
    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  // Recordings (server/record/): one row per recorded broadcast, one per complete segment appended to its file.
+  `CREATE TABLE recordings (
+     id TEXT PRIMARY KEY,
+     stream_id TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     duration_us INTEGER NOT NULL DEFAULT 0,
+     bytes INTEGER NOT NULL DEFAULT 0,
+     init_size INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     error TEXT
+   ) WITHOUT ROWID;
+   CREATE INDEX recordings_by_stream ON recordings (stream_id, started_at);
+   CREATE INDEX recordings_by_start ON recordings (started_at);
+   CREATE TABLE recording_segments (
+     recording_id TEXT NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+     seq INTEGER NOT NULL,
+     offset INTEGER NOT NULL,
+     size INTEGER NOT NULL,
+     media_time_us INTEGER NOT NULL,
+     duration_us INTEGER NOT NULL,
+     independent INTEGER NOT NULL,
+     discontinuity INTEGER NOT NULL,
+     PRIMARY KEY (recording_id, seq)
+   ) WITHOUT ROWID;`,
 ];
 
 function describe(err: unknown): string {

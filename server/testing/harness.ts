@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type RunningServer } from '../app';
+import { startServer, type RunningServer, type StartOptions } from '../app';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
 
@@ -26,11 +26,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { recordOpenFile?: StartOptions['recordOpenFile'] } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-test-'));
   const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel, false);
-  const running = await startServer({ config, logger, withNext: false });
+  const running = await startServer({ config, logger, withNext: false, recordOpenFile: opts.recordOpenFile });
   const http = `http://127.0.0.1:${running.httpPort}`;
   return {
     ...running,

@@ -1,0 +1,110 @@
+/**
+ * Recording, wired: the index, crash repair at start, the recorder fed by the hub's events and the packager's
+ * segments, retention (at start, after each recording, hourly) and the HTTP routes. app.ts makes one.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Segment } from '../hls/segmenter';
+import type { Access } from '../http/access';
+import type { Hub } from '../media/hub';
+import type { Db } from '../store/db';
+import { handleRecordings } from './http';
+import { Recorder, type RecorderLog, type RecorderOptions } from './recorder';
+import { repairRecordings } from './repair';
+import { applyRetention } from './retention';
+import { RecordingStore } from './store';
+
+export interface RecordingServiceOptions {
+  db: Db;
+  hub: Hub;
+  access: Access;
+  enabled: boolean;
+  dir: string;
+  retentionMs: number;
+  maxBytes: number;
+  /** See RecorderOptions.minFreeBytes. */
+  minFreeBytes: number;
+  publicUrl: string | undefined;
+  rtmpPort: () => number | null;
+  log: RecorderLog;
+  /** Tests: how files are opened (to inject write errors). */
+  openFile?: RecorderOptions['openFile'];
+}
+
+const SWEEP_MS = 3600_000;
+
+export class RecordingService {
+  readonly store: RecordingStore;
+  readonly recorder: Recorder;
+  private sweeping: Promise<void> | null = null;
+  private again = false;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly offs: Array<() => void> = [];
+
+  private constructor(private readonly opts: RecordingServiceOptions) {
+    this.store = new RecordingStore(opts.db);
+    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, minFreeBytes: opts.minFreeBytes, onFinished: () => this.sweep() });
+    if (opts.enabled) {
+      this.offs.push(
+        opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
+        opts.hub.events.on('end', ({ id }) => this.recorder.ended(id)),
+      );
+    }
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  /** Make the directory, repair what a crash left open, then start (retention runs once now). */
+  static async start(opts: RecordingServiceOptions): Promise<RecordingService> {
+    await Recorder.prepareDir(opts.dir);
+    const s = new RecordingService(opts);
+    await repairRecordings(s.store, opts.dir, opts.log);
+    s.sweep();
+    return s;
+  }
+
+  /** For HlsService: package recorded streams from publish to end. */
+  keepPackaging = (): boolean => this.opts.enabled;
+
+  /** For HlsService: every complete segment. */
+  segment = (id: string, run: string, seg: Segment, init: Buffer): void => {
+    if (this.opts.enabled) this.recorder.segment(id, run, seg, init);
+  };
+
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    return handleRecordings(req, res, url, { store: this.store, recorder: this.recorder, access: this.opts.access, publicUrl: this.opts.publicUrl, rtmpPort: this.opts.rtmpPort });
+  }
+
+  /** Run retention (one pass at a time; a request meanwhile runs another after it). */
+  sweep(): void {
+    if (this.opts.retentionMs <= 0 && this.opts.maxBytes <= 0) return;
+    if (this.sweeping) {
+      this.again = true;
+      return;
+    }
+    this.sweeping = (async () => {
+      do {
+        this.again = false;
+        try {
+          const gone = await applyRetention(this.store, this.recorder, { retentionMs: this.opts.retentionMs, maxBytes: this.opts.maxBytes });
+          if (gone.length) this.opts.log.info({ count: gone.length }, `retention deleted ${gone.length} recordings`);
+        } catch (err) {
+          this.opts.log.error({ err }, 'recording retention failed');
+        }
+      } while (this.again);
+      this.sweeping = null;
+    })();
+  }
+
+  /** Retention done (tests). */
+  async settled(): Promise<void> {
+    while (this.sweeping) await this.sweeping;
+  }
+
+  /** The drain: every recording finished and indexed. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const off of this.offs) off();
+    await this.recorder.close();
+    await this.settled();
+  }
+}
