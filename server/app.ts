@@ -24,6 +24,9 @@ import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
+import type { CertificateKeeper } from './tls/certificate';
+import { createRedirectServer } from './tls/redirect';
+import { createWebServer, openCertificate } from './tls/web';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -59,6 +62,10 @@ export interface RunningServer {
   rtmp: RtmpServer;
   /** The HTTP front door (LL-HLS requests on the raw socket). */
   front: HttpFront;
+  /** TLS_CERT/TLS_KEY: the certificate of the HTTPS (and RTMPS) listeners; `reload()` on SIGHUP. Null: plain HTTP. */
+  tls: CertificateKeeper | null;
+  /** HTTP_REDIRECT_PORT as bound (plain HTTP answering 301 to https), or null. */
+  redirectPort: number | null;
   /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
   /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
@@ -93,6 +100,8 @@ async function createNext(config: Config, upgrades: EventEmitter): Promise<{ han
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const startedAt = Date.now();
+  // A missing or bad certificate stops the start before anything is opened (one line naming the file).
+  const tlsKeeper = config.tls ? openCertificate(config.tls, logger.child({ component: 'tls' })) : null;
 
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
   if (ffmpeg.found) {
@@ -123,6 +132,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     broadcastAuth: config.broadcastAuth,
     publicUrl: config.publicUrl,
     createsPerMinute: config.createRatePerMinute,
+    tls: tlsKeeper !== null,
   });
   if (config.broadcastAuth === 'open') {
     logger.warn(`BROADCAST_AUTH=open: anyone who reaches this server may create streams (${config.createRatePerMinute} a minute per address)`);
@@ -216,10 +226,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   // A request head must arrive within HTTP_HEAD_TIMEOUT_SECONDS (checked every second), a whole request within 30 s
   // (or that, if longer); the front door applies the same head timeout to the connections it still holds.
-  const server = http.createServer({
-    headersTimeout: config.httpHeadTimeoutMs,
-    requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
-    connectionsCheckingInterval: 1000,
+  const { server, connectionEvent } = createWebServer({
+    options: {
+      headersTimeout: config.httpHeadTimeoutMs,
+      requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
+      connectionsCheckingInterval: 1000,
+    },
+    keeper: tlsKeeper,
+    headTimeoutMs: config.httpHeadTimeoutMs,
+    maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
+    log: logger.child({ component: 'tls' }),
   });
   server.maxConnections = config.httpMaxConnections;
   let httpPort = config.port;
@@ -237,6 +253,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     headTimeoutMs: config.httpHeadTimeoutMs,
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
+    connectionEvent,
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -350,21 +367,36 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
   });
 
+  const redirect =
+    config.httpRedirectPort !== null
+      ? createRedirectServer({ httpsPort: () => httpPort, publicUrl: config.publicUrl, headTimeoutMs: config.httpHeadTimeoutMs, maxConnections: config.httpMaxConnections })
+      : null;
+  let redirectPort: number | null = null;
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
   try {
     internalRtmpPort = await listen(rtmp.internalNetServer, 0, internalRtmpHost, 'the internal RTMP port');
     httpPort = await listen(server, config.port, config.host, 'PORT');
+    if (config.httpRedirectPort !== null) {
+      redirectPort = await listen(redirect!, config.httpRedirectPort, config.host, 'HTTP_REDIRECT_PORT');
+    }
   } catch (err) {
+    server.close();
     await rtmp.close();
     throw err;
   }
   logger.info({ port: rtmpPort, internalPort: internalRtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
-  logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
+  const scheme = tlsKeeper ? 'https' : 'http';
+  logger.info({ port: httpPort, host: config.host, dev: config.dev, tls: !!tlsKeeper }, `HTTP listening on ${scheme}://${config.host}:${httpPort}`);
+  if (tlsKeeper) {
+    logger.info({ certFile: tlsKeeper.files.certFile }, `TLS certificate: ${tlsKeeper.describe()} (reloaded on SIGHUP or when the files change)`);
+    tlsKeeper.watch();
+  }
+  if (redirectPort !== null) logger.info({ port: redirectPort }, `HTTP_REDIRECT_PORT ${redirectPort}: plain HTTP answers 301 to https`);
   if (credential.source !== 'env') {
     // The newcomer's one step: this link signs the browser in (the token rides in the fragment, never sent or logged
     // by a browser). Not printed when ADMIN_TOKEN is set: that operator knows it.
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    const origin = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${httpPort}`;
+    const origin = config.publicUrl ?? `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${httpPort}`;
     logger.info(
       { tokenFile: credential.file },
       `operator sign-in: ${credential.signInLink(origin)} (token in ${credential.file ?? 'memory'}${credential.source === 'created' ? ', made now' : ''})`,
@@ -383,6 +415,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hls.close();
     front.closeAll();
     server.closeAllConnections();
+    redirect?.closeAllConnections();
+    tlsKeeper?.close();
     void rtmp.close();
   };
   return {
@@ -398,6 +432,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     credential,
     rtmp,
     front,
+    tls: tlsKeeper,
+    redirectPort,
     cut,
     close() {
       // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
@@ -405,6 +441,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       closing ??= (async () => {
         ingest.stopAccepting();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        tlsKeeper?.close();
+        redirect?.close();
+        redirect?.closeAllConnections();
         rtmp.netServer.close();
         rtmp.internalNetServer.close();
         // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.

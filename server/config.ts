@@ -87,6 +87,14 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
+  // ---- TLS (issues 16, 18; server/tls/) ----
+  /** PEM certificate chain and private key files: set both to serve PORT over HTTPS (reloaded on SIGHUP or change). */
+  TLS_CERT: z.string().min(1).optional(),
+  TLS_KEY: z.string().min(1).optional(),
+  /** With TLS: a plain-HTTP port that answers 301 to the same path over https. */
+  HTTP_REDIRECT_PORT: portSchema.optional(),
+  /** With TLS: an RTMPS port (RTMP over TLS, same certificate) for OBS and ffmpeg. */
+  RTMPS_PORT: portSchema.optional(),
 });
 
 export type Config = {
@@ -136,6 +144,10 @@ export type Config = {
   ingestMediaTimeoutMs: number;
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
+  /** PEM files (absolute paths); null: plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
+  httpRedirectPort: number | null;
+  rtmpsPort: number | null;
   dev: boolean;
 };
 
@@ -172,6 +184,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       `invalid RTMP_RESERVED_PUBLISHER_CONNECTIONS=${c.RTMP_RESERVED_PUBLISHER_CONNECTIONS}: must be less than RTMP_MAX_CONNECTIONS=${c.RTMP_MAX_CONNECTIONS}`,
     );
+  }
+  if ((c.TLS_CERT === undefined) !== (c.TLS_KEY === undefined)) {
+    throw new ConfigError(`invalid ${c.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: not set; TLS_CERT and TLS_KEY go together (PEM files)`);
+  }
+  for (const [name, value] of [['HTTP_REDIRECT_PORT', c.HTTP_REDIRECT_PORT], ['RTMPS_PORT', c.RTMPS_PORT]] as const) {
+    if (value !== undefined && c.TLS_CERT === undefined) throw new ConfigError(`invalid ${name}=${value}: needs TLS_CERT and TLS_KEY`);
   }
   return {
     port: c.PORT,
@@ -217,6 +235,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    tls: c.TLS_CERT && c.TLS_KEY ? { certFile: path.resolve(c.TLS_CERT), keyFile: path.resolve(c.TLS_KEY) } : null,
+    httpRedirectPort: c.HTTP_REDIRECT_PORT ?? null,
+    rtmpsPort: c.RTMPS_PORT ?? null,
     dev: opts.dev ?? false,
   };
 }

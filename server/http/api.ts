@@ -31,7 +31,9 @@ const signInBody = z.object({ token: z.string().min(1).max(512) }).strict();
 export function baseUrls(req: IncomingMessage, publicUrl: string | undefined, rtmpPort: number | null) {
   let http: URL;
   try {
-    http = new URL(publicUrl ?? `http://${req.headers.host ?? 'localhost'}`);
+    // Served over TLS by us (TLS_CERT): the socket is a TLSSocket.
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    http = new URL(publicUrl ?? `${scheme}://${req.headers.host ?? 'localhost'}`);
   } catch {
     http = new URL('http://localhost');
   }
