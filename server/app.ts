@@ -26,6 +26,7 @@ import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
 import type { CertificateKeeper } from './tls/certificate';
 import { createRedirectServer } from './tls/redirect';
+import { secureContextAdvice } from './tls/secure-context';
 import { createWebServer, openCertificate } from './tls/web';
 
 /**
@@ -391,6 +392,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     logger.info({ certFile: tlsKeeper.files.certFile }, `TLS certificate: ${tlsKeeper.describe()} (reloaded on SIGHUP or when the files change)`);
     tlsKeeper.watch();
   }
+  const insecure = secureContextAdvice({ tls: !!tlsKeeper, host: config.host, publicUrl: config.publicUrl, port: httpPort });
+  if (insecure) logger.warn(insecure);
   if (redirectPort !== null) logger.info({ port: redirectPort }, `HTTP_REDIRECT_PORT ${redirectPort}: plain HTTP answers 301 to https`);
   if (credential.source !== 'env') {
     // The newcomer's one step: this link signs the browser in (the token rides in the fragment, never sent or logged
