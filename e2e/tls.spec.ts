@@ -16,6 +16,7 @@ import config, { E2E_PORT } from '../playwright.config';
 const NAME = 'golive.test';
 const TLS_PORT = Number(process.env.E2E_TLS_PORT || 3143);
 const TLS_RTMP_PORT = Number(process.env.E2E_TLS_RTMP_PORT || 19361);
+const TLS_RTMPS_PORT = Number(process.env.E2E_TLS_RTMPS_PORT || 19362);
 const TLS_ORIGIN = `https://${NAME}:${TLS_PORT}`;
 const TOKEN = 'e2e-tls-admin-token-7c2d9e41b0a3';
 const launch = config.use?.launchOptions ?? {};
@@ -70,6 +71,7 @@ test.beforeAll(async () => {
       ADMIN_TOKEN: TOKEN,
       TLS_CERT: certFile,
       TLS_KEY: keyFile,
+      RTMPS_PORT: String(TLS_RTMPS_PORT),
     },
   });
   const keep = (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-8000));
@@ -131,4 +133,10 @@ test('over HTTPS (TLS_CERT/TLS_KEY) on a real name, /broadcast is a secure conte
   expect(body.urls.watch).toBe(`${TLS_ORIGIN}/watch/${streamId}`);
   await page.getByTestId('stop').click();
   await expect(page.getByTestId('status')).toHaveText('ended', { timeout: 15_000 });
+  // RTMPS_PORT is on: the OBS panel gives the rtmps:// server next to the rtmp:// one.
+  await page.getByText('Use OBS or ffmpeg instead').click();
+  const panel = page.locator('details.obs');
+  await expect(panel.getByText(`rtmps://${NAME}:${TLS_RTMPS_PORT}/live`, { exact: true })).toBeVisible();
+  await expect(panel.getByText(`rtmp://${NAME}:${TLS_RTMP_PORT}/live`, { exact: true })).toBeVisible();
+  await expect(panel).toContainText('RTMPS');
 });

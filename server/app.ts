@@ -26,6 +26,7 @@ import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
 import type { CertificateKeeper } from './tls/certificate';
 import { createRedirectServer } from './tls/redirect';
+import { createRtmpsServer } from './tls/rtmps';
 import { secureContextAdvice } from './tls/secure-context';
 import { createWebServer, openCertificate } from './tls/web';
 
@@ -67,6 +68,8 @@ export interface RunningServer {
   tls: CertificateKeeper | null;
   /** HTTP_REDIRECT_PORT as bound (plain HTTP answering 301 to https), or null. */
   redirectPort: number | null;
+  /** RTMPS_PORT as bound (RTMP over TLS), or null. */
+  rtmpsPort: number | null;
   /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
   /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
@@ -182,6 +185,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }),
   );
   let rtmpPort: number | null = null;
+  let rtmpsPort: number | null = null;
+  const rtmps =
+    tlsKeeper && config.rtmpsPort !== null
+      ? createRtmpsServer({
+          keeper: tlsKeeper,
+          rtmp,
+          handshakeTimeoutMs: config.rtmpLimits.handshakeTimeoutMs,
+          maxConnections: config.rtmpMaxConnections,
+          maxConnectionsPerAddress: config.rtmpLimits.maxConnectionsPerAddress,
+          log: rtmpLog,
+        })
+      : null;
   /** Where our ingest ffmpeg publishes: a listener of its own on loopback, so no outside client counts as ours. */
   let internalRtmpPort: number | null = null;
   const internalRtmpHost = config.host === '::1' ? '::1' : '127.0.0.1';
@@ -219,6 +234,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registry,
     access,
     rtmpPort: () => rtmpPort,
+    rtmpsPort: () => rtmpsPort,
     publicUrl: config.publicUrl,
     extraViewers: (id: string) => hls.viewers(id),
     snapshotAvailable: (id: string) => snapshots.available(id),
@@ -376,16 +392,19 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
   try {
     internalRtmpPort = await listen(rtmp.internalNetServer, 0, internalRtmpHost, 'the internal RTMP port');
+    if (rtmps && config.rtmpsPort !== null) rtmpsPort = await listen(rtmps, config.rtmpsPort, config.host, 'RTMPS_PORT');
     httpPort = await listen(server, config.port, config.host, 'PORT');
     if (config.httpRedirectPort !== null) {
       redirectPort = await listen(redirect!, config.httpRedirectPort, config.host, 'HTTP_REDIRECT_PORT');
     }
   } catch (err) {
     server.close();
+    rtmps?.close();
     await rtmp.close();
     throw err;
   }
   logger.info({ port: rtmpPort, internalPort: internalRtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
+  if (rtmpsPort !== null) logger.info({ port: rtmpsPort }, `RTMPS listening on rtmps://${config.host}:${rtmpsPort}/live`);
   const scheme = tlsKeeper ? 'https' : 'http';
   logger.info({ port: httpPort, host: config.host, dev: config.dev, tls: !!tlsKeeper }, `HTTP listening on ${scheme}://${config.host}:${httpPort}`);
   if (tlsKeeper) {
@@ -420,6 +439,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     server.closeAllConnections();
     redirect?.closeAllConnections();
     tlsKeeper?.close();
+    rtmps?.close();
     void rtmp.close();
   };
   return {
@@ -437,6 +457,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     front,
     tls: tlsKeeper,
     redirectPort,
+    rtmpsPort,
     cut,
     close() {
       // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
@@ -449,6 +470,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         redirect?.closeAllConnections();
         rtmp.netServer.close();
         rtmp.internalNetServer.close();
+        rtmps?.close();
         // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.
         const ingestDone = ingest.close();
         const snapshotsDone = snapshots.close();
