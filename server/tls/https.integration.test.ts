@@ -16,6 +16,7 @@ import { startServerProcess } from '../hostile/server-process';
 import { makeServerCert, makeTestCa, type TestCa, type TestCert } from '../testing/certs';
 import { operatorHeaders, publishTestStream, startTestServer, waitFor, type TestServer } from '../testing/harness';
 import { httpsRequest } from '../testing/https-client';
+import { RawHttp } from '../testing/raw-http';
 
 let dir: string;
 let ca: TestCa;
@@ -47,14 +48,11 @@ async function liveDir(name: string, c: TestCert): Promise<{ where: string; env:
   return { where, env: { TLS_CERT: `${where}/cert.pem`, TLS_KEY: `${where}/key.pem` } };
 }
 
-/** A raw TCP connection; resolves when the server closes it, with what it sent. */
-function rawConnection(port: number, send?: Buffer | string): { closed: Promise<Buffer>; socket: net.Socket } {
-  const socket = net.connect(port, '127.0.0.1');
-  const got: Buffer[] = [];
-  socket.on('data', (d: Buffer) => got.push(d));
-  socket.on('error', () => undefined);
-  if (send !== undefined) socket.write(send);
-  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve(Buffer.concat(got)))) };
+/** Raw bytes to a port (RawHttp); resolves with everything the server sent once it closes the connection. */
+function rawConnection(port: number, send?: Buffer | string): { closed: Promise<string>; socket: net.Socket } {
+  const r = new RawHttp(port);
+  if (send !== undefined) r.socket.write(send);
+  return { socket: r.socket, closed: r.until('closed', (x) => x.closed, 30_000).then(() => r.data) };
 }
 
 describe('HTTPS on PORT', () => {
@@ -109,7 +107,7 @@ describe('HTTPS on PORT', () => {
     const badRecord = rawConnection(server.httpPort, Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0x00]));
     for (const c of [plain, garbage, badRecord]) {
       const got = await c.closed;
-      assert.ok(!got.toString('latin1').includes('HTTP/1.1 200'), 'no plain HTTP answer');
+      assert.ok(!got.includes('HTTP/1.1 200'), 'no plain HTTP answer');
     }
     assert.equal((await httpsRequest(`${base}/healthz`, { ca: ca.ca })).status, 200);
   });
@@ -215,7 +213,7 @@ describe('HTTP_REDIRECT_PORT', () => {
 
   async function ask(head: string): Promise<string> {
     const c = rawConnection(server.redirectPort!, head);
-    return (await c.closed).toString('latin1');
+    return c.closed;
   }
 
   test('301 to the same path over https on PORT', async () => {
@@ -252,7 +250,7 @@ describe('HTTP_REDIRECT_PORT', () => {
 
   test('a client that never finishes its request head is closed', async () => {
     const c = rawConnection(server.redirectPort!, 'GET / HTTP/1.1\r\nHost: slow');
-    const got = (await c.closed).toString('latin1');
+    const got = await c.closed;
     assert.ok(!got.includes('301'), got);
   });
 });

@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { makeServerCert, makeTestCa, type TestCa } from '../testing/certs';
 import { operatorHeaders, probe, publishTestStream, startTestServer, waitFor, type TestServer } from '../testing/harness';
 import { httpsRequest } from '../testing/https-client';
+import { RawHttp } from '../testing/raw-http';
 
 let dir: string;
 let ca: TestCa;
@@ -29,13 +30,11 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Raw bytes to a port (RawHttp's socket); resolves with what the server sent once it closes the connection. */
 function raw(port: number, send?: Buffer): { socket: net.Socket; closed: Promise<Buffer> } {
-  const socket = net.connect(port, '127.0.0.1');
-  const got: Buffer[] = [];
-  socket.on('data', (d: Buffer) => got.push(d));
-  socket.on('error', () => undefined);
-  if (send) socket.write(send);
-  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve(Buffer.concat(got)))) };
+  const r = new RawHttp(port);
+  if (send) r.socket.write(send);
+  return { socket: r.socket, closed: r.until('closed', (x) => x.closed, 30_000).then(() => Buffer.from(r.data, 'latin1')) };
 }
 
 test('ffmpeg publishes over rtmps://, ffprobe plays over rtmps:// and rtmp://; the API shows the rtmps URLs', async () => {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { connectIngest, openIngest } from '../testing/ingest-client';
 import { makeServerCert, makeTestCa, type TestCa } from '../testing/certs';
 import { operatorHeaders, run, startTestServer, waitFor, type TestServer } from '../testing/harness';
 import { httpsRequest } from '../testing/https-client';
@@ -30,25 +31,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function open(origin: string): Promise<{ ws: WebSocket; messages: Array<Record<string, unknown>> } | { refused: string }> {
-  const ws = new WebSocket(`wss://127.0.0.1:${server.httpPort}/ingest`, { ca: ca.ca, headers: { Origin: origin } });
-  const messages: Array<Record<string, unknown>> = [];
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const msg = JSON.parse(data.toString()) as Record<string, unknown>;
-    messages.push(msg);
-    if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', serverTime: msg.serverTime, clientTime: Date.now() }));
-  });
-  return new Promise((resolve) => {
-    ws.once('open', () => resolve({ ws, messages }));
-    ws.once('unexpected-response', (_req, res) => resolve({ refused: String(res.statusCode) }));
-    ws.once('error', (err) => resolve({ refused: err.message }));
-  });
-}
-
 test('WSS /ingest from this server\'s own https origin goes live; a foreign origin is refused', async () => {
-  const foreign = await open('https://evil.example');
-  assert.ok('refused' in foreign && foreign.refused === '403', JSON.stringify(foreign));
+  const foreign = connectIngest(base, { ca: ca.ca, origin: 'https://evil.example' });
+  assert.equal(await foreign.opened, false, 'a foreign Origin is refused');
 
   const file = path.join(dir, 'rec.mkv');
   const p = run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=20', '-t', '6', '-map', '0:a', '-map', '1:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-g', '20', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '64k', '-f', 'matroska', '-y', file], { timeoutMs: 120000 });
@@ -56,8 +41,7 @@ test('WSS /ingest from this server\'s own https origin goes live; a foreign orig
   const media = await readFile(file);
 
   const created = JSON.parse((await httpsRequest(`${base}/api/streams`, { ca: ca.ca, method: 'POST', headers: operatorHeaders(), body: '{}' })).body) as { id: string; key: string };
-  const c = await open(base);
-  assert.ok('ws' in c, JSON.stringify(c));
+  const c = await openIngest(base, { ca: ca.ca, origin: base });
   c.ws.send(JSON.stringify({ type: 'start', v: 1, streamId: created.id, key: created.key, mimeType: 'video/webm;codecs=h264,opus', captureStart: Date.now() }));
   await waitFor('started', () => c.messages.find((m) => m.type === 'started'), 15000);
   const pieces = 24;
