@@ -4,6 +4,8 @@
  * on the TLS port, stalled handshakes, more connections than the per-address cap) are closed and bounded.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,11 +20,13 @@ import { RawHttp } from '../testing/raw-http';
 let dir: string;
 let ca: TestCa;
 let server: TestServer;
+let certFiles: { certFile: string; keyFile: string };
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'golive-rtmps-'));
   ca = await makeTestCa(dir);
   const cert = await makeServerCert(ca, 'server');
+  certFiles = cert;
   server = await startTestServer({ TLS_CERT: cert.certFile, TLS_KEY: cert.keyFile, RTMPS_PORT: '0', RTMP_HANDSHAKE_TIMEOUT_SECONDS: '1', RTMP_MAX_CONNECTIONS_PER_ADDRESS: '6' });
 });
 after(async () => {
@@ -98,4 +102,23 @@ test('hostile: plain RTMP and garbage on the RTMPS port are closed; stalled hand
   await new Promise<void>((resolve) => quiet.once('secureConnect', () => resolve()));
   await new Promise<void>((resolve) => quiet.once('close', () => resolve()));
   assert.equal(server.rtmp.connectionCount, 0);
+});
+
+test('a reloaded certificate reaches the RTMPS listener too', async () => {
+  const peer = () =>
+    new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ port: server.rtmpsPort!, host: '127.0.0.1', ca: ca.ca }, () => {
+        resolve(s.getPeerCertificate().fingerprint256);
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+  const before = await peer();
+  const next = await makeServerCert(ca, 'renewed');
+  copyFileSync(next.certFile, certFiles.certFile);
+  copyFileSync(next.keyFile, certFiles.keyFile);
+  assert.equal(server.tls!.reload('test'), true);
+  const after = await peer();
+  assert.notEqual(after, before);
+  assert.equal(after, new X509Certificate(next.cert).fingerprint256);
 });
