@@ -1,4 +1,5 @@
-// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC, nginx and a Chromium.
+// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC, a Chromium, openssl,
+// nginx and systemd-analyze.
 // As root on Debian it installs what is missing with apt; otherwise it says how, and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -42,8 +43,11 @@ export async function missingSystemDeps() {
   // VLC as an RTMP player (server/relay/vlc.integration.test.ts): cvlc and its base plugins, not the Qt GUI.
   if (!onPath('cvlc')) missing.push('vlc-bin', 'vlc-plugin-base');
   if (!(await findChromium())) missing.push('chromium');
-  // Debian's nginx, as the LL-HLS cache in front of the origin (server/hls/nginx-cache.integration.test.ts).
-  if (!onPath('nginx')) missing.push('nginx');
+  // TLS tests (server/tls/): test certificates, the shipped nginx proxy config, the systemd unit; nginx is also the
+  // LL-HLS cache in front of the origin (server/hls/nginx-cache.integration.test.ts).
+  if (!onPath('openssl')) missing.push('openssl');
+  if (!onPath('nginx') && !existsSync('/usr/sbin/nginx')) missing.push('nginx');
+  if (!onPath('systemd-analyze')) missing.push('systemd');
   return missing;
 }
 

@@ -28,6 +28,11 @@ import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
 import { RecordingService } from './record/service';
+import type { CertificateKeeper } from './tls/certificate';
+import { createRedirectServer } from './tls/redirect';
+import { createRtmpsServer } from './tls/rtmps';
+import { secureContextAdvice } from './tls/secure-context';
+import { createWebServer, openCertificate } from './tls/web';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -67,6 +72,12 @@ export interface RunningServer {
   front: HttpFront;
   /** Recording and replay (server/record/). */
   recording: RecordingService;
+  /** TLS_CERT/TLS_KEY: the certificate of the HTTPS (and RTMPS) listeners; `reload()` on SIGHUP. Null: plain HTTP. */
+  tls: CertificateKeeper | null;
+  /** HTTP_REDIRECT_PORT as bound (plain HTTP answering 301 to https), or null. */
+  redirectPort: number | null;
+  /** RTMPS_PORT as bound (RTMP over TLS), or null. */
+  rtmpsPort: number | null;
   /** Graceful drain: stop accepting, end every stream through the hub, answer held requests, then close. */
   close(): Promise<void>;
   /** Drop everything now and SIGKILL every child (after the drain ran out of time, or on a crash). */
@@ -101,6 +112,8 @@ async function createNext(config: Config, upgrades: EventEmitter): Promise<{ han
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const startedAt = Date.now();
+  // A missing or bad certificate stops the start before anything is opened (one line naming the file).
+  const tlsKeeper = config.tls ? openCertificate(config.tls, logger.child({ component: 'tls' })) : null;
 
   const ffmpeg = await locateFfmpeg(config.ffmpegPath);
   if (ffmpeg.found) {
@@ -131,6 +144,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     broadcastAuth: config.broadcastAuth,
     publicUrl: config.publicUrl,
     createsPerMinute: config.createRatePerMinute,
+    tls: tlsKeeper !== null,
   });
   if (config.broadcastAuth === 'open') {
     logger.warn(`BROADCAST_AUTH=open: anyone who reaches this server may create streams (${config.createRatePerMinute} a minute per address)`);
@@ -204,6 +218,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registry.db.close();
     throw new StartupError(`RECORDINGS_DIR ${config.recordingsDir}: ${(err as Error).message}`);
   }
+  let rtmpsPort: number | null = null;
+  const rtmps =
+    tlsKeeper && config.rtmpsPort !== null
+      ? createRtmpsServer({
+          keeper: tlsKeeper,
+          rtmp,
+          handshakeTimeoutMs: config.rtmpLimits.handshakeTimeoutMs,
+          maxConnections: config.rtmpMaxConnections,
+          maxConnectionsPerAddress: config.rtmpLimits.maxConnectionsPerAddress,
+          log: rtmpLog,
+        })
+      : null;
   /** Where our ingest ffmpeg publishes: a listener of its own on loopback, so no outside client counts as ours. */
   let internalRtmpPort: number | null = null;
   const internalRtmpHost = config.host === '::1' ? '::1' : '127.0.0.1';
@@ -267,6 +293,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     registry,
     access,
     rtmpPort: () => rtmpPort,
+    rtmpsPort: () => rtmpsPort,
     publicUrl: config.publicUrl,
     extraViewers: (id: string) => hls.viewers(id),
     snapshotAvailable: (id: string) => snapshots.available(id),
@@ -275,10 +302,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   // A request head must arrive within HTTP_HEAD_TIMEOUT_SECONDS (checked every second), a whole request within 30 s
   // (or that, if longer); the front door applies the same head timeout to the connections it still holds.
-  const server = http.createServer({
-    headersTimeout: config.httpHeadTimeoutMs,
-    requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
-    connectionsCheckingInterval: 1000,
+  const { server, connectionEvent } = createWebServer({
+    options: {
+      headersTimeout: config.httpHeadTimeoutMs,
+      requestTimeout: Math.max(30_000, config.httpHeadTimeoutMs),
+      connectionsCheckingInterval: 1000,
+    },
+    keeper: tlsKeeper,
+    headTimeoutMs: config.httpHeadTimeoutMs,
+    maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
+    log: logger.child({ component: 'tls' }),
   });
   server.maxConnections = config.httpMaxConnections;
   let httpPort = config.port;
@@ -296,6 +329,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     headTimeoutMs: config.httpHeadTimeoutMs,
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
+    connectionEvent,
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -414,21 +448,41 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
   });
 
+  const redirect =
+    config.httpRedirectPort !== null
+      ? createRedirectServer({ httpsPort: () => httpPort, publicUrl: config.publicUrl, headTimeoutMs: config.httpHeadTimeoutMs, maxConnections: config.httpMaxConnections })
+      : null;
+  let redirectPort: number | null = null;
   rtmpPort = await listen(rtmp.netServer, config.rtmpPort, config.host, 'RTMP_PORT');
   try {
     internalRtmpPort = await listen(rtmp.internalNetServer, 0, internalRtmpHost, 'the internal RTMP port');
+    if (rtmps && config.rtmpsPort !== null) rtmpsPort = await listen(rtmps, config.rtmpsPort, config.host, 'RTMPS_PORT');
     httpPort = await listen(server, config.port, config.host, 'PORT');
+    if (config.httpRedirectPort !== null) {
+      redirectPort = await listen(redirect!, config.httpRedirectPort, config.host, 'HTTP_REDIRECT_PORT');
+    }
   } catch (err) {
+    server.close();
+    rtmps?.close();
     await rtmp.close();
     throw err;
   }
   logger.info({ port: rtmpPort, internalPort: internalRtmpPort }, `RTMP listening on rtmp://${config.host}:${rtmpPort}/live`);
-  logger.info({ port: httpPort, host: config.host, dev: config.dev }, `HTTP listening on http://${config.host}:${httpPort}`);
+  if (rtmpsPort !== null) logger.info({ port: rtmpsPort }, `RTMPS listening on rtmps://${config.host}:${rtmpsPort}/live`);
+  const scheme = tlsKeeper ? 'https' : 'http';
+  logger.info({ port: httpPort, host: config.host, dev: config.dev, tls: !!tlsKeeper }, `HTTP listening on ${scheme}://${config.host}:${httpPort}`);
+  if (tlsKeeper) {
+    logger.info({ certFile: tlsKeeper.files.certFile }, `TLS certificate: ${tlsKeeper.describe()} (reloaded on SIGHUP or when the files change)`);
+    tlsKeeper.watch();
+  }
+  const insecure = secureContextAdvice({ tls: !!tlsKeeper, host: config.host, publicUrl: config.publicUrl, port: httpPort });
+  if (insecure) logger.warn(insecure);
+  if (redirectPort !== null) logger.info({ port: redirectPort }, `HTTP_REDIRECT_PORT ${redirectPort}: plain HTTP answers 301 to https`);
   if (credential.source !== 'env') {
     // The newcomer's one step: this link signs the browser in (the token rides in the fragment, never sent or logged
     // by a browser). Not printed when ADMIN_TOKEN is set: that operator knows it.
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    const origin = config.publicUrl ?? `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${httpPort}`;
+    const origin = config.publicUrl ?? `${scheme}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${httpPort}`;
     logger.info(
       { tokenFile: credential.file },
       `operator sign-in: ${credential.signInLink(origin)} (token in ${credential.file ?? 'memory'}${credential.source === 'created' ? ', made now' : ''})`,
@@ -449,6 +503,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hls.close();
     front.closeAll();
     server.closeAllConnections();
+    redirect?.closeAllConnections();
+    tlsKeeper?.close();
+    rtmps?.close();
     void rtmp.close();
   };
   return {
@@ -465,6 +522,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     rtmp,
     front,
     recording,
+    tls: tlsKeeper,
+    redirectPort,
+    rtmpsPort,
     cut,
     close() {
       // The drain (SIGTERM/SIGINT; tests): stop accepting at once, tell the pages, end every stream through the hub
@@ -472,8 +532,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       closing ??= (async () => {
         ingest.stopAccepting();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        tlsKeeper?.close();
+        redirect?.close();
+        redirect?.closeAllConnections();
         rtmp.netServer.close();
         rtmp.internalNetServer.close();
+        rtmps?.close();
         // Pages get 1012 "server restarting" (they come back with backoff); their ffmpegs are stopped.
         const ingestDone = ingest.close();
         const snapshotsDone = snapshots.close();

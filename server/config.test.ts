@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import net from 'node:net';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from './config';
@@ -101,4 +102,23 @@ test('ingest, drain and health limits: defaults and validation', () => {
   for (const [name, value] of [['INGEST_MAX_SESSIONS', '0'], ['INGEST_MAX_SOCKETS_PER_ADDRESS', '1.5'], ['INGEST_MAX_PENDING_SOCKETS', 'x'], ['INGEST_MEDIA_TIMEOUT_SECONDS', '0'], ['SHUTDOWN_TIMEOUT_SECONDS', '-1'], ['HEALTH_MAX_EVENT_LOOP_DELAY_MS', '0']]) {
     assert.throws(() => loadConfig({ [name]: value }), (err: Error) => err instanceof ConfigError && err.message.startsWith(`invalid ${name}=`), name);
   }
+});
+
+test('TLS settings: off by default; TLS_CERT and TLS_KEY go together; the redirect and RTMPS ports need them', () => {
+  const d = loadConfig({});
+  assert.equal(d.tls, null);
+  assert.equal(d.httpRedirectPort, null);
+  assert.equal(d.rtmpsPort, null);
+  const c = loadConfig({ TLS_CERT: 'c.pem', TLS_KEY: '/k.pem', HTTP_REDIRECT_PORT: '80', RTMPS_PORT: '1936' });
+  assert.deepEqual(c.tls, { certFile: path.resolve('c.pem'), keyFile: '/k.pem' });
+  assert.equal(c.httpRedirectPort, 80);
+  assert.equal(c.rtmpsPort, 1936);
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ TLS_CERT: 'c.pem' }, /^invalid TLS_KEY: not set; TLS_CERT and TLS_KEY go together/],
+    [{ TLS_KEY: 'k.pem' }, /^invalid TLS_CERT: not set; TLS_CERT and TLS_KEY go together/],
+    [{ HTTP_REDIRECT_PORT: '80' }, /^invalid HTTP_REDIRECT_PORT=80: needs TLS_CERT and TLS_KEY/],
+    [{ RTMPS_PORT: '1936' }, /^invalid RTMPS_PORT=1936: needs TLS_CERT and TLS_KEY/],
+    [{ TLS_CERT: 'c', TLS_KEY: 'k', RTMPS_PORT: '70000' }, /^invalid RTMPS_PORT=/],
+  ];
+  for (const [env, re] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && re.test(e.message));
 });

@@ -123,6 +123,14 @@ const schema = z.object({
   RECORD_MAX_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   /** A recording stops (failed) when its filesystem has less than this free; 0: only a full disk stops it. */
   RECORD_MIN_FREE_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+  // ---- TLS (issues 16, 18; server/tls/) ----
+  /** PEM certificate chain and private key files: set both to serve PORT over HTTPS (reloaded on SIGHUP or change). */
+  TLS_CERT: z.string().min(1).optional(),
+  TLS_KEY: z.string().min(1).optional(),
+  /** With TLS: a plain-HTTP port that answers 301 to the same path over https. */
+  HTTP_REDIRECT_PORT: portSchema.optional(),
+  /** With TLS: an RTMPS port (RTMP over TLS, same certificate) for OBS and ffmpeg. */
+  RTMPS_PORT: portSchema.optional(),
 });
 
 export type Config = {
@@ -182,6 +190,10 @@ export type Config = {
   /** 0: no limit. */
   recordMaxBytes: number;
   recordMinFreeBytes: number;
+  /** PEM files (absolute paths); null: plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
+  httpRedirectPort: number | null;
+  rtmpsPort: number | null;
   dev: boolean;
 };
 
@@ -218,6 +230,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       `invalid RTMP_RESERVED_PUBLISHER_CONNECTIONS=${c.RTMP_RESERVED_PUBLISHER_CONNECTIONS}: must be less than RTMP_MAX_CONNECTIONS=${c.RTMP_MAX_CONNECTIONS}`,
     );
+  }
+  if ((c.TLS_CERT === undefined) !== (c.TLS_KEY === undefined)) {
+    throw new ConfigError(`invalid ${c.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY'}: not set; TLS_CERT and TLS_KEY go together (PEM files)`);
+  }
+  for (const [name, value] of [['HTTP_REDIRECT_PORT', c.HTTP_REDIRECT_PORT], ['RTMPS_PORT', c.RTMPS_PORT]] as const) {
+    if (value !== undefined && c.TLS_CERT === undefined) throw new ConfigError(`invalid ${name}=${value}: needs TLS_CERT and TLS_KEY`);
   }
   return {
     port: c.PORT,
@@ -276,6 +294,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recordRetentionMs: c.RECORD_RETENTION_DAYS * 86_400_000,
     recordMaxBytes: c.RECORD_MAX_BYTES,
     recordMinFreeBytes: c.RECORD_MIN_FREE_BYTES,
+    tls: c.TLS_CERT && c.TLS_KEY ? { certFile: path.resolve(c.TLS_CERT), keyFile: path.resolve(c.TLS_KEY) } : null,
+    httpRedirectPort: c.HTTP_REDIRECT_PORT ?? null,
+    rtmpsPort: c.RTMPS_PORT ?? null,
     dev: opts.dev ?? false,
   };
 }

@@ -69,6 +69,11 @@ async function main(): Promise<void> {
   // A signal while the server is still starting: nothing to drain yet, exit at once.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: read TLS_CERT/TLS_KEY again (a renewal); a bad pair keeps the old one (logged). Never ends the process.
+  process.on('SIGHUP', () => {
+    if (running?.tls) running.tls.reload('SIGHUP');
+    else logger.info('SIGHUP: no TLS certificate to reload (TLS_CERT/TLS_KEY not set)');
+  });
   // Started by scripts/start.mjs (`npm start`) with an IPC channel: if that launcher dies, drain as on SIGTERM.
   if (process.connected) process.on('disconnect', () => stop('launcher gone'));
 

@@ -3,6 +3,7 @@
 import { OperatorBar, SessionPending, SignInPanel } from '../components/SignIn';
 import { useSession } from '../lib/useSession';
 import { Broadcaster } from './Broadcaster';
+import { SecureContextNotice } from './SecureContextNotice';
 import { forgetStream } from './streamStore';
 
 /**
@@ -11,6 +12,16 @@ import { forgetStream } from './streamStore';
  * this browser kept: the key is a credential too.
  */
 export function BroadcastGate() {
+  return (
+    <>
+      {/* Before anything else: on a plain-HTTP address no camera will open, signed in or not. */}
+      <SecureContextNotice />
+      <Gate />
+    </>
+  );
+}
+
+function Gate() {
   const { session, error, refresh, signOut } = useSession();
 
   if (!session) return <SessionPending error={error} onRetry={refresh} />;

@@ -83,13 +83,8 @@ export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }
   if (support && !support.recorder) {
     errors.push('This browser cannot record video (it has no MediaRecorder). Use a recent Chrome, Edge, Firefox or Safari, or broadcast with OBS (below).');
   }
-  if (support && !support.devices) {
-    errors.push(
-      support.secure
-        ? 'This browser gives the page no access to cameras and microphones.'
-        : 'Cameras and microphones need a secure page: open this site over HTTPS (or on localhost).',
-    );
-  }
+  // Not a secure page: SecureContextNotice (BroadcastGate) explains it.
+  if (support && !support.devices && support.secure) errors.push('This browser gives the page no access to cameras and microphones.');
   if (ingestInfo && !ingestInfo.available) {
     errors.push(`Browser broadcasting is unavailable on this server: ${ingestInfo.reason ?? 'no reason given'}`);
   }

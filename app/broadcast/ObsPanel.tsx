@@ -2,13 +2,15 @@
 
 import { useCallback, useState, type SyntheticEvent } from 'react';
 import { CopyField } from '../components/CopyField';
-import { fetchObsServer, SignedOutError } from './streamStore';
+import { fetchObsServers, SignedOutError } from './streamStore';
 import type { StreamIdentity } from './useStreamIdentity';
 
 export interface ObsSettings {
   open: boolean;
   busy: boolean;
   error: string | null;
+  /** `rtmps://HOST:PORT/live` when the server has RTMPS_PORT, else null. */
+  tlsServer: string | null;
   onToggle(e: SyntheticEvent<HTMLDetailsElement>): void;
   /** Load again when open (after "new stream"). */
   reload(): void;
@@ -22,6 +24,7 @@ export function useObsSettings(identity: StreamIdentity, onSignedOut: () => void
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [tlsServer, setTlsServer] = useState<string | null>(null);
   const { ensureStream, forget, update } = identity;
 
   const load = useCallback(async () => {
@@ -29,15 +32,16 @@ export function useObsSettings(identity: StreamIdentity, onSignedOut: () => void
     setBusy(true);
     try {
       let s = await ensureStream();
-      if (!s.obsServer) {
-        const server = await fetchObsServer(s.id);
-        if (server === null) {
-          forget(); // the server does not know it (any more)
-          s = await ensureStream();
-        } else {
-          update({ ...s, obsServer: server });
-        }
+      // Looked up at every opening: the RTMPS address is not kept (the server may have it on or off).
+      let servers = await fetchObsServers(s.id);
+      if (servers === null) {
+        forget(); // the server does not know it (any more)
+        s = await ensureStream();
+        servers = await fetchObsServers(s.id);
+      } else if (!s.obsServer) {
+        update({ ...s, obsServer: servers.rtmp });
       }
+      setTlsServer(servers?.rtmps ?? null);
     } catch (err) {
       setError((err as Error).message);
       if (err instanceof SignedOutError) onSignedOut();
@@ -56,7 +60,7 @@ export function useObsSettings(identity: StreamIdentity, onSignedOut: () => void
     if (open) void load();
   };
 
-  return { open, busy, error, onToggle, reload };
+  return { open, busy, error, tlsServer, onToggle, reload };
 }
 
 /** "Use OBS or ffmpeg instead": server, stream key and an ffmpeg command line for the page's stream. */
@@ -80,6 +84,7 @@ export function ObsPanel({ obs, identity }: { obs: ObsSettings; identity: Stream
         {stored && obsServer && (
           <>
             <CopyField label="Server" value={obsServer} />
+            {obs.tlsServer && <CopyField label="Or the encrypted server (RTMPS)" value={obs.tlsServer} />}
             <CopyField label="Stream key" value={stored.key} />
             <CopyField label="Or push a file with ffmpeg" value={`ffmpeg -re -i file.mp4 -c copy -f flv ${obsServer}/${stored.key}`} />
             <p className="muted small">

@@ -72,15 +72,17 @@ export async function createStream(title: string): Promise<StoredStream> {
  * The RTMP server URL of a stored stream that lacks it (stored by hand or by an older page): derived from
  * GET /api/streams/<id>. Null when the server does not know the stream.
  */
-export async function fetchObsServer(id: string): Promise<string | null> {
+/** The RTMP server URL and, when the server has RTMPS_PORT, the RTMPS one, from GET /api/streams/<id>. */
+export async function fetchObsServers(id: string): Promise<{ rtmp: string; rtmps: string | null } | null> {
   const res = await fetch(`/api/streams/${encodeURIComponent(id)}`, { cache: 'no-store' });
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`Could not look up stream ${id}: ${await errorText(res)}`);
-  const body = (await res.json()) as { urls?: { rtmpPlay?: string } };
-  const play = body.urls?.rtmpPlay ?? '';
+  const body = (await res.json()) as { urls?: { rtmpPlay?: string; rtmpsPlay?: string } };
   const suffix = `/${id}`;
+  const play = body.urls?.rtmpPlay ?? '';
   if (!play.endsWith(suffix)) throw new Error(`Could not look up stream ${id}: no RTMP address`);
-  return play.slice(0, -suffix.length);
+  const tls = body.urls?.rtmpsPlay ?? '';
+  return { rtmp: play.slice(0, -suffix.length), rtmps: tls.endsWith(suffix) ? tls.slice(0, -suffix.length) : null };
 }
 
 export interface IngestInfo {

@@ -20,6 +20,8 @@ export interface AccessOptions {
   /** Stream creations per minute per address for non-operators (BROADCAST_AUTH=open). */
   createsPerMinute: number;
   failures?: FailureLimiter;
+  /** This server serves HTTPS itself (TLS_CERT): cookies are Secure. */
+  tls?: boolean;
 }
 
 /** Does this request's Origin (if any) name this server? Browsers send Origin on every write and WebSocket. */
@@ -46,7 +48,7 @@ export class Access {
   constructor(private readonly opts: AccessOptions) {
     this.failures = opts.failures ?? new FailureLimiter();
     this.creates = new RateLimiter(Math.max(1, opts.createsPerMinute), opts.createsPerMinute);
-    this.secureCookies = !!opts.publicUrl?.startsWith('https:');
+    this.secureCookies = !!opts.publicUrl?.startsWith('https:') || !!opts.tls;
   }
 
   get broadcastAuth(): BroadcastAuth {

@@ -10,6 +10,8 @@ export interface ApiDeps {
   registry: StreamRegistry;
   access: Access;
   rtmpPort: () => number | null;
+  /** RTMPS_PORT as bound, or null when RTMPS is off. */
+  rtmpsPort?: () => number | null;
   publicUrl: string | undefined;
   /** Extra viewers not seen by the hub as subscribers (HLS sessions), by stream id. */
   extraViewers?: (id: string) => number;
@@ -28,31 +30,43 @@ const patchBody = z
 const signInBody = z.object({ token: z.string().min(1).max(512) }).strict();
 
 /** Where users reach this server: PUBLIC_URL, else the request's Host. */
-export function baseUrls(req: IncomingMessage, publicUrl: string | undefined, rtmpPort: number | null) {
+export function baseUrls(req: IncomingMessage, publicUrl: string | undefined, rtmpPort: number | null, rtmpsPort: number | null = null) {
   let http: URL;
   try {
-    http = new URL(publicUrl ?? `http://${req.headers.host ?? 'localhost'}`);
+    // Served over TLS by us (TLS_CERT): the socket is a TLSSocket.
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    http = new URL(publicUrl ?? `${scheme}://${req.headers.host ?? 'localhost'}`);
   } catch {
     http = new URL('http://localhost');
   }
   const origin = http.origin;
-  const rtmp = `rtmp://${http.hostname.includes(':') ? `[${http.hostname}]` : http.hostname}:${rtmpPort ?? 1935}/live`;
-  return { origin, rtmp };
+  const host = http.hostname.includes(':') ? `[${http.hostname}]` : http.hostname;
+  const rtmp = `rtmp://${host}:${rtmpPort ?? 1935}/live`;
+  const rtmps = rtmpsPort === null ? null : `rtmps://${host}:${rtmpsPort}/live`;
+  return { origin, rtmp, rtmps };
 }
 
 function streamUrls(req: IncomingMessage, deps: ApiDeps, id: string) {
-  const { origin, rtmp } = baseUrls(req, deps.publicUrl, deps.rtmpPort());
+  const { origin, rtmp, rtmps } = baseUrls(req, deps.publicUrl, deps.rtmpPort(), deps.rtmpsPort?.() ?? null);
   return {
     watch: `${origin}/watch/${id}`,
     hls: `${origin}/hls/${id}/index.m3u8`,
     rtmpPlay: `${rtmp}/${id}`,
+    ...(rtmps ? { rtmpsPlay: `${rtmps}/${id}` } : {}),
   };
 }
 
 /** The URLs that carry a key: shown once, when the key is made. */
 function keyUrls(req: IncomingMessage, deps: ApiDeps, key: string) {
-  const { origin, rtmp } = baseUrls(req, deps.publicUrl, deps.rtmpPort());
-  return { rtmpPublish: `${rtmp}/${key}`, obsServer: rtmp, obsStreamKey: key, broadcast: `${origin}/broadcast` };
+  const { origin, rtmp, rtmps } = baseUrls(req, deps.publicUrl, deps.rtmpPort(), deps.rtmpsPort?.() ?? null);
+  return {
+    rtmpPublish: `${rtmp}/${key}`,
+    obsServer: rtmp,
+    obsStreamKey: key,
+    broadcast: `${origin}/broadcast`,
+    // RTMPS_PORT: the same over TLS.
+    ...(rtmps ? { rtmpsPublish: `${rtmps}/${key}`, obsServerTls: rtmps } : {}),
+  };
 }
 
 export function publicStream(req: IncomingMessage, deps: ApiDeps, id: string, stats: StreamStats | null) {

@@ -57,6 +57,11 @@ export interface FrontOptions {
    */
   maxConnectionsPerAddress?: number;
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * The server's event that hands over a connection to read HTTP from: 'connection' for `http`, 'secureConnection'
+   * for `https` (the TLS socket, after the handshake; server/tls/guard.ts caps the TCP connections before it).
+   */
+  connectionEvent?: 'connection' | 'secureConnection';
 }
 
 /** Longest request head (request line and headers) read here: Node's default `maxHeaderSize` is 16 KiB. */
@@ -89,10 +94,11 @@ export class HttpFront {
     this.headTimeoutMs = options.headTimeoutMs ?? 10_000;
     this.maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? Infinity;
     const http = options.http;
-    this.nodeListeners = http.listeners('connection') as Array<(socket: net.Socket) => void>;
+    const event = options.connectionEvent ?? 'connection';
+    this.nodeListeners = http.listeners(event) as Array<(socket: net.Socket) => void>;
     if (this.nodeListeners.length === 0) throw new Error('the HTTP server has no connection handler to hand connections to');
-    http.removeAllListeners('connection');
-    http.on('connection', (socket: net.Socket) => this.accept(socket));
+    http.removeAllListeners(event);
+    http.on(event, (socket: net.Socket) => this.accept(socket));
   }
 
   private accept(socket: net.Socket): void {

@@ -382,6 +382,14 @@ export class RtmpServer {
     return this.internalServer;
   }
 
+  /**
+   * An outside connection another listener accepted: RTMPS hands over the TLS socket after its handshake. It is
+   * handled (admitted, limited, timed) as one accepted on `netServer`.
+   */
+  acceptConnection(socket: net.Socket): void {
+    this.accept(socket, false);
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => {
       for (const s of this.sockets.keys()) s.destroy();

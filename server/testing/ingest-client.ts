@@ -15,11 +15,15 @@ export interface IngestClient {
 export interface IngestClientOptions {
   /** Added to the clock the client reports in its pongs (a browser whose clock is off). */
   clockSkewMs?: number;
+  /** wss://: trust this CA (a test CA). */
+  ca?: Buffer;
+  /** The Origin header a page would send (none: a non-browser client). */
+  origin?: string;
 }
 
 /** Connects to `<httpBase>/ingest` (http:// or https://); never throws, see `opened`. */
 export function connectIngest(httpBase: string, opts: IngestClientOptions = {}): IngestClient {
-  const ws = new WebSocket(`${httpBase.replace(/^http/, 'ws')}/ingest`);
+  const ws = new WebSocket(`${httpBase.replace(/^http/, 'ws')}/ingest`, { ca: opts.ca, headers: opts.origin ? { Origin: opts.origin } : undefined });
   const messages: Array<Record<string, unknown>> = [];
   ws.on('message', (data, isBinary) => {
     if (isBinary) return;
