@@ -1,4 +1,4 @@
-// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC and a Chromium.
+// Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC, nginx-rtmp and a Chromium.
 // As root on Debian it installs what is missing with apt; otherwise it says how, and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -42,6 +42,10 @@ export async function missingSystemDeps() {
   // VLC as an RTMP player (server/relay/vlc.integration.test.ts): cvlc and its base plugins, not the Qt GUI.
   if (!onPath('cvlc')) missing.push('vlc-bin', 'vlc-plugin-base');
   if (!(await findChromium())) missing.push('chromium');
+  // A real nginx-rtmp as a forward target (server/forward/), with the stream module for its RTMPS (TLS) front.
+  if (!existsSync('/usr/sbin/nginx') && !onPath('nginx')) missing.push('nginx');
+  if (!existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) missing.push('libnginx-mod-rtmp');
+  if (!existsSync('/usr/lib/nginx/modules/ngx_stream_module.so')) missing.push('libnginx-mod-stream');
   return missing;
 }
 
