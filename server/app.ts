@@ -24,6 +24,8 @@ import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
 import { StoreError } from './store/db';
+import { startForwarding } from './forward/setup';
+import type { ForwardService } from './forward/service';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -53,6 +55,8 @@ export interface RunningServer {
   snapshots: SnapshotService;
   ingest: IngestService;
   registry: StreamRegistry;
+  /** Forward targets (restream): their connections. */
+  forwards: ForwardService;
   /** Who may manage streams (operator token, sign-in sessions, limits). */
   access: Access;
   credential: OperatorCredential;
@@ -203,7 +207,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       mediaTimeoutMs: config.ingestMediaTimeoutMs,
     },
   });
+  const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
   const apiDeps = {
+    forwards: forwarding.api,
     hub,
     registry,
     access,
@@ -379,6 +385,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     cutDone = true;
     loop.close();
     ingest.killAll();
+    forwarding.service.close();
     void snapshots.close();
     hls.close();
     front.closeAll();
@@ -394,6 +401,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     snapshots,
     ingest,
     registry,
+    forwards: forwarding.service,
     access,
     credential,
     rtmp,
@@ -413,6 +421,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         // Every stream ends: RTMP players get UnpublishNotify + Play.Stop, the LL-HLS playlists EXT-X-ENDLIST, and
         // the blocked playlist and part requests are answered with it.
         hub.close('server stopping');
+        forwarding.service.close();
         const deadline = Date.now() + DRAIN_FLUSH_MS;
         while (Date.now() < deadline && (hls.heldRequests > 0 || rtmp.connectionCount > 0)) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 50)); // the answers just written leave the socket buffers

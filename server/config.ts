@@ -87,6 +87,16 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().max(600).default(10),
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
+  // ---- forward targets (issue 16; server/forward/) ----
+  /** A forward target must accept the publish (TCP, TLS, handshake, connect ... publish) within this long. */
+  FORWARD_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
+  /** First retry of a target that refused or dropped after this long, doubling per failure up to the max. */
+  FORWARD_RETRY_MIN_SECONDS: z.coerce.number().positive().max(3600).default(1),
+  FORWARD_RETRY_MAX_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /** A PEM file of extra CAs trusted for rtmps:// targets (besides Node's bundled ones). */
+  FORWARD_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Testing only: rtmps:// targets' certificates are not checked at all. */
+  FORWARD_TLS_ALLOW_SELF_SIGNED: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export type Config = {
@@ -136,6 +146,13 @@ export type Config = {
   ingestMediaTimeoutMs: number;
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
+  forward: {
+    connectTimeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    tlsCaFile: string | undefined;
+    tlsAllowSelfSigned: boolean;
+  };
   dev: boolean;
 };
 
@@ -217,6 +234,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ingestMediaTimeoutMs: c.INGEST_MEDIA_TIMEOUT_SECONDS * 1000,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
+    forward: {
+      connectTimeoutMs: c.FORWARD_CONNECT_TIMEOUT_SECONDS * 1000,
+      retryMinMs: c.FORWARD_RETRY_MIN_SECONDS * 1000,
+      retryMaxMs: Math.max(c.FORWARD_RETRY_MIN_SECONDS, c.FORWARD_RETRY_MAX_SECONDS) * 1000,
+      tlsCaFile: c.FORWARD_TLS_CA_FILE ? path.resolve(c.FORWARD_TLS_CA_FILE) : undefined,
+      tlsAllowSelfSigned: c.FORWARD_TLS_ALLOW_SELF_SIGNED === 'true' || c.FORWARD_TLS_ALLOW_SELF_SIGNED === '1',
+    },
     dev: opts.dev ?? false,
   };
 }
