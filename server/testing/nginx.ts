@@ -3,7 +3,7 @@
  * directory, free loopback ports, one process (`master_process off`) started and stopped by its PID. It can be
  * stopped and started again on the same ports, frozen (SIGSTOP: it accepts connections and reads nothing), and asked
  * who publishes what (`rtmp_stat` on an HTTP port of its own). With `tls`, nginx's `stream` module terminates TLS on
- * `rtmpsPort` in front of its RTMP port, as platforms' RTMPS ingest does.
+ * `rtmpsPort` (on 127.0.0.1 and 127.0.0.2) in front of its RTMP port, as platforms' RTMPS ingest does.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -74,6 +74,7 @@ ${
     ? `stream {
   server {
     listen 127.0.0.1:${rtmpsPort} ssl;
+    listen 127.0.0.2:${rtmpsPort} ssl;
     ssl_certificate ${opts.tls.certFile};
     ssl_certificate_key ${opts.tls.keyFile};
     proxy_pass 127.0.0.1:${rtmpPort};
