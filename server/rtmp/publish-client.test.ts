@@ -82,6 +82,11 @@ describe('RtmpPublishClient', () => {
     assert.equal(b.log.refused.length, 1);
     assert.match(b.log.refused[0], /^publish refused: NetStream\.Publish\.Unauthorized \(bad key\?\?\[31m\)$/);
     assert.equal(b.client.state, 'closed');
+
+    // A server that echoes the stream name (the platform's key) in its refusal: the key is taken out.
+    const c = pair({ publish: { ok: false, code: 'NetStream.Publish.BadName', description: 'secret-key is already publishing' } });
+    c.client.start();
+    assert.deepEqual(c.log.refused, ['publish refused: NetStream.Publish.BadName (•••• is already publishing)']);
   });
 
   test('answers pings and acknowledges the window; garbage from the server throws a protocol error', () => {

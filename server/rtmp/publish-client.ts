@@ -141,6 +141,15 @@ export class RtmpPublishClient {
     return this.stateValue === 'closed';
   }
 
+  /** The server's words with our stream name (the platform's key, a secret) taken out: some servers echo it. */
+  private describe(info: StatusInfo): string {
+    const hide = (t: string) => {
+      for (const secret of [this.target.name, this.target.name.split('?')[0]]) if (secret.length >= 4) t = t.split(secret).join('••••');
+      return t;
+    };
+    return describe({ ...info, code: hide(info.code), description: hide(info.description) });
+  }
+
   private refuse(reason: string): void {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
@@ -197,7 +206,7 @@ export class RtmpPublishClient {
       case '_error':
         // releaseStream and FCPublish are optional: servers that do not know them may say so.
         if (cmd.transactionId === TXN.releaseStream || cmd.transactionId === TXN.FCPublish) return;
-        this.refuse(`${cmd.transactionId === TXN.connect ? 'connect' : cmd.transactionId === TXN.createStream ? 'createStream' : 'call'} refused: ${describe(info)}`);
+        this.refuse(`${cmd.transactionId === TXN.connect ? 'connect' : cmd.transactionId === TXN.createStream ? 'createStream' : 'call'} refused: ${this.describe(info)}`);
         return;
       case 'onStatus': {
         if (info.code === 'NetStream.Publish.Start') {
@@ -208,12 +217,12 @@ export class RtmpPublishClient {
           return;
         }
         if (info.level === 'error' || /^NetStream\.Publish\.(BadName|Denied|Failed|Rejected)|^NetConnection\.Connect\.(Closed|Rejected|Failed)/.test(info.code)) {
-          this.refuse(`${this.stateValue === 'live' ? 'stopped by the target' : 'publish refused'}: ${describe(info)}`);
+          this.refuse(`${this.stateValue === 'live' ? 'stopped by the target' : 'publish refused'}: ${this.describe(info)}`);
         }
         return;
       }
       case 'onFCPublish': {
-        if (/^NetStream\.Publish\.(BadName|Denied|Failed|Rejected)/.test(info.code)) this.refuse(`publish refused: ${describe(info)}`);
+        if (/^NetStream\.Publish\.(BadName|Denied|Failed|Rejected)/.test(info.code)) this.refuse(`publish refused: ${this.describe(info)}`);
         return;
       }
       default:
