@@ -2,7 +2,8 @@
  * A real nginx-rtmp (Debian `nginx` + `libnginx-mod-rtmp`) for tests: its own prefix and config in a temporary
  * directory, free loopback ports, one process (`master_process off`) started and stopped by its PID. It can be
  * stopped and started again on the same ports, frozen (SIGSTOP: it accepts connections and reads nothing), and asked
- * who publishes what (`rtmp_stat` on an HTTP port of its own). With `tls`, nginx's `stream` module terminates TLS on
+ * who publishes what (`rtmp_stat` on an HTTP port of its own). With `pullFrom`, its application `edge` pulls each
+ * stream a player asks for from that RTMP URL (an edge in front of us). With `tls`, nginx's `stream` module terminates TLS on
  * `rtmpsPort` (on 127.0.0.1 and 127.0.0.2) in front of its RTMP port, as platforms' RTMPS ingest does.
  */
 import { existsSync } from 'node:fs';
@@ -49,7 +50,7 @@ export interface NginxRtmp {
   dispose(): Promise<void>;
 }
 
-export async function startNginxRtmp(opts: { app?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<NginxRtmp> {
+export async function startNginxRtmp(opts: { app?: string; tls?: { certFile: string; keyFile: string }; pullFrom?: string } = {}): Promise<NginxRtmp> {
   const app = opts.app ?? 'live';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-'));
   const [rtmpPort, statPort, rtmpsPort] = await Promise.all([freePort(), freePort(), opts.tls ? freePort() : Promise.resolve(null)]);
@@ -67,6 +68,7 @@ rtmp {
     listen 127.0.0.1:${rtmpPort};
     chunk_size 4096;
     application ${app} { live on; }
+    ${opts.pullFrom ? `application edge { live on; pull ${opts.pullFrom}; }` : ''}
   }
 }
 ${
