@@ -1,5 +1,5 @@
 // Makes sure the programs the tests drive are on this machine: ffmpeg + ffprobe, rtmpdump, VLC, a Chromium, openssl,
-// nginx and systemd-analyze.
+// nginx with its RTMP and stream modules, and systemd-analyze.
 // As root on Debian it installs what is missing with apt; otherwise it says how, and fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -43,11 +43,14 @@ export async function missingSystemDeps() {
   // VLC as an RTMP player (server/relay/vlc.integration.test.ts): cvlc and its base plugins, not the Qt GUI.
   if (!onPath('cvlc')) missing.push('vlc-bin', 'vlc-plugin-base');
   if (!(await findChromium())) missing.push('chromium');
-  // TLS tests (server/tls/): test certificates, the shipped nginx proxy config, the systemd unit; nginx is also the
-  // LL-HLS cache in front of the origin (server/hls/nginx-cache.integration.test.ts).
+  // TLS tests (server/tls/): test certificates, the shipped nginx proxy config, the systemd unit. nginx is also the
+  // LL-HLS cache in front of the origin (server/hls/nginx-cache.integration.test.ts) and, with its RTMP module, a
+  // forward target (server/forward/), with the stream module for its RTMPS (TLS) front.
   if (!onPath('openssl')) missing.push('openssl');
-  if (!onPath('nginx') && !existsSync('/usr/sbin/nginx')) missing.push('nginx');
   if (!onPath('systemd-analyze')) missing.push('systemd');
+  if (!existsSync('/usr/sbin/nginx') && !onPath('nginx')) missing.push('nginx');
+  if (!existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) missing.push('libnginx-mod-rtmp');
+  if (!existsSync('/usr/lib/nginx/modules/ngx_stream_module.so')) missing.push('libnginx-mod-stream');
   return missing;
 }
 

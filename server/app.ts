@@ -33,6 +33,8 @@ import { createRedirectServer } from './tls/redirect';
 import { createRtmpsServer } from './tls/rtmps';
 import { secureContextAdvice } from './tls/secure-context';
 import { createWebServer, openCertificate } from './tls/web';
+import { startForwarding } from './forward/setup';
+import type { ForwardService } from './forward/service';
 
 /**
  * A request target that is exactly /hls/<segment>/<segment>[?query], with nothing a URL parser would
@@ -64,6 +66,8 @@ export interface RunningServer {
   snapshots: SnapshotService;
   ingest: IngestService;
   registry: StreamRegistry;
+  /** Forward targets (restream): their connections. */
+  forwards: ForwardService;
   /** Who may manage streams (operator token, sign-in sessions, limits). */
   access: Access;
   credential: OperatorCredential;
@@ -288,7 +292,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     { token: config.metricsToken },
   );
+  const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
   const apiDeps = {
+    forwards: forwarding.api,
     hub,
     registry,
     access,
@@ -499,6 +505,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     metrics.close();
     webhooks.close();
     ingest.killAll();
+    forwarding.service.close();
     void snapshots.close();
     hls.close();
     front.closeAll();
@@ -517,6 +524,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     snapshots,
     ingest,
     registry,
+    forwards: forwarding.service,
     access,
     credential,
     rtmp,
@@ -544,6 +552,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         // Every stream ends: RTMP players get UnpublishNotify + Play.Stop, the LL-HLS playlists EXT-X-ENDLIST, and
         // the blocked playlist and part requests are answered with it.
         hub.close('server stopping');
+        forwarding.service.close();
         const deadline = Date.now() + DRAIN_FLUSH_MS;
         while (Date.now() < deadline && (hls.heldRequests > 0 || rtmp.connectionCount > 0)) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 50)); // the answers just written leave the socket buffers

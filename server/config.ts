@@ -131,6 +131,16 @@ const schema = z.object({
   HTTP_REDIRECT_PORT: portSchema.optional(),
   /** With TLS: an RTMPS port (RTMP over TLS, same certificate) for OBS and ffmpeg. */
   RTMPS_PORT: portSchema.optional(),
+  // ---- forward targets (issue 16; server/forward/) ----
+  /** A forward target must accept the publish (TCP, TLS, handshake, connect ... publish) within this long. */
+  FORWARD_CONNECT_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(10),
+  /** First retry of a target that refused or dropped after this long, doubling per failure up to the max. */
+  FORWARD_RETRY_MIN_SECONDS: z.coerce.number().positive().max(3600).default(1),
+  FORWARD_RETRY_MAX_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /** A PEM file of extra CAs trusted for rtmps:// targets (besides Node's bundled ones). */
+  FORWARD_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Testing only: rtmps:// targets' certificates are not checked at all. */
+  FORWARD_TLS_ALLOW_SELF_SIGNED: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export type Config = {
@@ -194,6 +204,13 @@ export type Config = {
   tls: { certFile: string; keyFile: string } | null;
   httpRedirectPort: number | null;
   rtmpsPort: number | null;
+  forward: {
+    connectTimeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    tlsCaFile: string | undefined;
+    tlsAllowSelfSigned: boolean;
+  };
   dev: boolean;
 };
 
@@ -297,6 +314,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tls: c.TLS_CERT && c.TLS_KEY ? { certFile: path.resolve(c.TLS_CERT), keyFile: path.resolve(c.TLS_KEY) } : null,
     httpRedirectPort: c.HTTP_REDIRECT_PORT ?? null,
     rtmpsPort: c.RTMPS_PORT ?? null,
+    forward: {
+      connectTimeoutMs: c.FORWARD_CONNECT_TIMEOUT_SECONDS * 1000,
+      retryMinMs: c.FORWARD_RETRY_MIN_SECONDS * 1000,
+      retryMaxMs: Math.max(c.FORWARD_RETRY_MIN_SECONDS, c.FORWARD_RETRY_MAX_SECONDS) * 1000,
+      tlsCaFile: c.FORWARD_TLS_CA_FILE ? path.resolve(c.FORWARD_TLS_CA_FILE) : undefined,
+      tlsAllowSelfSigned: c.FORWARD_TLS_ALLOW_SELF_SIGNED === 'true' || c.FORWARD_TLS_ALLOW_SELF_SIGNED === '1',
+    },
     dev: opts.dev ?? false,
   };
 }

@@ -19,6 +19,11 @@ export interface ApiDeps {
   snapshotAvailable?: (id: string) => boolean;
   /** The stream was deleted: end what publishes it (browser ingests) beyond the hub. */
   onDeleted?: (id: string) => void;
+  /** Forward targets (server/forward/api.ts): their routes, and their states in the operator's view of a stream. */
+  forwards?: {
+    route(req: IncomingMessage, res: ServerResponse, streamSegment: string, forwardSegment: string | undefined): Promise<void>;
+    states(id: string): unknown[];
+  };
 }
 
 const title = z.string().max(MAX_TITLE_LENGTH);
@@ -101,14 +106,14 @@ function managedStream(req: IncomingMessage, deps: ApiDeps, record: StreamRecord
   };
 }
 
-function parseBody<T>(schema: z.ZodType<T>, raw: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, raw: unknown): T {
   const body = schema.safeParse(raw ?? {});
   if (!body.success) throw new HttpError(400, `bad request body: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
   return body.data;
 }
 
 /** A path segment as a stream id, or null: bad escapes (`%zz`) and anything outside the id alphabet are no stream. */
-function streamIdOf(segment: string): string | null {
+export function streamIdOf(segment: string): string | null {
   let id: string;
   try {
     id = decodeURIComponent(segment);
@@ -119,7 +124,7 @@ function streamIdOf(segment: string): string | null {
 }
 
 /** A registry change; a database that refuses it (disk full, read-only, I/O error) is a 503, not a crash or a 500. */
-function stored<T>(change: () => T): T {
+export function stored<T>(change: () => T): T {
   try {
     return change();
   } catch (err) {
@@ -193,7 +198,10 @@ async function oneStreamRoute(req: IncomingMessage, res: ServerResponse, segment
   if (req.method === 'GET') {
     const stats = id ? hub.stats(id) : null;
     if (!id || (!registry.get(id) && !(stats && stats.state !== 'idle'))) throw new HttpError(404, 'no such stream');
-    sendJson(res, 200, publicStream(req, deps, id, stats));
+    const body: ReturnType<typeof publicStream> & { forwards?: unknown[] } = publicStream(req, deps, id, stats);
+    // The forward targets' states are the operator's to see (a wrong token here is no error: this GET is public).
+    if (deps.forwards && registry.get(id)?.keyHash && quietlyOperator(deps.access, req)) body.forwards = deps.forwards.states(id);
+    sendJson(res, 200, body);
     return;
   }
   if (req.method !== 'PATCH' && req.method !== 'DELETE') throw new HttpError(405, `${req.method} is not allowed here`);
@@ -211,6 +219,14 @@ async function oneStreamRoute(req: IncomingMessage, res: ServerResponse, segment
   hub.end(id, 'stream deleted');
   deps.onDeleted?.(id);
   res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+}
+
+function quietlyOperator(access: Access, req: IncomingMessage): boolean {
+  try {
+    return access.isOperator(req);
+  } catch {
+    return false;
+  }
 }
 
 async function keyRoute(req: IncomingMessage, res: ServerResponse, segment: string, deps: ApiDeps): Promise<void> {
@@ -268,6 +284,11 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     const stats = deps.hub.stats(id);
     const known = !!deps.registry.get(id) || (!!stats && stats.state !== 'idle');
     sendJson(res, 200, { ...publicStream(req, deps, id, stats), known });
+    return true;
+  }
+  const f = /^\/api\/streams\/([^/]+)\/forwards(?:\/([^/]+))?$/.exec(p);
+  if (f && deps.forwards) {
+    await deps.forwards.route(req, res, f[1], f[2]);
     return true;
   }
   const k = /^\/api\/streams\/([^/]+)\/key$/.exec(p);

@@ -64,6 +64,16 @@ const MIGRATIONS: string[] = [
      discontinuity INTEGER NOT NULL,
      PRIMARY KEY (recording_id, seq)
    ) WITHOUT ROWID;`,
+  // Forward targets (server/forward/store.ts): the url holds the platform's stream key, a secret.
+  `CREATE TABLE forwards (
+     id TEXT PRIMARY KEY,
+     stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+     url TEXT NOT NULL,
+     label TEXT NOT NULL DEFAULT '',
+     enabled INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX forwards_by_stream ON forwards (stream_id, created_at);`,
 ];
 
 function describe(err: unknown): string {

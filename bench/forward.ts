@@ -1,0 +1,118 @@
+/**
+ * Forward targets benchmark (issue 16): CPU per forward target at 2.5 Mbit/s, and the delay a target adds from our
+ * hub to its socket. Our server runs in this process (its CPU is this process's, read with process.cpuUsage); one
+ * ffmpeg publishes the 30 s 720p 2.5 Mbit/s test file in a loop (`-c copy`); one real nginx-rtmp takes N publishes
+ * (one per target, each its own key), in its own process.
+ *
+ *   flock /tmp/bench.lock npx tsx bench/forward.ts [--targets 0,1,4,8] [--seconds 20] [--warmup 20]
+ *
+ * For each N: the N targets are added through the API, the run waits until all are live, lets them run `--settle`
+ * seconds, then measures the server's CPU over `--seconds`. Per target = (CPU at N - CPU at 0) / N. The delay is, per
+ * media packet sent to a target, the wall time from the packet's arrival at our server (MediaPacket.receivedAt) to
+ * its bytes being handed to the target's socket (Date.now(), 1 ms resolution).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startServer } from '../server/app';
+import { loadConfig } from '../server/config';
+import { Forwarder } from '../server/forward/forwarder';
+import { createLogger } from '../server/log';
+import type { MediaPacket } from '../server/codec/flv';
+import { operatorHeaders, run, TEST_ADMIN_TOKEN, waitFor } from '../server/testing/harness';
+import { startNginxRtmp } from '../server/testing/nginx';
+import { encodeTestFile } from './tools';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MEDIA = path.join(ROOT, 'bench', '.cache', 'media', 'testsrc2-720p30-2500k-aac128k-30s.flv');
+
+const { values } = parseArgs({
+  options: {
+    targets: { type: 'string', default: '0,1,4,8' },
+    seconds: { type: 'string', default: '20' },
+    settle: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '20' },
+  },
+});
+const counts = values.targets.split(',').map(Number);
+const seconds = Number(values.seconds);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (m: string) => console.error(`[bench:forward] ${m}`);
+
+// The delay from arrival to the target's socket, per packet sent.
+const delays: number[] = [];
+type SendFn = (p: MediaPacket, dts?: number) => void;
+const proto = Forwarder.prototype as unknown as { send: SendFn };
+const original = proto.send;
+proto.send = function (this: unknown, p: MediaPacket, dts?: number) {
+  original.call(this, p, dts);
+  delays.push(Date.now() - p.receivedAt);
+};
+
+function pct(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+}
+
+async function main() {
+  if (!existsSync(MEDIA)) {
+    log('encoding the 30 s 720p test file once ...');
+    encodeTestFile(MEDIA, 44100, 300_000);
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-bench-fwd-'));
+  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent' });
+  const server = await startServer({ config, logger: createLogger('silent', false), withNext: false });
+  const http = `http://127.0.0.1:${server.httpPort}`;
+  const nginx = await startNginxRtmp();
+  const api = (method: string, p: string, body?: unknown) => fetch(`${http}${p}`, { method, headers: operatorHeaders(), body: body === undefined ? undefined : JSON.stringify(body) });
+  const s = (await (await api('POST', '/api/streams', { title: 'bench' })).json()) as { id: string; key: string };
+  const pub = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', MEDIA, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${s.key}`]);
+  const rows: Array<{ n: number; cpuPct: number; kbps: number; p50: number; p99: number; max: number; packets: number }> = [];
+  try {
+    await waitFor('live', () => server.hub.isLive(s.id), 20000);
+    log(`warm-up ${values.warmup} s`);
+    await sleep(Number(values.warmup) * 1000);
+    for (const n of counts) {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = (await (await api('POST', `/api/streams/${s.id}/forwards`, { url: nginx.url(`bench-key-${i}-0123456789`), label: `t${i}` })).json()) as { id: string };
+        ids.push(r.id);
+      }
+      await waitFor(`${n} targets live`, () => ids.every((id) => server.forwards.forwarder(id)?.status().state === 'live'), 20000);
+      await sleep(Number(values.settle) * 1000);
+      delays.length = 0;
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      await sleep(seconds * 1000);
+      const c = process.cpuUsage(c0);
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpuPct = ((c.user + c.system) / 1e6 / wall) * 100;
+      const kbps = ids.reduce((sum, id) => sum + (server.forwards.forwarder(id)?.status().bitrateKbps ?? 0), 0) / Math.max(1, n);
+      const sorted = delays.slice().sort((x, y) => x - y);
+      const row = { n, cpuPct, kbps: Math.round(kbps), p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, packets: sorted.length };
+      rows.push(row);
+      log(`N=${n}: server ${cpuPct.toFixed(2)} % of a core, ${row.kbps} kbit/s per target, delay p50 ${row.p50} / p99 ${row.p99} / max ${row.max} ms over ${row.packets} packets`);
+      for (const id of ids) await api('DELETE', `/api/streams/${s.id}/forwards/${id}`);
+      await sleep(1000);
+    }
+  } finally {
+    await pub.kill('SIGKILL');
+    await server.close();
+    await nginx.dispose();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  const base = rows.find((r) => r.n === 0)?.cpuPct ?? NaN;
+  console.log('| targets | server CPU (% of a core) | per target | kbit/s per target | hub → socket p50 / p99 / max |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const per = r.n > 0 ? ((r.cpuPct - base) / r.n).toFixed(2) : '–';
+    console.log(`| ${r.n} | ${r.cpuPct.toFixed(2)} | ${per} | ${r.n ? r.kbps : '–'} | ${r.n ? `${r.p50} / ${r.p99} / ${r.max} ms` : '–'} |`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
