@@ -4,31 +4,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether 127.0.0.1:<port> accepts a TCP connection now (one attempt; the socket is closed at once). */
-export function tcpOpen(port: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
+export { freePort, tcpOpen } from '../server/testing/sockets';
 
 /**
  * Encode the looped test file once: 30 s of 1280x720 30 fps H.264 (2500k, keyframe every second)

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,17 +12,7 @@ import { parsePlaylist } from '../../bench/hls/common';
 import { ROOT_DIR } from '../app';
 import { onPath } from '../ffmpeg/locate';
 import { publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../testing/sockets';
 
 /** One LL-HLS viewer step, like hls.js at the live edge: the blocking reload for the hinted part, and that part. */
 async function step(base: string, msn: number, index: number, partUri: string): Promise<{ text: string; part: number; cache: string | null }> {

@@ -4,8 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { tcpOpen } from './sockets';
+
+export { freePort } from './sockets';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 
@@ -14,26 +16,6 @@ export interface RunningNginx {
   errorLog(): string;
   accessLog(): string;
   stop(): Promise<void>;
-}
-
-/** A port free on 127.0.0.1 right now (listen on 0, close). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(port, '127.0.0.1');
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /** Starts nginx with `httpBody` inside `http { }`; resolves once `waitPort` accepts connections. */
@@ -67,7 +49,7 @@ ${httpBody}
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
   const deadline = Date.now() + 15_000;
-  while (!(await accepting(waitPort))) {
+  while (!(await tcpOpen(waitPort))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`nginx did not start: ${stderr} ${read(errorLog).slice(-2000)}`);

@@ -12,23 +12,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { run, waitFor, type Proc } from './harness';
+import { freePort } from './sockets';
 
 export const NGINX_BIN = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 const MODULES = '/usr/lib/nginx/modules';
 
 export function nginxRtmpAvailable(): boolean {
   return existsSync(NGINX_BIN === 'nginx' ? '/usr/bin/nginx' : NGINX_BIN) && existsSync(path.join(MODULES, 'ngx_rtmp_module.so'));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface NginxRtmp {
