@@ -34,6 +34,7 @@ import { createRtmpsServer } from './tls/rtmps';
 import { secureContextAdvice } from './tls/secure-context';
 import { createWebServer, openCertificate } from './tls/web';
 import { startForwarding } from './forward/setup';
+import { REALTIME_PREFIX, RealtimeService } from './realtime/service';
 import type { ForwardService } from './forward/service';
 
 /**
@@ -76,6 +77,8 @@ export interface RunningServer {
   front: HttpFront;
   /** Recording and replay (server/record/). */
   recording: RecordingService;
+  /** Realtime viewers: fMP4 over WebSocket at /realtime/<id> (server/realtime/). */
+  realtime: RealtimeService;
   /** TLS_CERT/TLS_KEY: the certificate of the HTTPS (and RTMPS) listeners; `reload()` on SIGHUP. Null: plain HTTP. */
   tls: CertificateKeeper | null;
   /** HTTP_REDIRECT_PORT as bound (plain HTTP answering 301 to https), or null. */
@@ -292,6 +295,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     },
     { token: config.metricsToken },
   );
+  const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
   const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
   const apiDeps = {
     forwards: forwarding.api,
@@ -301,7 +305,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     rtmpPort: () => rtmpPort,
     rtmpsPort: () => rtmpsPort,
     publicUrl: config.publicUrl,
-    extraViewers: (id: string) => hls.viewers(id),
+    extraViewers: (id: string) => hls.viewers(id) + realtime.viewersOf(id),
     snapshotAvailable: (id: string) => snapshots.available(id),
     onDeleted: (id: string) => ingest.endStream(id, 'this stream was deleted'),
   };
@@ -432,6 +436,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         else ingest.handleUpgrade(req, socket, head);
       },
     ],
+    // Viewing needs no Origin check (as /hls and RTMP play); matched on the prefix below.
+    [REALTIME_PREFIX, (req, socket, head) => realtime.handleUpgrade(req, socket, head, parseTarget(req.url)?.pathname ?? '')],
   ]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -443,7 +449,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         return;
       }
       const pathname = url.pathname;
-      const own = ownUpgrades.get(pathname);
+      const own = ownUpgrades.get(pathname.startsWith(REALTIME_PREFIX) ? REALTIME_PREFIX : pathname);
       logger.debug({ pathname, next: upgrades.listenerCount('upgrade') }, 'upgrade');
       if (own) own(req, socket, head);
       else if (nextApp && upgrades.listenerCount('upgrade') > 0) upgrades.emit('upgrade', req, socket, head);
@@ -505,6 +511,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     metrics.close();
     webhooks.close();
     ingest.killAll();
+    realtime.closeAll();
     forwarding.service.close();
     void snapshots.close();
     hls.close();
@@ -530,6 +537,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     rtmp,
     front,
     recording,
+    realtime,
     tls: tlsKeeper,
     redirectPort,
     rtmpsPort,
@@ -539,6 +547,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       // so viewers hear of it, give those last bytes a moment, then close what is left.
       closing ??= (async () => {
         ingest.stopAccepting();
+        realtime.stopAccepting();
         const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         tlsKeeper?.close();
         redirect?.close();
@@ -559,6 +568,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         hls.close();
         await Promise.all([ingestDone, snapshotsDone, recording.close()]);
         await rtmp.close();
+        realtime.closeAll();
         front.closeAll();
         server.closeAllConnections();
         await httpClosed;

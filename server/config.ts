@@ -141,6 +141,12 @@ const schema = z.object({
   FORWARD_TLS_CA_FILE: z.string().min(1).optional(),
   /** Testing only: rtmps:// targets' certificates are not checked at all. */
   FORWARD_TLS_ALLOW_SELF_SIGNED: z.enum(['true', 'false', '1', '0']).default('false'),
+  // ---- realtime viewers (issue 17; server/realtime/) ----
+  /** /realtime/<id> WebSockets at once from one client address, and in the whole server. */
+  REALTIME_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(32),
+  REALTIME_MAX_SOCKETS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Realtime viewers' fragments are written in batches at most this many ms old (relay/fanout.ts); 0 = at once. */
+  REALTIME_WRITE_BATCH_MS: z.coerce.number().int().min(0).max(1000).optional(),
 });
 
 export type Config = {
@@ -211,6 +217,8 @@ export type Config = {
     tlsCaFile: string | undefined;
     tlsAllowSelfSigned: boolean;
   };
+  /** Undefined writeBatchMs: the fan-out's default (fanout.ts DEFAULT_FLUSH_MS). */
+  realtime: { maxSocketsPerAddress: number; maxSockets: number; writeBatchMs: number | undefined };
   dev: boolean;
 };
 
@@ -321,6 +329,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tlsCaFile: c.FORWARD_TLS_CA_FILE ? path.resolve(c.FORWARD_TLS_CA_FILE) : undefined,
       tlsAllowSelfSigned: c.FORWARD_TLS_ALLOW_SELF_SIGNED === 'true' || c.FORWARD_TLS_ALLOW_SELF_SIGNED === '1',
     },
+    realtime: { maxSocketsPerAddress: c.REALTIME_MAX_SOCKETS_PER_ADDRESS, maxSockets: c.REALTIME_MAX_SOCKETS, writeBatchMs: c.REALTIME_WRITE_BATCH_MS },
     dev: opts.dev ?? false,
   };
 }

@@ -1,0 +1,100 @@
+/**
+ * One realtime viewer: a hub subscriber that sends fMP4 over its WebSocket. It sends the init segment, then the
+ * cached GOP from its keyframe (one message), then each frame's fragment as the stream's batching group flushes it
+ * (relay/fanout.ts: the same shared Buffers as every other viewer of the stream, one message per flush).
+ */
+import type { MediaPacket } from '../codec/flv';
+import type { StreamInit, SubscriberSink } from '../media/hub';
+import type { FanoutGroup, PlayerQueue } from '../relay/fanout';
+import { sameConfig, type FragmentEncoder, type RealtimeTracks } from './encoder';
+
+/** What the viewer needs of its socket (a `ws` WebSocket). */
+export interface ViewerSocket {
+  send(bytes: Buffer): void;
+  readonly bufferedAmount: number;
+}
+
+export class RealtimeViewer implements SubscriberSink {
+  readonly kind = 'realtime';
+  private readonly queue: PlayerQueue;
+  private tracks: RealtimeTracks | null = null;
+  private videoConfig: MediaPacket | null = null;
+  private audioConfig: MediaPacket | null = null;
+  private done = false;
+
+  constructor(
+    private readonly socket: ViewerSocket,
+    private readonly encoder: FragmentEncoder,
+    group: FanoutGroup,
+    /** The subscription is over: `reason` is the hub's ('stream ended', 'subscriber too slow', ...) or ours. */
+    private readonly onEnd: (reason: string) => void,
+  ) {
+    this.queue = group.join({ write: (b) => this.socket.send(b) }, true);
+  }
+
+  start(init: StreamInit): void {
+    this.queue.flush();
+    this.tracks = null;
+    this.videoConfig = init.videoConfig;
+    this.audioConfig = init.audioConfig;
+    const out: Buffer[] = [];
+    for (const p of init.gop) this.take(p, (b) => out.push(b));
+    if (out.length && !this.done) this.socket.send(out.length === 1 ? out[0] : Buffer.concat(out));
+  }
+
+  packet(p: MediaPacket): void {
+    this.take(p, (b) => this.queue.push(b));
+  }
+
+  unpublished(): void {
+    // The publisher may come back within the grace period; the player just waits. A new publish calls start().
+    this.queue.flush();
+  }
+
+  end(reason: string): void {
+    if (this.done) return;
+    this.queue.flush();
+    this.detach();
+    this.onEnd(reason);
+  }
+
+  bufferedBytes(): number {
+    return this.socket.bufferedAmount + this.queue.bytes;
+  }
+
+  /** The socket is gone (or the viewer ends): drop what is queued. Idempotent. */
+  detach(): void {
+    this.done = true;
+    this.queue.leave();
+  }
+
+  private take(p: MediaPacket, out: (b: Buffer) => void): void {
+    if (this.done) return;
+    if (p.config) {
+      // New codec parameters: a new init segment at the next keyframe.
+      if (p.kind === 'video') {
+        this.videoConfig = p;
+        if (this.tracks && !sameConfig(this.tracks.videoConfig, p)) this.tracks = null;
+      } else {
+        this.audioConfig = p;
+        if (this.tracks && !sameConfig(this.tracks.audioConfig, p)) this.tracks = null;
+      }
+      return;
+    }
+    if (p.codec === 'other' || p.data.length === 0) return;
+    if (!this.tracks) {
+      const isKey = p.kind === 'video' && p.keyframe;
+      if (this.videoConfig?.codec === 'h264' && !isKey) return; // start on a keyframe
+      const t = this.encoder.tracks(this.videoConfig, this.audioConfig);
+      if (!t) {
+        this.end('unsupported codec');
+        return;
+      }
+      if (t.video && !isKey) return;
+      this.tracks = t;
+      out(t.init);
+    }
+    const f = this.encoder.fragment(p, this.tracks);
+    if (f) out(f);
+  }
+}
