@@ -164,6 +164,8 @@ export class RealtimeService {
       viewer.detach();
     });
     unsubscribe = this.deps.hub.subscribe(id, viewer);
+    // Ended inside its start (nothing playable in the cached GOP's configs): the hub must forget it now.
+    if (!this.viewers.has(viewer)) unsubscribe();
     this.deps.log.info({ remote: address, stream: id }, 'realtime viewer joined');
   }
 
