@@ -56,6 +56,8 @@ describe('realtime viewers (/realtime/<id>)', () => {
   test('a viewer gets init, the GOP from its keyframe and every frame after: fMP4 that ffprobe and ffmpeg decode as H.264 + AAC', async () => {
     const v = view(server, id);
     await waitFor('3 s of media', () => (v.newestVideo()?.seconds ?? 0) - firstVideo(v) >= 3, 15_000);
+    const api = (await (await fetch(`${server.http}/api/streams/${id}`)).json()) as { viewers: number };
+    assert.equal(api.viewers, 1, 'a realtime viewer counts in the API');
     v.ws.close();
     const all = Buffer.concat(v.messages);
     const top = boxes(all, 0, all.length);
@@ -246,6 +248,8 @@ describe('a realtime viewer that never reads', () => {
         if (Date.now() - startedAt > 8000) break;
       }
     }
+    // Its socket is cut on the server too (the close frame cannot get through a full socket).
+    await waitFor('stalled socket cut', () => server.realtime.counts().sockets === 1, 5000);
     fast.ws.close();
     stalled.socket.destroy();
     t.diagnostic(`most queued for one viewer: ${maxQueued} bytes; fast viewer's worst lag: ${Math.max(...lags.slice(5))} ms`);
