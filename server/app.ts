@@ -367,6 +367,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           ingest: ingest.counts(),
           snapshotFfmpeg: snapshots.active,
           hlsHeldRequests: hls.heldRequests,
+          realtime: realtime.counts(),
         },
       });
       sendJson(res, report.status, report.body, report.status === 503 ? { 'Retry-After': '5' } : {});

@@ -13,6 +13,8 @@ export interface HealthCounts {
   ingest: { sockets: number; broadcasts: number; pending: number; ffmpeg: number; maxBroadcasts: number };
   snapshotFfmpeg: number;
   hlsHeldRequests: number;
+  /** /realtime/<id> sockets (refused ones until they close) and subscribed viewers. */
+  realtime?: { sockets: number; viewers: number };
 }
 
 export interface HealthInput {
@@ -110,6 +112,7 @@ export function healthReport(h: HealthInput) {
           ingest: c.ingest,
           processes: { ffmpeg: c.ingest.ffmpeg + c.snapshotFfmpeg, ingestFfmpeg: c.ingest.ffmpeg, snapshotFfmpeg: c.snapshotFfmpeg },
           hls: { heldRequests: c.hlsHeldRequests },
+          ...(c.realtime ? { realtime: c.realtime } : {}),
         }
       : {}),
   };

@@ -150,9 +150,11 @@ describe('realtime viewers (/realtime/<id>)', () => {
 
     const m = good.messages.length;
     await waitFor('the good viewer goes on', () => good.messages.length > m + 10);
-    good.ws.close();
     const health = await fetch(`${server.http}/healthz`);
     assert.equal(health.status, 200);
+    const body = (await health.json()) as { realtime: { sockets: number; viewers: number } };
+    assert.deepEqual(body.realtime, { sockets: 1, viewers: 1 }, 'only the good viewer is left');
+    good.ws.close();
   });
 
   test('an ended stream closes its viewers with 1000 "ended"', async () => {
