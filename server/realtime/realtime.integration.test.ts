@@ -194,6 +194,21 @@ describe('realtime viewers (/realtime/<id>)', () => {
     }
   });
 
+  test('a stream without H.264 or AAC (MP3 audio only): closed with 4415', async () => {
+    const s = await server.createStream('mp3');
+    const p = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-c:a', 'libmp3lame', '-f', 'flv', `${server.rtmpUrl}/${s.key}`]);
+    try {
+      await waitFor('live', async () => ((await (await fetch(`${server.http}/api/streams/${s.id}`)).json()) as { live: boolean }).live);
+      const v = view(server, s.id);
+      const { code, reason } = await v.closed;
+      assert.equal(code, 4415);
+      assert.equal(reason, 'this stream is not H.264/AAC');
+      assert.equal(v.messages.length, 0);
+    } finally {
+      await p.kill('SIGKILL');
+    }
+  });
+
   test('the drain (SIGTERM) closes viewers with 1012 "server restarting"', async () => {
     const v = view(server, id);
     await waitFor('receiving', () => v.messages.length > 5);

@@ -81,7 +81,11 @@ export class RealtimeViewer implements SubscriberSink {
       }
       return;
     }
-    if (p.codec === 'other' || p.data.length === 0) return;
+    if (p.codec === 'other' || p.data.length === 0) {
+      // A stream with nothing we can put into fMP4 (e.g. MP3 audio only) ends here rather than staying silent.
+      if (!this.tracks && p.codec === 'other' && !this.encoder.tracks(this.videoConfig, this.audioConfig)) this.end('unsupported codec');
+      return;
+    }
     if (!this.tracks) {
       const isKey = p.kind === 'video' && p.keyframe;
       if (this.videoConfig?.codec === 'h264' && !isKey) return; // start on a keyframe
