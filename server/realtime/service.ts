@@ -64,6 +64,8 @@ export class RealtimeService {
   private readonly sockets = new Set<WebSocket>();
   private readonly viewers = new Map<RealtimeViewer, string>();
   private readonly streams = new Map<string, StreamFanout>();
+  /** Viewers per stream id. */
+  private readonly perStream = new Map<string, number>();
   private total = 0;
   private closing = false;
   private readonly flushMs: number;
@@ -79,9 +81,18 @@ export class RealtimeService {
 
   /** Realtime viewers of one stream (for the API's viewer count). */
   viewersOf(id: string): number {
-    let n = 0;
-    for (const s of this.viewers.values()) if (s === id) n++;
-    return n;
+    return this.perStream.get(id) ?? 0;
+  }
+
+  private count(id: string, delta: number): void {
+    const n = (this.perStream.get(id) ?? 0) + delta;
+    if (n <= 0) this.perStream.delete(id);
+    else this.perStream.set(id, n);
+  }
+
+  /** The viewer is over (hub end, socket closed): forget it once. */
+  private forget(viewer: RealtimeViewer, id: string): void {
+    if (this.viewers.delete(viewer)) this.count(id, -1);
   }
 
   /** Each viewer's bytes waiting on the server (socket unsent + its queue), for tests and diagnostics. */
@@ -153,13 +164,14 @@ export class RealtimeService {
     let unsubscribe = (): void => undefined;
     const sink = { send: (b: Buffer) => ws.readyState === ws.OPEN && ws.send(b, { binary: true }), get bufferedAmount() { return ws.bufferedAmount; } };
     const viewer = new RealtimeViewer(sink, fanout.encoder, fanout.group, (reason) => {
-      this.viewers.delete(viewer);
+      this.forget(viewer, id);
       unsubscribe();
       this.close(ws, ...closeFor(reason));
     });
     this.viewers.set(viewer, id);
+    this.count(id, 1);
     ws.once('close', () => {
-      this.viewers.delete(viewer);
+      this.forget(viewer, id);
       unsubscribe();
       viewer.detach();
     });
