@@ -31,7 +31,7 @@ export function stopOnSignals(close: () => Promise<unknown>, forceMs: number): (
 /**
  * Our server without the Next pages, configured from the environment like `npm run serve` (PORT and
  * RTMP_PORT default to 0, HOST to 127.0.0.1, DATA_DIR to a fresh temp dir `<tmpPrefix>XXXXXX`,
- * removed at the end, LOG_LEVEL to warn). Once it listens, prints one JSON line on stdout:
+ * removed at the end, LOG_LEVEL to warn, RECORD to off). Once it listens, prints one JSON line on stdout:
  * `{"event":"ready","pid":…,"httpPort":…,"rtmpPort":…}` and then the fields of `readyExtra`.
  * SIGTERM/SIGINT close it (see stopOnSignals, 5 s bound).
  */
@@ -45,6 +45,8 @@ export async function serveForBench(
   env.RTMP_PORT ??= '0';
   env.HOST ??= '127.0.0.1';
   env.LOG_LEVEL ??= 'warn';
+  // Each benchmark measures its own area; recording (on by default in the product) is left out unless RECORD is set.
+  env.RECORD ??= 'off';
   if (ownDataDir) env.DATA_DIR = ownDataDir;
 
   const config = loadConfig(env);

@@ -157,7 +157,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   const nodeArgs = [...serverFlags, '--import', 'tsx', ...(args.plain ? [] : ['--import', './bench/hls/server-probe.ts']), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'server/index.ts', '--api-only'];
   const server = own(spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...LOADGEN_LIMITS, ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
+    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', RECORD: process.env.RECORD ?? 'off', ...LOADGEN_LIMITS, ...(args.plain ? {} : { HLS_BENCH_PROBE_FILE: probeFile }) },
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   }));

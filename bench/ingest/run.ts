@@ -304,7 +304,7 @@ async function startServer(profileDir: string | null): Promise<Server> {
   if (profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   const child = spawn(process.execPath, [...nodeArgs, 'server/index.ts', '--api-only'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production',
+    env: { ...process.env, PORT: String(port), RTMP_PORT: String(rtmpPort), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', RECORD: process.env.RECORD ?? 'off',
       // The benchmark looks for the machine's limit: the server's own caps must not be it (all clients are loopback).
       INGEST_MAX_SESSIONS: String(Math.max(MAX_N, 16)), INGEST_MAX_SOCKETS_PER_ADDRESS: String(Math.max(MAX_N, 16) + 4) },
     stdio: ['ignore', 'pipe', 'pipe'],
