@@ -1,0 +1,92 @@
+import type Hls from 'hls.js';
+import { attachCatchUp } from '../catch-up';
+import { WATCH_HLS_CONFIG } from '../hls-config';
+import { partPrefetch } from '../part-prefetch';
+import type { Player, PlayerEvents } from './types';
+
+type SafariVideo = HTMLVideoElement & { getStartDate?: () => Date };
+
+/** LL-HLS into `video`: hls.js with our part prefetch and catch-up, or the browser's own HLS (Safari on iOS). */
+export async function createHlsPlayer(video: HTMLVideoElement, src: string, events: PlayerEvents): Promise<Player | null> {
+  const { default: HlsCtor } = await import('hls.js');
+  if (HlsCtor.isSupported()) return hlsJsPlayer(HlsCtor, video, src, events);
+  if (video.canPlayType('application/vnd.apple.mpegurl')) return nativePlayer(video, src);
+  events.onUnsupported('This browser cannot play HLS video.');
+  return null;
+}
+
+function hlsJsPlayer(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, events: PlayerEvents): Player {
+  // Fetches each preload-hinted part as the playlist naming it arrives, as Safari does (part-prefetch.ts).
+  const prefetch = partPrefetch(HlsCtor.DefaultConfig.loader);
+  const hls = new HlsCtor({ ...WATCH_HLS_CONFIG, ...prefetch.config, lowLatencyMode: true, manifestLoadingMaxRetry: 2 });
+  let destroyed = false;
+  hls.once(HlsCtor.Events.DESTROYING, () => prefetch.prefetcher.stop());
+  hls.on(HlsCtor.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
+  hls.on(HlsCtor.Events.ERROR, (_e, data) => {
+    if (!data.fatal) return;
+    if (data.type === HlsCtor.ErrorTypes.MEDIA_ERROR) {
+      hls.recoverMediaError();
+      return;
+    }
+    // The stream went away (or the network did).
+    destroy();
+    events.onFatal();
+  });
+  hls.on(HlsCtor.Events.LEVEL_UPDATED, (_e, data) => {
+    if (!data.details.live) events.onEnded();
+  });
+  hls.loadSource(src);
+  hls.attachMedia(video);
+  // Plays a little faster when behind with under 1 s buffered, where hls.js does not; detached with hls.
+  const detach = attachCatchUp(hls, video);
+  hls.once(HlsCtor.Events.DESTROYING, detach);
+  startMuted(video);
+
+  function destroy() {
+    if (destroyed) return;
+    destroyed = true;
+    hls.destroy();
+    clearSource(video);
+  }
+  return {
+    playingDate: () => hls.playingDate,
+    behindLive: () => (hls.liveSyncPosition !== null ? hls.liveSyncPosition - video.currentTime : null),
+    jumpToLive: () => {
+      if (hls.liveSyncPosition) video.currentTime = hls.liveSyncPosition;
+      video.play().catch(() => undefined);
+    },
+    destroy,
+  };
+}
+
+function nativePlayer(video: SafariVideo, src: string): Player {
+  video.src = src; // Safari on iOS: native HLS (LL-HLS included)
+  startMuted(video);
+  return {
+    playingDate: () => {
+      if (typeof video.getStartDate !== 'function') return null;
+      const start = video.getStartDate();
+      return Number.isNaN(start.getTime()) ? null : new Date(start.getTime() + video.currentTime * 1000);
+    },
+    behindLive: () => null,
+    jumpToLive: () => {
+      const end = video.seekable.length ? video.seekable.end(video.seekable.length - 1) : NaN;
+      if (Number.isFinite(end)) video.currentTime = end;
+      video.play().catch(() => undefined);
+    },
+    destroy: () => clearSource(video),
+  };
+}
+
+/** Autoplay is allowed muted; the viewer unmutes with the page's button. */
+export function startMuted(video: HTMLVideoElement): void {
+  video.muted = true;
+  video.play().catch(() => undefined);
+}
+
+export function clearSource(video: HTMLVideoElement): void {
+  if (video.getAttribute('src') !== null || video.src) {
+    video.removeAttribute('src');
+    video.load();
+  }
+}
