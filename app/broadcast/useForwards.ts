@@ -28,7 +28,10 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
   const streamId = identity.stored?.id ?? null;
   const { ensureStream } = identity;
   const [targets, setTargets] = useState<ForwardTarget[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // Why the list could not be had (cleared by the next answer), and why the operator's last change failed (cleared by
+  // the next change): a poll answering after a failed add must not hide why the add failed.
+  const [listError, setListError] = useState<string | null>(null);
+  const [changeError, setChangeError] = useState<string | null>(null);
   const [signedOut, setSignedOut] = useState(false);
   const [busy, setBusy] = useState(false);
   const inFlight = useRef(false);
@@ -40,9 +43,9 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
   }, [streamId]);
 
   const fail = useCallback(
-    (err: unknown, doing: string) => {
+    (err: unknown, doing: string, show: (text: string) => void) => {
       const e = explainError(err, doing);
-      setError(e.text);
+      show(e.text);
       setSignedOut(e.signedOut);
       if (e.signedOut) onSignedOut();
     },
@@ -60,10 +63,10 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
         const list = await listForwards(id);
         if (seq.current !== mine || current.current !== id) return;
         setTargets(list);
-        setError(null);
+        setListError(null);
         setSignedOut(false);
       } catch (err) {
-        if (seq.current === mine && current.current === id) fail(err, 'show the targets of this stream');
+        if (seq.current === mine && current.current === id) fail(err, 'show the targets of this stream', setListError);
       } finally {
         if (seq.current === mine) inFlight.current = false;
       }
@@ -71,9 +74,15 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
     [fail],
   );
 
+  // Another stream (new stream, or forgotten): its own list. A stream made by `add` keeps the error that add met.
+  const shownFor = useRef<string | null>(null);
   useEffect(() => {
-    setTargets(null);
-    setError(null);
+    if (shownFor.current !== null && shownFor.current !== streamId) {
+      setTargets(null);
+      setListError(null);
+      setChangeError(null);
+    }
+    shownFor.current = streamId;
     if (!streamId) return;
     void refresh();
   }, [streamId, refresh]);
@@ -89,7 +98,7 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
   const change = useCallback(
     async (doing: string, act: (id: string) => Promise<unknown>): Promise<boolean> => {
       setBusy(true);
-      setError(null);
+      setChangeError(null);
       try {
         const s = await ensureStream();
         current.current = s.id;
@@ -99,7 +108,7 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
 
         return true;
       } catch (err) {
-        fail(err, doing);
+        fail(err, doing, setChangeError);
         return false;
       } finally {
         setBusy(false);
@@ -111,9 +120,12 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
   const add = useCallback((t: { url: string; label: string }) => change('add the target', (id) => addForward(id, t)), [change]);
   const setEnabled = useCallback(
     async (fid: string, enabled: boolean) => {
-      await change(enabled ? 'switch the target on' : 'switch the target off', (id) => setForwardEnabled(id, fid, enabled));
+      // Shown at once (the checkbox follows the click); the server's answer, or the list after a failure, settles it.
+      setTargets((ts) => ts?.map((t) => (t.id === fid ? { ...t, enabled } : t)) ?? ts);
+      const ok = await change(enabled ? 'switch the target on' : 'switch the target off', (id) => setForwardEnabled(id, fid, enabled));
+      if (!ok) void refresh(true);
     },
-    [change],
+    [change, refresh],
   );
   const remove = useCallback(
     async (fid: string) => {
@@ -122,5 +134,5 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
     [change],
   );
 
-  return { targets, error, signedOut, busy, add, setEnabled, remove };
+  return { targets, error: changeError ?? listError, signedOut, busy, add, setEnabled, remove };
 }
