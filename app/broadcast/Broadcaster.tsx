@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { DevicePanel } from './DevicePanel';
+import { ForwardsPanel } from './ForwardsPanel';
 import { FiguresPanel, SharePanel } from './LivePanels';
 import { ObsPanel, useObsSettings } from './ObsPanel';
 import { Preview } from './Preview';
@@ -10,6 +11,7 @@ import { StreamPanel } from './StreamPanel';
 import { fetchIngestInfo, type IngestInfo } from './streamStore';
 import { useTestHooks } from './testHooks';
 import { useBroadcast } from './useBroadcast';
+import { useForwards } from './useForwards';
 import { useMediaSource } from './useMediaSource';
 import { useStreamIdentity } from './useStreamIdentity';
 
@@ -33,7 +35,7 @@ function useIngestInfo(): IngestInfo | null {
 const noop = () => undefined;
 
 /**
- * The whole /broadcast page below its heading: devices, preview, go live, figures, OBS settings.
+ * The whole /broadcast page below its heading: devices, preview, go live, figures, forward targets, OBS settings.
  * `onSignedOut`: the server wanted the operator to sign in (creating a stream answered 401).
  */
 export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }) {
@@ -57,6 +59,7 @@ export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }
     };
   }, [broadcast.client]);
   const obs = useObsSettings(identity, onSignedOut);
+  const forwards = useForwards(identity, onSignedOut);
   const { snap, status, busy } = broadcast;
   const { support, mediaError } = media;
 
@@ -154,6 +157,7 @@ export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }
           <StreamPanel broadcast={broadcast} identity={identity} canGoLive={canGoLive} onGoLive={goLive} onNewStream={newStream} />
           {(status === 'live' || status === 'reconnecting') && streamId && <SharePanel watchUrl={watchUrl} snap={snap} />}
           {(status === 'live' || status === 'reconnecting') && <FiguresPanel snap={snap} now={broadcast.now} />}
+          <ForwardsPanel forwards={forwards} />
           <ObsPanel obs={obs} identity={identity} />
         </div>
       </div>

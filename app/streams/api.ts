@@ -2,7 +2,7 @@
  * The operator's stream API (docs in README "API"), signed in by the session cookie: same origin, JSON bodies with
  * `Content-Type: application/json` (the server refuses writes without it). No React here.
  */
-import { SignedOutError, errorText } from '../lib/session';
+import { apiCall } from '../lib/api';
 
 export type StreamState = 'idle' | 'live' | 'reconnecting';
 
@@ -38,24 +38,7 @@ export interface CreatedStream extends IssuedKey {
   createdAt: string;
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      credentials: 'same-origin',
-      cache: 'no-store',
-      headers: body === undefined ? undefined : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new Error(`Could not reach the server: ${(err as Error).message}`);
-  }
-  if (res.status === 401) throw new SignedOutError(await errorText(res));
-  if (!res.ok) throw new Error(await errorText(res));
-  if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
-}
+const call = apiCall;
 
 const one = (id: string) => `/api/streams/${encodeURIComponent(id)}`;
 
