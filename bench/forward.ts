@@ -11,6 +11,7 @@
  * media packet sent to a target, the wall time from the packet's arrival at our server (MediaPacket.receivedAt) to
  * its bytes being handed to the target's socket (Date.now(), 1 ms resolution).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { ForwardConnection } from '../server/forward/connection';
 import { Forwarder } from '../server/forward/forwarder';
 import { createLogger } from '../server/log';
 import type { MediaPacket } from '../server/codec/flv';
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     settle: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '20' },
+    /** 'no': skip the RTMP players comparison. */
+    players: { type: 'string', default: 'yes' },
   },
 });
 const counts = values.targets.split(',').map(Number);
@@ -42,15 +46,70 @@ const seconds = Number(values.seconds);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.error(`[bench:forward] ${m}`);
 
-// The delay from arrival to the target's socket, per packet sent.
+// The delay from arrival to the target's socket, per packet sent: from MediaPacket.receivedAt to the socket write that
+// carries the packet (the connection batches media writes, RTMP_WRITE_BATCH_MS).
 const delays: number[] = [];
 type SendFn = (p: MediaPacket, dts?: number) => void;
-const proto = Forwarder.prototype as unknown as { send: SendFn };
-const original = proto.send;
-proto.send = function (this: unknown, p: MediaPacket, dts?: number) {
-  original.call(this, p, dts);
-  delays.push(Date.now() - p.receivedAt);
+type ConnProto = { media: (...a: unknown[]) => void; socketWrite: (b: Buffer) => void };
+const fwdProto = Forwarder.prototype as unknown as { send: SendFn };
+const connProto = ForwardConnection.prototype as unknown as ConnProto;
+const arrivals = new WeakMap<object, number[]>();
+let sending: number | null = null;
+const originalSend = fwdProto.send;
+fwdProto.send = function (this: unknown, p: MediaPacket, dts?: number) {
+  sending = p.receivedAt;
+  try {
+    originalSend.call(this, p, dts);
+  } finally {
+    sending = null;
+  }
 };
+const originalMedia = connProto.media;
+connProto.media = function (this: object, ...a: unknown[]) {
+  if (sending !== null) {
+    const list = arrivals.get(this) ?? [];
+    list.push(sending);
+    arrivals.set(this, list);
+  }
+  originalMedia.apply(this, a);
+};
+const originalWrite = connProto.socketWrite;
+connProto.socketWrite = function (this: object, b: Buffer) {
+  originalWrite.call(this, b);
+  const list = arrivals.get(this);
+  if (!list?.length) return;
+  const now = Date.now();
+  for (const t of list) delays.push(now - t);
+  list.length = 0;
+};
+
+/** Server CPU (this process) while N RTMP players (bench/rtmp-players.ts, another process) play the stream. */
+async function playersCpu(rtmpPort: number, name: string, n: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/rtmp-players.ts', '--port', String(rtmpPort), '--name', name, '--players', String(n), '--seconds', String(seconds), '--settle', values.settle], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let c0: NodeJS.CpuUsage | null = null;
+  let t0 = 0n;
+  let pctOut = NaN;
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.includes('"steady-start"')) {
+        c0 = process.cpuUsage();
+        t0 = process.hrtime.bigint();
+      } else if (line.includes('"steady-end"') && c0) {
+        const c = process.cpuUsage(c0);
+        pctOut = ((c.user + c.system) / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9)) * 100;
+      }
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000);
+  await new Promise((r) => child.once('exit', r));
+  clearTimeout(killer);
+  return pctOut;
+}
 
 function pct(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
@@ -69,7 +128,7 @@ async function main() {
   const api = (method: string, p: string, body?: unknown) => fetch(`${http}${p}`, { method, headers: operatorHeaders(), body: body === undefined ? undefined : JSON.stringify(body) });
   const s = (await (await api('POST', '/api/streams', { title: 'bench' })).json()) as { id: string; key: string };
   const pub = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', MEDIA, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${server.rtmpPort}/live/${s.key}`]);
-  const rows: Array<{ n: number; cpuPct: number; kbps: number; p50: number; p99: number; max: number; packets: number }> = [];
+  const rows: Array<{ n: number; cpuPct: number; kbps: number; p50: number; p99: number; max: number; packets: number; playersCpuPct: number }> = [];
   try {
     await waitFor('live', () => server.hub.isLive(s.id), 20000);
     log(`warm-up ${values.warmup} s`);
@@ -91,11 +150,17 @@ async function main() {
       const cpuPct = ((c.user + c.system) / 1e6 / wall) * 100;
       const kbps = ids.reduce((sum, id) => sum + (server.forwards.forwarder(id)?.status().bitrateKbps ?? 0), 0) / Math.max(1, n);
       const sorted = delays.slice().sort((x, y) => x - y);
-      const row = { n, cpuPct, kbps: Math.round(kbps), p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, packets: sorted.length };
+      const row = { n, cpuPct, kbps: Math.round(kbps), p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, packets: sorted.length, playersCpuPct: NaN };
       rows.push(row);
       log(`N=${n}: server ${cpuPct.toFixed(2)} % of a core, ${row.kbps} kbit/s per target, delay p50 ${row.p50} / p99 ${row.p99} / max ${row.max} ms over ${row.packets} packets`);
       for (const id of ids) await api('DELETE', `/api/streams/${s.id}/forwards/${id}`);
       await sleep(1000);
+      // The same number of RTMP players on the same server, for the goal: a target costs no more than a player.
+      if (n > 0 && values.players !== 'no') {
+        row.playersCpuPct = await playersCpu(Number(server.rtmpPort), s.id, n);
+        log(`N=${n} RTMP players: server ${row.playersCpuPct.toFixed(2)} % of a core`);
+        await sleep(1000);
+      }
     }
   } finally {
     await pub.kill('SIGKILL');
@@ -104,11 +169,13 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   }
   const base = rows.find((r) => r.n === 0)?.cpuPct ?? NaN;
-  console.log('| targets | server CPU (% of a core) | per target | kbit/s per target | hub → socket p50 / p99 / max |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| N | server CPU, N targets (% of a core) | per target | server CPU, N RTMP players | per player | target ÷ player | kbit/s per target | hub → socket p50 / p99 / max |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    const per = r.n > 0 ? ((r.cpuPct - base) / r.n).toFixed(2) : '–';
-    console.log(`| ${r.n} | ${r.cpuPct.toFixed(2)} | ${per} | ${r.n ? r.kbps : '–'} | ${r.n ? `${r.p50} / ${r.p99} / ${r.max} ms` : '–'} |`);
+    const per = r.n > 0 ? (r.cpuPct - base) / r.n : NaN;
+    const perPlayer = r.n > 0 ? (r.playersCpuPct - base) / r.n : NaN;
+    const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+    console.log(`| ${r.n} | ${r.cpuPct.toFixed(2)} | ${f(per)} | ${f(r.playersCpuPct)} | ${f(perPlayer)} | ${f(per / perPlayer)} | ${r.n ? r.kbps : '–'} | ${r.n ? `${r.p50} / ${r.p99} / ${r.max} ms` : '–'} |`);
   }
 }
 

@@ -296,7 +296,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     { token: config.metricsToken },
   );
   const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
-  const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
+  const forwarding = startForwarding({ config: config.forward, writeBatchMs: config.rtmpWriteBatchMs, hub, registry, access, log: logger.child({ component: 'forward' }) });
   const apiDeps = {
     forwards: forwarding.api,
     hub,

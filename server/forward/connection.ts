@@ -7,6 +7,10 @@
  * protocol code (garbage ends the connection); bytes waiting to be sent never pass `maxBufferedBytes` (the forwarder
  * stops handing media much earlier, see forwarder.ts), and a target that takes nothing of them for `stallMs` is
  * dropped. Each way of ending is reported once through `onClose`, with a reason meant for the operator.
+ *
+ * Media messages are batched: queued and written together at most `writeBatchMs` after the first of them (one write per
+ * ~frame interval instead of one per message); anything else (handshake, commands, metadata) flushes the queue first, so
+ * the bytes on the wire are those of unbatched writes, in the same order.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -22,6 +26,11 @@ export interface ConnectionOptions {
   maxBufferedBytes: number;
   /** A target that takes none of the bytes waiting for it for this long is dropped. */
   stallMs: number;
+  /**
+   * Media is written at most this long after it was handed over, together (one socket write per batch, like the RTMP
+   * players' batches in relay/fanout.ts: the write is most of a connection's CPU). 0: one write per message.
+   */
+  writeBatchMs: number;
   /** TLS for rtmps:// targets: extra trusted CAs (PEM), or no certificate check at all (testing only). */
   tls: { ca?: string | Buffer; allowSelfSigned: boolean };
 }
@@ -50,6 +59,12 @@ export class ForwardConnection {
   private stallTimer: ReturnType<typeof setInterval> | null = null;
   private lastWritten = 0;
   private lastProgressAt = Date.now();
+  /** Media messages waiting for the batch's write. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private batchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** While true, what the RTMP client sends is media: queued for the batch. */
+  private inMedia = false;
   /** Bytes handed to the socket (media, commands) since it opened. */
   bytesSent = 0;
   live = false;
@@ -62,7 +77,7 @@ export class ForwardConnection {
     this.client = new RtmpPublishClient(
       { app: url.app, tcUrl: url.tcUrl, name: url.key },
       {
-        send: (b) => this.write(b),
+        send: (b) => (this.inMedia ? this.queue(b) : this.write(b)),
         published: () => this.onPublished(),
         refused: (reason) => this.end('refused', reason, true),
       },
@@ -90,7 +105,7 @@ export class ForwardConnection {
 
   /** Bytes written and not yet taken by the kernel (the target's backlog on our side). */
   get bufferedBytes(): number {
-    return this.closed ? 0 : this.socket.writableLength;
+    return this.closed ? 0 : this.socket.writableLength + this.batchBytes;
   }
 
   metadata(m: Record<string, unknown>): void {
@@ -98,7 +113,13 @@ export class ForwardConnection {
   }
 
   media(kind: 'audio' | 'video', timestamp: number, body: Buffer): void {
-    if (!this.closed) this.client.media(kind, timestamp, body);
+    if (this.closed) return;
+    this.inMedia = this.opts.writeBatchMs > 0;
+    try {
+      this.client.media(kind, timestamp, body);
+    } finally {
+      this.inMedia = false;
+    }
   }
 
   /** End cleanly: FCUnpublish + deleteStream, then close after those bytes (cut after 2 s if they do not go). */
@@ -174,7 +195,31 @@ export class ForwardConnection {
     }
   }
 
+  private queue(b: Buffer): void {
+    this.batch.push(b);
+    this.batchBytes += b.length;
+    if (this.batchTimer) return;
+    this.batchTimer = setTimeout(this.flush, this.opts.writeBatchMs);
+    this.batchTimer.unref();
+  }
+
+  /** Write the queued media now, as one buffer. */
+  private readonly flush = (): void => {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    if (this.batchBytes === 0) return;
+    const out = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.socketWrite(out);
+  };
+
   private write(b: Buffer): void {
+    this.flush();
+    this.socketWrite(b);
+  }
+
+  private socketWrite(b: Buffer): void {
     if (this.closed) return;
     if (this.socket.writableLength + b.length > this.opts.maxBufferedBytes) {
       this.end('dropped', `the target is not reading (${this.socket.writableLength} bytes waiting)`, false);
@@ -190,7 +235,10 @@ export class ForwardConnection {
     this.live = false;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.stallTimer) clearInterval(this.stallTimer);
-    this.connectTimer = this.stallTimer = null;
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.connectTimer = this.stallTimer = this.batchTimer = null;
+    this.batch = [];
+    this.batchBytes = 0;
     this.client.dispose();
     if (graceful && !this.socket.destroyed) {
       this.socket.end();

@@ -27,7 +27,7 @@ describe('Forwarder without a reachable target', () => {
       't',
       parseForwardUrl(`rtmp://127.0.0.1:${await deadPort()}/live/key-0123456789abcdef`),
       () => () => unsubscribed++,
-      { connectTimeoutMs: 2000, maxBufferedBytes: 1 << 20, stallMs: 5000, tls: { allowSelfSigned: false }, minBackoffMs: 60_000, maxBackoffMs: 60_000 },
+      { connectTimeoutMs: 2000, maxBufferedBytes: 1 << 20, stallMs: 5000, writeBatchMs: 0, tls: { allowSelfSigned: false }, minBackoffMs: 60_000, maxBackoffMs: 60_000 },
       { info: () => undefined, warn: () => undefined },
       () => stopped++,
     );

@@ -15,7 +15,7 @@ import { Forwarder, type ForwarderOptions } from './forwarder';
 import { parseForwardUrl } from './url';
 
 const quiet = { info: () => undefined, warn: () => undefined };
-const opts = (tls: ForwarderOptions['tls']): ForwarderOptions => ({ connectTimeoutMs: 4000, maxBufferedBytes: 32 << 20, stallMs: 10_000, tls, minBackoffMs: 300, maxBackoffMs: 1000 });
+const opts = (tls: ForwarderOptions['tls']): ForwarderOptions => ({ connectTimeoutMs: 4000, maxBufferedBytes: 32 << 20, stallMs: 10_000, writeBatchMs: 33, tls, minBackoffMs: 300, maxBackoffMs: 1000 });
 
 describe('RTMPS forward targets through nginx TLS termination', () => {
   let dir: string;

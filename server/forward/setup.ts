@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import type { Hub } from '../media/hub';
 import type { StreamRegistry } from '../media/registry';
 import { StartupError } from '../net';
+import { DEFAULT_FLUSH_MS } from '../relay/fanout';
 import { forwardsRoute } from './api';
 import { ForwardService } from './service';
 import { ForwardStore } from './store';
@@ -19,7 +20,15 @@ const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 /** A live target that takes nothing of what waits for it for this long is dropped. */
 const STALL_MS = 20_000;
 
-export function startForwarding(deps: { config: Config['forward']; hub: Hub; registry: StreamRegistry; access: Access; log: Logger }) {
+export function startForwarding(deps: {
+  config: Config['forward'];
+  /** RTMP_WRITE_BATCH_MS: targets batch their writes like RTMP players (relay/fanout.ts). */
+  writeBatchMs: number | undefined;
+  hub: Hub;
+  registry: StreamRegistry;
+  access: Access;
+  log: Logger;
+}) {
   const { config, hub, registry, access, log } = deps;
   let ca: Buffer | undefined;
   if (config.tlsCaFile) {
@@ -39,6 +48,7 @@ export function startForwarding(deps: { config: Config['forward']; hub: Hub; reg
       maxBackoffMs: config.retryMaxMs,
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       stallMs: STALL_MS,
+      writeBatchMs: deps.writeBatchMs ?? DEFAULT_FLUSH_MS,
       tls: { ca, allowSelfSigned: config.tlsAllowSelfSigned },
     },
     log,
