@@ -203,15 +203,21 @@ export class ForwardConnection {
     this.batchTimer.unref();
   }
 
-  /** Write the queued media now, as one buffer. */
+  /** Write the queued media now: one vectored write (cork/uncork), without copying the messages together. */
   private readonly flush = (): void => {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     this.batchTimer = null;
     if (this.batchBytes === 0) return;
-    const out = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+    const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    this.socketWrite(out);
+    if (batch.length === 1) {
+      this.socketWrite(batch[0]);
+      return;
+    }
+    this.socket.cork();
+    for (const b of batch) this.socketWrite(b);
+    if (!this.closed) this.socket.uncork();
   };
 
   private write(b: Buffer): void {

@@ -86,15 +86,21 @@ describe('Forwarder against nginx-rtmp', () => {
     f.begin();
     await waitFor('the target live', () => f.status().state === 'live', 10000);
     // Count what reaches the socket against what the RTMP client encoded, over a few seconds of live media.
-    const conn = (f as unknown as { conn: { socket: { write: (b: Buffer) => boolean }; media: (...a: unknown[]) => void } }).conn;
+    // Writes as the kernel sees them: a stream's _write/_writev is one send (corked writes arrive as one _writev).
+    type Low = { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const conn = (f as unknown as { conn: { socket: Low; media: (...a: unknown[]) => void } }).conn;
     let writes = 0;
-    let written = 0;
     let messages = 0;
-    const socketWrite = conn.socket.write.bind(conn.socket);
-    conn.socket.write = (b: Buffer) => {
+    const low = conn.socket;
+    const w1 = low._write.bind(low);
+    const wv = low._writev.bind(low);
+    low._write = (...a: unknown[]) => {
       writes++;
-      written += b.length;
-      return socketWrite(b);
+      w1(...a);
+    };
+    low._writev = (...a: unknown[]) => {
+      writes++;
+      wv(...a);
     };
     const media = conn.media.bind(conn);
     conn.media = (...a: unknown[]) => {
@@ -106,7 +112,6 @@ describe('Forwarder against nginx-rtmp', () => {
     assert.ok(messages > 100, `only ${messages} media messages in 3 s`);
     // 25 fps video + ~43 AAC frames a second = ~68 messages; 33 ms batches give at most ~31 writes a second.
     assert.ok(writes < messages * 0.6, `${writes} writes for ${messages} messages`);
-    assert.ok(written > 0);
     // What was batched still plays on the target: ffprobe reads it as one of nginx's players would (checked above for
     // the first target with the same options); the stream ends cleanly.
     await waitFor('nginx without publisher', async () => !(await nginx.publishers()).some((p) => p.name === 'fwd-key-2'), 5000);

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { encodeMessage } from './chunk';
 import { RtmpProtocolError } from './errors';
 import { MessageType, UserControlEvent, userControl } from './messages';
-import { RtmpPublishClient } from './publish-client';
-import { RtmpSession, type Decision } from './session';
+import { PUBLISH_CHUNK_SIZE, RtmpPublishClient } from './publish-client';
+import { CSID, RtmpSession, type Decision } from './session';
 
 /** Our publish client against our own server session, in memory: every byte of both sides goes through the other. */
 function pair(decide: { connect?: Decision; publish?: Decision } = {}) {
@@ -108,4 +108,34 @@ describe('RtmpPublishClient', () => {
     c2.start();
     assert.throws(() => c2.push(Buffer.from([0xc5, 1, 2, 3])), RtmpProtocolError); // fmt 3 on an unknown chunk stream
   });
+
+  test('one body sent by two clients at the same timestamp is encoded once; the bytes are what one client alone sends', () => {
+    const a = pair();
+    const b = pair();
+    a.client.start();
+    b.client.start();
+    const outA: Buffer[] = [];
+    const outB: Buffer[] = [];
+    const tap = (c: RtmpPublishClient, out: Buffer[]) => {
+      const hooks = (c as unknown as { hooks: { send: (x: Buffer) => void } }).hooks;
+      const send = hooks.send;
+      hooks.send = (x) => {
+        out.push(x);
+        send(x);
+      };
+    };
+    tap(a.client, outA);
+    tap(b.client, outB);
+    const body = Buffer.alloc(9000, 0x17);
+    a.client.media('video', 40, body);
+    b.client.media('video', 40, body);
+    assert.equal(outA[0], outB[0], 'the same Buffer: encoded once');
+    assert.deepEqual(outA[0], encodeMessage({ csid: CSID.Video, type: MessageType.Video, streamId: 1, timestamp: 40, payload: body }, PUBLISH_CHUNK_SIZE));
+    // Another timestamp (a target that joined later) is encoded anew, and still right at the other end.
+    b.client.media('video', 7, body);
+    assert.notEqual(outB[1], outA[0]);
+    assert.deepEqual(b.log.media.map((m) => m.timestamp), [40, 7]);
+    assert.deepEqual(a.log.media.map((m) => m.timestamp), [40]);
+  });
 });
+

@@ -17,6 +17,10 @@ import { peerText } from './peer-text';
 import { CSID } from './session';
 
 /** Our outgoing chunk size, announced before connect (OBS uses 4096; every server we know accepts it). */
+
+/** The last encoding of each media body (held only as long as the body is: the hub's GOP cache, a player's queue). */
+const encodedMedia = new WeakMap<Buffer, { timestamp: number; streamId: number; video: boolean; bytes: Buffer }>();
+
 export const PUBLISH_CHUNK_SIZE = 4096;
 
 /** What we expect from a server we publish to: small command replies. Anything bigger is an error. */
@@ -103,11 +107,23 @@ export class RtmpPublishClient {
     this.sendMessage(CSID.Data, MessageType.DataAmf0, this.streamId, 0, encodeAmf0('@setDataFrame', 'onMetaData', new Amf0EcmaArray(m)));
   }
 
-  /** One FLV audio/video tag body at `timestamp` (ms; taken mod 2^32). Only once live. */
+  /**
+   * One FLV audio/video tag body at `timestamp` (ms; taken mod 2^32). Only once live. The same body sent by several
+   * clients at the same timestamp on the same message stream (one stream forwarded to several targets, which all began
+   * at the same keyframe) is encoded once: the chunks of a message are the same bytes whoever sends them.
+   */
   media(kind: 'audio' | 'video', timestamp: number, body: Buffer): void {
     if (this.stateValue !== 'live') return;
     const video = kind === 'video';
-    this.sendMessage(video ? CSID.Video : CSID.Audio, video ? MessageType.Video : MessageType.Audio, this.streamId, Math.max(0, Math.floor(timestamp)), body);
+    const ts = Math.max(0, Math.floor(timestamp)) % 0x100000000;
+    const last = encodedMedia.get(body);
+    if (last && last.timestamp === ts && last.streamId === this.streamId && last.video === video) {
+      this.hooks.send(last.bytes);
+      return;
+    }
+    const bytes = encodeMessage({ csid: video ? CSID.Video : CSID.Audio, type: video ? MessageType.Video : MessageType.Audio, streamId: this.streamId, timestamp: ts, payload: body }, PUBLISH_CHUNK_SIZE);
+    encodedMedia.set(body, { timestamp: ts, streamId: this.streamId, video, bytes });
+    this.hooks.send(bytes);
   }
 
   /** End the publish cleanly (FCUnpublish, deleteStream); the connection may be closed after these bytes. */
