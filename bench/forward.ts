@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import { ForwardConnection } from '../server/forward/connection';
-import { Forwarder } from '../server/forward/forwarder';
+import { Forwarder, type ForwarderOptions } from '../server/forward/forwarder';
+import { parseForwardUrl } from '../server/forward/url';
 import { createLogger } from '../server/log';
 import type { MediaPacket } from '../server/codec/flv';
 import { operatorHeaders, run, TEST_ADMIN_TOKEN, waitFor } from '../server/testing/harness';
@@ -111,6 +112,10 @@ async function playersCpu(rtmpPort: number, name: string, n: number): Promise<nu
   return pctOut;
 }
 
+/** The options server/forward/setup.ts gives with the default settings. */
+const DIRECT_OPTS: ForwarderOptions = { connectTimeoutMs: 10_000, maxBufferedBytes: 32 << 20, stallMs: 20_000, writeBatchMs: 33, tls: { allowSelfSigned: false }, minBackoffMs: 1000, maxBackoffMs: 30_000 };
+const quiet = { info: () => undefined, warn: () => undefined };
+
 function pct(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
 }
@@ -134,12 +139,23 @@ async function main() {
     log(`warm-up ${values.warmup} s`);
     await sleep(Number(values.warmup) * 1000);
     for (const n of counts) {
+      // Up to the API's 10 targets per stream through the API (as users add them); beyond, the same Forwarder on the hub
+      // directly (what the service does for each stored target).
       const ids: string[] = [];
+      const direct: Forwarder[] = [];
       for (let i = 0; i < n; i++) {
-        const r = (await (await api('POST', `/api/streams/${s.id}/forwards`, { url: nginx.url(`bench-key-${i}-0123456789`), label: `t${i}` })).json()) as { id: string };
-        ids.push(r.id);
+        const url = nginx.url(`bench-key-${i}-0123456789`);
+        if (i < 10) {
+          const r = (await (await api('POST', `/api/streams/${s.id}/forwards`, { url, label: `t${i}` })).json()) as { id: string };
+          ids.push(r.id);
+        } else {
+          const f = new Forwarder(`d${i}`, parseForwardUrl(url), (sink) => server.hub.subscribe(s.id, sink), DIRECT_OPTS, quiet, () => undefined);
+          f.begin();
+          direct.push(f);
+        }
       }
-      await waitFor(`${n} targets live`, () => ids.every((id) => server.forwards.forwarder(id)?.status().state === 'live'), 20000);
+      const all = () => [...ids.map((id) => server.forwards.forwarder(id)), ...direct];
+      await waitFor(`${n} targets live`, () => all().every((f) => f?.status().state === 'live'), 30000);
       await sleep(Number(values.settle) * 1000);
       delays.length = 0;
       const c0 = process.cpuUsage();
@@ -148,12 +164,13 @@ async function main() {
       const c = process.cpuUsage(c0);
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpuPct = ((c.user + c.system) / 1e6 / wall) * 100;
-      const kbps = ids.reduce((sum, id) => sum + (server.forwards.forwarder(id)?.status().bitrateKbps ?? 0), 0) / Math.max(1, n);
+      const kbps = all().reduce((sum, f) => sum + (f?.status().bitrateKbps ?? 0), 0) / Math.max(1, n);
       const sorted = delays.slice().sort((x, y) => x - y);
       const row = { n, cpuPct, kbps: Math.round(kbps), p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1] ?? NaN, packets: sorted.length, playersCpuPct: NaN };
       rows.push(row);
       log(`N=${n}: server ${cpuPct.toFixed(2)} % of a core, ${row.kbps} kbit/s per target, delay p50 ${row.p50} / p99 ${row.p99} / max ${row.max} ms over ${row.packets} packets`);
       for (const id of ids) await api('DELETE', `/api/streams/${s.id}/forwards/${id}`);
+      for (const f of direct) f.stop();
       await sleep(1000);
       // The same number of RTMP players on the same server, for the goal: a target costs no more than a player.
       if (n > 0 && values.players !== 'no') {
