@@ -77,7 +77,8 @@ describe('recordings: hostile clients', () => {
     const paths = [`/api/streams/${streamId}/recordings`, `/api/recordings/${rec.id}`, new URL(rec.urls.playlist).pathname, new URL(rec.urls.mp4).pathname];
     paths.push(paths[2].replace('index.m3u8', 'fragments.mp4'));
     const cookie = { Cookie: 'golive_session=not-a-session' };
-    for (const headers of [{}, { Authorization: 'Bearer wrong-token-wrong-token' }, cookie, { Origin: 'http://elsewhere.example' }]) {
+    const variants: Array<Record<string, string>> = [{}, { Authorization: 'Bearer wrong-token-wrong-token' }, cookie, { Origin: 'http://elsewhere.example' }];
+    for (const headers of variants) {
       for (const p of paths) {
         const r = await raw(server, p, headers);
         assert.equal(r.status, 200, `${p} with ${JSON.stringify(headers)}`);
