@@ -29,8 +29,8 @@ function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
   const hls = new HlsCtor({
     lowLatencyMode: false,
     startPosition: startAt,
-    // An EVENT playlist is "live" to hls.js: keep it from pulling the viewer back towards its end.
-    liveMaxLatencyDurationCount: Infinity,
+    // An EVENT playlist is "live" to hls.js; its default liveMaxLatencyDurationCount (Infinity) never pulls the
+    // viewer back towards the end, and no catch-up speeds them up.
     maxLiveSyncPlaybackRate: 1,
     backBufferLength: 30,
     manifestLoadingMaxRetry: 2,

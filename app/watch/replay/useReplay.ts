@@ -82,7 +82,7 @@ export function useReplay(id: string, videoRef: RefObject<HTMLVideoElement | nul
       const p = await createReplayPlayer(video, playlistOf(source.rec), events, { startAt: source.startAt, cancelled: () => cancelled });
       if (cancelled) p?.destroy();
       else playerRef.current = p;
-    })();
+    })().catch((err: Error) => !cancelled && setError(`The recording could not be played: ${err.message}`));
     return () => {
       cancelled = true;
       playerRef.current?.destroy();
