@@ -190,6 +190,15 @@ test('?recording=<rid> opens that recording; unknown, foreign and garbage ids sa
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
 
+  // Opened on a stream that is not live: its latest broadcast replays by itself.
+  await page.goto(`/watch/${streamId}`);
+  await expect(page.getByTestId('replay-banner')).toContainText(/The broadcast ended at .+; replaying/);
+  await expect(page.getByTestId('phase')).toHaveText('Replay');
+  await expect(page.getByTestId('latency')).toHaveCount(0);
+  await expect(page.getByTestId('stage-message')).toHaveCount(0);
+  await expect(page.locator(`[data-testid="recording-item"][data-rid="${rid}"]`)).toHaveAttribute('aria-current', 'true');
+  await expect.poll(async () => (await videoState(page)).t, { timeout: 20_000 }).toBeGreaterThan(0.5);
+
   await page.goto(`/watch/${streamId}?recording=${rid}`);
   await expect(page.getByTestId('replay-banner')).toContainText('replaying');
   await expect(page.locator(`[data-testid="recording-item"][data-rid="${rid}"]`)).toHaveAttribute('aria-current', 'true');
