@@ -1,6 +1,6 @@
 'use client';
 
-import { REWIND_S } from './useReplay';
+import { REWIND_S } from './choose';
 
 /** While live and recorded: go back into the broadcast so far (the recording in progress, with a seek bar). */
 export function RewindOffer(props: { onRewind: () => void }) {

@@ -2,13 +2,11 @@ import { useCallback, useEffect, useRef, useState, type RefObject } from 'react'
 import { createReplayPlayer } from '../player/replay-player';
 import type { Player } from '../player/types';
 import type { Phase } from '../useStreamStatus';
+import { autoReplay, inProgress, rewindStart } from './choose';
 import { playlistOf, useRecordings, useRequestedRecording, type Recording } from './useRecordings';
 
 /** What the page replays instead of the live stream. `auto`: chosen by the page (the latest, after the end). */
 export type ReplaySource = { rec: Recording; auto: boolean; startAt: number };
-
-/** "Rewind" starts this far before the newest recorded moment; the seek bar goes anywhere from there. */
-export const REWIND_S = 30;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,14 +46,10 @@ export function useReplay(id: string, videoRef: RefObject<HTMLVideoElement | nul
 
   // Not live (ended while watching, or opened after): the latest finished recording.
   const pending = requestedRid !== null && !requested.rec && !requested.error;
-  const latest = recordings.list?.find((r) => r.state !== 'recording' && r.durationSeconds > 0);
-  const newestRecording = recordings.list?.[0]?.state === 'recording';
+  const auto = autoReplay(phase, recordings.list, pending);
   useEffect(() => {
-    if (source || pending || (phase !== 'ended' && phase !== 'waiting')) return;
-    // After the end the recording being finished comes first: wait for it rather than play the one before.
-    if (!latest || (phase === 'ended' && newestRecording)) return;
-    setSource({ rec: latest, auto: true, startAt: 0 });
-  }, [source, pending, phase, latest, newestRecording]);
+    if (!source && auto) setSource({ rec: auto, auto: true, startAt: 0 });
+  }, [source, auto]);
 
   // Live again: a replay the page chose by itself gives way.
   useEffect(() => {
@@ -97,9 +91,9 @@ export function useReplay(id: string, videoRef: RefObject<HTMLVideoElement | nul
     },
     [id],
   );
-  const current = recordings.list?.[0]?.state === 'recording' ? recordings.list[0] : null;
+  const current = inProgress(recordings.list);
   const rewind = useCallback(() => {
-    if (current) setSource({ rec: current, auto: false, startAt: Math.max(0, current.durationSeconds - REWIND_S) });
+    if (current) setSource({ rec: current, auto: false, startAt: rewindStart(current) });
   }, [current]);
   const backToLive = useCallback(() => {
     setSource(null);
