@@ -198,6 +198,14 @@ test('?recording=<rid> opens that recording; unknown, foreign and garbage ids sa
   await expect(page.getByTestId('stage-message')).toHaveCount(0);
   await expect(page.locator(`[data-testid="recording-item"][data-rid="${rid}"]`)).toHaveAttribute('aria-current', 'true');
   await expect.poll(async () => (await videoState(page)).t, { timeout: 20_000 }).toBeGreaterThan(0.5);
+  // Picking it in the list plays it from its start, and the address says which (a link to share).
+  await expect(page).toHaveURL(new RegExp(`/watch/${streamId}$`));
+  await seekTo(page, 9.5);
+  await page.locator(`[data-testid="recording-item"][data-rid="${rid}"]`).click();
+  await expect(page).toHaveURL(new RegExp(`/watch/${streamId}\\?recording=${rid}$`));
+  await expect.poll(async () => (await videoState(page)).t, { timeout: 20_000 }).toBeGreaterThan(0.3);
+  expect((await videoState(page)).t).toBeLessThan(5);
+  expect(await readClock(page)).toBeLessThan(6);
 
   await page.goto(`/watch/${streamId}?recording=${rid}`);
   await expect(page.getByTestId('replay-banner')).toContainText('replaying');
