@@ -72,6 +72,22 @@ describe('recordings: hostile clients', () => {
     }
   });
 
+  it('viewers need no sign-in: listing and replay answer without credentials, and wrong ones do not turn them away', async () => {
+    // Like /hls: anyone with the stream's id may list and replay its broadcasts; only DELETE is the operator's.
+    const paths = [`/api/streams/${streamId}/recordings`, `/api/recordings/${rec.id}`, new URL(rec.urls.playlist).pathname, new URL(rec.urls.mp4).pathname];
+    paths.push(paths[2].replace('index.m3u8', 'fragments.mp4'));
+    const cookie = { Cookie: 'golive_session=not-a-session' };
+    const variants: Array<Record<string, string>> = [{}, { Authorization: 'Bearer wrong-token-wrong-token' }, cookie, { Origin: 'http://elsewhere.example' }];
+    for (const headers of variants) {
+      for (const p of paths) {
+        const r = await raw(server, p, headers);
+        assert.equal(r.status, 200, `${p} with ${JSON.stringify(headers)}`);
+      }
+    }
+    const listed = JSON.parse((await raw(server, paths[0])).body.toString()) as { recordings: Array<{ id: string }> };
+    assert.equal(listed.recordings[0].id, rec.id);
+  });
+
   it('no path reaches a file outside RECORDINGS_DIR', async () => {
     const targets = [
       '/api/recordings/../golive.db',

@@ -6,6 +6,8 @@ import { GIVE_UP_S } from '../catch-up';
 import { startLivePlayer } from '../player/live';
 import type { Player } from '../player/types';
 import { PlayerControls } from '../PlayerControls';
+import { ReplayPanels, ReplayStage } from '../replay/ReplayPanels';
+import { useReplay } from '../replay/useReplay';
 import { useStreamStatus, type Phase } from '../useStreamStatus';
 import { WatchElsewhere } from '../WatchElsewhere';
 
@@ -22,7 +24,7 @@ const PHASE_TEXT: Record<Phase, string> = {
   ended: 'The stream has ended',
 };
 
-export function Watch({ id }: { id: string }) {
+export function Watch({ id, recording = null }: { id: string; recording?: string | null }) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const stageRef = useRef<HTMLDivElement>(null);
   const playerRef = useRef<Player | null>(null);
@@ -41,6 +43,9 @@ export function Watch({ id }: { id: string }) {
     playerRef.current = null;
     setPlaying(false);
   }, []);
+  // Replay and rewind (replay/): while a recording plays, no live player is started.
+  const replay = useReplay(id, videoRef, phase, recording, { starting: () => startingRef.current, stop: stopPlayer });
+  const replaying = replay.source !== null;
 
   // Clock offset to the server, for the latency readout; the player stops when the page goes.
   useEffect(() => {
@@ -51,7 +56,7 @@ export function Watch({ id }: { id: string }) {
   // Live and nothing playing (first time, or the player gave up): start one. Runs on every answer from the API.
   useEffect(() => {
     const video = videoRef.current;
-    if (phase !== 'live' || !video || playerRef.current || startingRef.current) return;
+    if (phase !== 'live' || !video || playerRef.current || startingRef.current || replaying) return;
     startingRef.current = true;
     const events = {
       onFatal: () => {
@@ -68,7 +73,7 @@ export function Watch({ id }: { id: string }) {
       },
       () => (startingRef.current = false),
     );
-  }, [id, phase, view, markEnded]);
+  }, [id, phase, view, markEnded, replaying]);
 
   // Ended: let the player reach the end of what it has, then stop it.
   useEffect(() => {
@@ -113,12 +118,14 @@ export function Watch({ id }: { id: string }) {
   };
 
   const title = view?.title || `Stream ${id}`;
-  const showVideo = playing || phase === 'live' || phase === 'reconnecting';
+  const showVideo = playing || phase === 'live' || phase === 'reconnecting' || replaying;
+  const onLive = (phase === 'live' || phase === 'reconnecting') && !replaying;
   const onAir = view?.startedAt ? formatDuration(now - Date.parse(view.startedAt)) : null;
 
   return (
     <div className="grid-2" onKeyDown={onKey}>
       <div>
+        <ReplayStage replay={replay} phase={phase} />
         <div className="stage" ref={stageRef} data-testid="player">
           <video
             ref={videoRef}
@@ -126,34 +133,37 @@ export function Watch({ id }: { id: string }) {
             muted
             playsInline
             autoPlay
+            controls={replaying}
             onPlaying={() => setPlaying(true)}
             style={{ visibility: showVideo ? 'visible' : 'hidden' }}
             aria-label={`${title} video`}
           />
-          {(phase !== 'live' || !playing) && (
+          {!replaying && (phase !== 'live' || !playing) && (
             <div className="stage-message" data-testid="stage-message">
               <strong>{PHASE_TEXT[phase]}</strong>
               {phase === 'waiting' && <span>This page starts playing by itself when the stream goes live.</span>}
               {phase === 'live' && !playing && <span>Starting…</span>}
             </div>
           )}
-          {playing && (
+          {playing && !replaying && (
             <PlayerControls muted={muted} behind={behind} onMute={toggleMute} onJumpToLive={jumpToLive} onFullscreen={fullscreen} />
           )}
         </div>
         <div className="watch-meta">
           <h1>{title}</h1>
           <div className="watch-figures">
-            <span className={`badge ${phase === 'live' ? 'badge-live' : ''}`} data-testid="phase">
-              {phase === 'live' ? 'Live' : phase === 'reconnecting' ? 'Reconnecting' : phase === 'ended' ? 'Ended' : phase === 'waiting' ? 'Offline' : '…'}
+            <span className={`badge ${phase === 'live' && !replaying ? 'badge-live' : ''}`} data-testid="phase">
+              {replaying ? (replay.rewinding ? 'Rewind' : 'Replay') : phase === 'live' ? 'Live' : phase === 'reconnecting' ? 'Reconnecting' : phase === 'ended' ? 'Ended' : phase === 'waiting' ? 'Offline' : '…'}
             </span>
             {onAir && (phase === 'live' || phase === 'reconnecting') && <span className="muted">{onAir} on air</span>}
             <span className="muted" data-testid="viewers">
               {view?.viewers ?? 0} watching
             </span>
-            <span className="muted" data-testid="latency" title="Time from capture to your screen">
-              {latency !== null ? `${latency.toFixed(1)} s behind live` : 'latency —'}
-            </span>
+            {onLive && (
+              <span className="muted" data-testid="latency" title="Time from capture to your screen">
+                {latency !== null ? `${latency.toFixed(1)} s behind live` : 'latency —'}
+              </span>
+            )}
           </div>
           {error && (
             <div className="alert alert-error" role="alert">
@@ -161,6 +171,7 @@ export function Watch({ id }: { id: string }) {
             </div>
           )}
           {view && !view.known && phase === 'waiting' && <p className="muted">No stream by this name yet. Check the link, or wait here.</p>}
+          <ReplayPanels replay={replay} phase={phase} />
         </div>
       </div>
       <WatchElsewhere urls={view?.urls} />
