@@ -7,10 +7,12 @@
  * The player reports, and live.ts decides: `onFail` (the socket could not open, closed with an error, MSE refused
  * the media) lets the page fall back to LL-HLS; `onEnded` is close code 1000; 1012 (server restarting) reconnects
  * here with backoff.
+ *
+ * Imports only sibling modules without further imports, so the latency benchmark's viewer page serves them as is.
  */
-import { clearSource, startMuted } from './hls-player';
 import { AppendQueue } from './append-queue';
 import { initCodecs, isInitSegment } from './fmp4-codecs';
+import { clearSource, startMuted } from './media';
 import { decide, LIVE_MARGIN_S, liveEdge } from './realtime-buffer';
 import type { Player } from './types';
 
@@ -58,7 +60,8 @@ export function parseClock(text: string): Clock | null {
   }
 }
 
-export function createRealtimePlayer(video: HTMLVideoElement, id: string, events: RealtimeEvents): Player {
+/** `url`: the socket's address (the page's own /realtime/<id> unless given: the latency benchmark's viewer page). */
+export function createRealtimePlayer(video: HTMLVideoElement, id: string, events: RealtimeEvents, url = realtimeUrl(id)): Player {
   const found = mediaSourceCtor();
   let destroyed = false;
   let attempt = 0;
@@ -81,7 +84,7 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
     video.src = objectUrl;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(realtimeUrl(id));
+      ws = new WebSocket(url);
     } catch (e) {
       URL.revokeObjectURL(objectUrl);
       clearSource(video);
