@@ -586,6 +586,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
   const ng = modes.includes('nginx') ? ensureNginx(log) : null;
+  pages = await startPagesServer();
+  const pagesBase = `http://127.0.0.1:${pages.port}`;
+  const viewerBase = `http://localhost:${pages.port}`;
 
   server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
     stdin: 'pipe',
@@ -595,6 +598,8 @@ async function main(): Promise<void> {
       RTMP_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      // The broadcaster page is served from the pages server: /ingest accepts the page's Origin (as a deploy's own).
+      PUBLIC_URL: pagesBase,
       ...(args['ingest-out-args'] ? { FFMPEG_PATH: path.join(HERE, 'ffmpeg-wrap.sh'), LATENCY_INGEST_OUT_ARGS: args['ingest-out-args'] } : {}),
     },
   });
@@ -602,10 +607,6 @@ async function main(): Promise<void> {
   if (!ready.ffmpeg) throw new Error('the server found no ffmpeg: browser ingest unavailable');
   const base = `http://127.0.0.1:${ready.httpPort}`;
   log(`server pid ${server.proc.pid}: http ${ready.httpPort}, rtmp ${ready.rtmpPort}, ffmpeg ${ready.ffmpeg}`);
-
-  pages = await startPagesServer();
-  const pagesBase = `http://127.0.0.1:${pages.port}`;
-  const viewerBase = `http://localhost:${pages.port}`;
 
   const { id, key } = await createBenchStream(base, 'latency bench');
 

@@ -30,7 +30,7 @@ export function modeFromQuery(search: string): ModeChoice {
  * The live player for stream `id`: which mode plays a live stream is decided here, in one place. The Player returned
  * stands for whichever mode plays now (auto mode swaps realtime for LL-HLS behind it).
  */
-export async function startLivePlayer(video: HTMLVideoElement, id: string, events: PlayerEvents, opts?: LiveOptions): Promise<Player | null> {
+export function startLivePlayer(video: HTMLVideoElement, id: string, events: PlayerEvents, opts?: LiveOptions): Promise<Player | null> {
   const choice = opts?.choice ?? 'hls';
   const onMode = opts?.onMode ?? (() => undefined);
   const hls = () => {
@@ -40,8 +40,20 @@ export async function startLivePlayer(video: HTMLVideoElement, id: string, event
   if (choice === 'hls' || (choice === 'auto' && !realtimeAvailable())) return hls();
   if (!realtimeAvailable()) {
     events.onUnsupported('This browser has no Media Source Extensions: choose Standard.');
-    return null;
+    return Promise.resolve(null);
   }
+  return Promise.resolve(realtimeWithFallback(video, id, events, choice, onMode, hls));
+}
+
+/** Realtime, and (auto) LL-HLS in its place when it fails. */
+function realtimeWithFallback(
+  video: HTMLVideoElement,
+  id: string,
+  events: PlayerEvents,
+  choice: ModeChoice,
+  onMode: (m: LiveMode) => void,
+  hls: () => Promise<Player | null>,
+): Player {
 
   let inner: Player | null = null;
   let destroyed = false;
