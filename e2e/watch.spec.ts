@@ -15,7 +15,8 @@ test('a viewer opened before the broadcast waits, starts by itself, shows latenc
     if (/\/hls\/[^/]+\/[^/]+-part\d+\.\d+\.m4s$/.test(new URL(r.url()).pathname)) partRequests.push({ url: r.url(), by: r.resourceType() });
   });
   const { id, key } = await createStream(request, 'Watch test');
-  await page.goto(`/watch/${id}`);
+  // LL-HLS forced (the default is realtime, e2e/realtime.spec.ts): this test is about the HLS player's part fetching.
+  await page.goto(`/watch/${id}?mode=hls`);
   await expect(page.getByTestId('stage-message')).toContainText('Waiting for the broadcaster');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Watch test');
   await expect(page.getByTestId('phase')).toHaveText('Offline');

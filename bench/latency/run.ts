@@ -5,6 +5,7 @@
  * (same machine, same clock). Modes, one after the other against one broadcast:
  *
  *   ll     LL-HLS in hls.js (lowLatencyMode: true), our /hls/<id>/index.m3u8
+ *   realtime  the watch page's realtime player (app/watch/player/realtime-player.ts): /realtime/<id> into MSE
  *   plain  the same playlist in hls.js with lowLatencyMode: false (whole segments)
  *   rtmp   RTMP play from our relay decoded by ffmpeg in Node (frame arrival on ffmpeg's stdout)
  *   nginx  reference: our RTMP relayed by `ffmpeg -c copy` to nginx-rtmp, its HLS in hls.js
@@ -44,10 +45,11 @@ import { createBenchStream } from '../operator';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 
-type Mode = 'll' | 'plain' | 'rtmp' | 'nginx';
-const ALL_MODES: Mode[] = ['ll', 'plain', 'rtmp', 'nginx'];
+type Mode = 'll' | 'realtime' | 'plain' | 'rtmp' | 'nginx';
+const ALL_MODES: Mode[] = ['ll', 'realtime', 'plain', 'rtmp', 'nginx'];
 const LABEL: Record<Mode, string> = {
   ll: 'LL-HLS, hls.js lowLatencyMode',
+  realtime: 'realtime (fMP4 over WebSocket, watch page player)',
   plain: 'HLS (same playlist), hls.js no LL',
   rtmp: 'RTMP play, ffmpeg decode',
   nginx: 'nginx-rtmp HLS (ref, +1 relay hop), hls.js',
@@ -240,12 +242,21 @@ const STATIC: Record<string, { file: string; type: string }> = {
   // The watch page's catch-up (TypeScript, transpiled as served), so the viewer plays exactly as the product does.
   '/catch-up.js': { file: path.join(ROOT, 'app', 'watch', 'catch-up.ts'), type: 'text/javascript; charset=utf-8' },
   '/part-prefetch.js': { file: path.join(ROOT, 'app', 'watch', 'part-prefetch.ts'), type: 'text/javascript; charset=utf-8' },
+  // The watch page's realtime player and the sibling modules it imports (served as /player/<name>.js).
+  ...Object.fromEntries(
+    ['realtime-player', 'append-queue', 'fmp4-codecs', 'realtime-buffer', 'media'].map((n) => [
+      `/player/${n}.js`,
+      { file: path.join(ROOT, 'app', 'watch', 'player', `${n}.ts`), type: 'text/javascript; charset=utf-8' },
+    ]),
+  ),
 };
 
 function servedBody(file: string): Buffer | string {
   const source = readFileSync(file);
   if (!file.endsWith('.ts')) return source;
-  return ts.transpileModule(source.toString('utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const js = ts.transpileModule(source.toString('utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  // Sibling imports (`from './x'`) as the browser needs them: served paths with the extension.
+  return js.replace(/from '\.\/([a-z-]+)'/g, "from '/player/$1.js'");
 }
 
 async function startPagesServer(): Promise<{ port: number; close: () => Promise<void> }> {
@@ -575,6 +586,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
   const ng = modes.includes('nginx') ? ensureNginx(log) : null;
+  pages = await startPagesServer();
+  const pagesBase = `http://127.0.0.1:${pages.port}`;
+  const viewerBase = `http://localhost:${pages.port}`;
 
   server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
     stdin: 'pipe',
@@ -584,6 +598,8 @@ async function main(): Promise<void> {
       RTMP_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      // The broadcaster page is served from the pages server: /ingest accepts the page's Origin (as a deploy's own).
+      PUBLIC_URL: pagesBase,
       ...(args['ingest-out-args'] ? { FFMPEG_PATH: path.join(HERE, 'ffmpeg-wrap.sh'), LATENCY_INGEST_OUT_ARGS: args['ingest-out-args'] } : {}),
     },
   });
@@ -591,10 +607,6 @@ async function main(): Promise<void> {
   if (!ready.ffmpeg) throw new Error('the server found no ffmpeg: browser ingest unavailable');
   const base = `http://127.0.0.1:${ready.httpPort}`;
   log(`server pid ${server.proc.pid}: http ${ready.httpPort}, rtmp ${ready.rtmpPort}, ffmpeg ${ready.ffmpeg}`);
-
-  pages = await startPagesServer();
-  const pagesBase = `http://127.0.0.1:${pages.port}`;
-  const viewerBase = `http://localhost:${pages.port}`;
 
   const { id, key } = await createBenchStream(base, 'latency bench');
 
@@ -700,13 +712,13 @@ async function main(): Promise<void> {
     };
   };
 
-  const runViewer = async (mode: Mode, src: string, ll: boolean): Promise<ModeResult> => {
+  const runViewer = async (mode: Mode, src: string, ll: boolean, rt = ''): Promise<ModeResult> => {
     const vpage = await context.newPage();
     watchConsole(vpage, mode);
     try {
       // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
       // instead of sharing the broadcaster's.
-      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, rt, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
       await vpage.bringToFront();
       await hold(warmup * 1000);
       const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;
@@ -714,7 +726,7 @@ async function main(): Promise<void> {
       const cpu = new CpuWindow(server?.proc.pid);
       const bw = await broadcastWindow();
       // Do the parts our server serves join up? (A hole in a track is a hole in the buffered ranges.)
-      const checker = mode === 'nginx' ? null : new PartsChecker(src);
+      const checker = mode === 'nginx' || mode === 'realtime' ? null : new PartsChecker(src);
       let checkError: string | null = null;
       const following = checker?.follow(Date.now() + seconds * 1000).catch((err: Error) => (checkError = err.message));
       await hold(seconds * 1000);
@@ -737,6 +749,8 @@ async function main(): Promise<void> {
     let r: ModeResult;
     if (mode === 'll' || mode === 'plain') {
       r = await runViewer(mode, hlsUrl, mode === 'll');
+    } else if (mode === 'realtime') {
+      r = await runViewer(mode, hlsUrl, false, `${base.replace(/^http/, 'ws')}/realtime/${id}`);
     } else if (mode === 'rtmp') {
       const reader = new RtmpReader(`rtmp://127.0.0.1:${ready.rtmpPort}/live/${id}`);
       try {

@@ -15,7 +15,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Viewer {
   ws: WebSocket;
+  /** Binary messages (fMP4). */
   messages: Buffer[];
+  /** Text messages (the clock), parsed, with when each came. */
+  texts: Array<{ json: unknown; at: number }>;
   bytes: () => number;
   /** Newest video decode time received (s), and when it came (Date.now()). */
   newestVideo: () => { seconds: number; at: number } | null;
@@ -25,15 +28,20 @@ interface Viewer {
 function view(server: TestServer, id: string): Viewer {
   const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/realtime/${id}`);
   const messages: Buffer[] = [];
+  const texts: Array<{ json: unknown; at: number }> = [];
   let newest: { seconds: number; at: number } | null = null;
-  ws.on('message', (data: Buffer) => {
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) {
+      texts.push({ json: JSON.parse(data.toString()), at: Date.now() });
+      return;
+    }
     messages.push(data);
     const v = parseFragment(data).get(1);
     if (v) newest = { seconds: v.tfdt / 90_000, at: Date.now() };
   });
   ws.on('error', () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return { ws, messages, bytes: () => messages.reduce((n, m) => n + m.length, 0), newestVideo: () => newest, closed };
+  return { ws, messages, texts, bytes: () => messages.reduce((n, m) => n + m.length, 0), newestVideo: () => newest, closed };
 }
 
 describe('realtime viewers (/realtime/<id>)', () => {
@@ -92,6 +100,35 @@ describe('realtime viewers (/realtime/<id>)', () => {
     const frames = run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
     assert.equal(await frames.exited, 0);
     assert.ok(Number(frames.stdout().toString().trim()) >= 75, `frames decoded: ${frames.stdout().toString()}`);
+  });
+
+  test('clock messages: one right after the init segment, then about every second; media time and wall time of the newest frame', async () => {
+    const v = view(server, id);
+    await waitFor('3 clock messages', () => v.texts.length >= 3, 10_000);
+    v.ws.close();
+    const clocks = v.texts.map((t) => {
+      const c = (t.json as { clock: { mediaMs: number; wallMs: number } }).clock;
+      assert.equal(typeof c.mediaMs, 'number');
+      assert.equal(typeof c.wallMs, 'number');
+      return { ...c, at: t.at };
+    });
+    // The first one follows the init segment + GOP: its media time is that of the newest frame sent with them.
+    const firstBinary = Buffer.concat(v.messages.slice(0, 1));
+    const frags = boxes(firstBinary, 0, firstBinary.length).filter((b) => b.type === 'moof');
+    assert.ok(frags.length > 0, 'the init message holds the GOP');
+    // Server and test share a clock: the wall time is when the frame came in, a little before we got the message.
+    for (const c of clocks) assert.ok(c.wallMs <= c.at && c.at - c.wallMs < 2000, `wallMs ${c.wallMs} vs received ${c.at}`);
+    for (let i = 1; i < clocks.length; i++) {
+      const media = clocks[i].mediaMs - clocks[i - 1].mediaMs;
+      const wall = clocks[i].wallMs - clocks[i - 1].wallMs;
+      assert.ok(media > 0, 'the stream timeline moves on');
+      // Media time and wall time advance together (a real-time publisher), within a few frames.
+      assert.ok(Math.abs(media - wall) < 300, `media ${media} ms vs wall ${wall} ms`);
+    }
+    // The media time is on the fragments' timeline (tfdt, video in 90 kHz): not from 0, near the newest frame seen.
+    const newest = v.newestVideo()!;
+    const last = clocks.at(-1)!;
+    assert.ok(Math.abs(last.mediaMs - newest.seconds * 1000) < 1500, `clock ${last.mediaMs} ms vs newest tfdt ${newest.seconds * 1000} ms`);
   });
 
   test('every viewer of a stream is sent the same fragments, each encoded once', async () => {

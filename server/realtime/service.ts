@@ -162,7 +162,13 @@ export class RealtimeService {
       this.streams.set(id, (fanout = f));
     }
     let unsubscribe = (): void => undefined;
-    const sink = { send: (b: Buffer) => ws.readyState === ws.OPEN && ws.send(b, { binary: true }), get bufferedAmount() { return ws.bufferedAmount; } };
+    const sink = {
+      send: (b: Buffer) => ws.readyState === ws.OPEN && ws.send(b, { binary: true }),
+      sendText: (t: string) => ws.readyState === ws.OPEN && ws.send(t, { binary: false }),
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+    };
     const viewer = new RealtimeViewer(sink, fanout.encoder, fanout.group, (reason) => {
       this.forget(viewer, id);
       unsubscribe();

@@ -14,7 +14,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function fakeSocket() {
   const sent: Buffer[] = [];
-  return { sent, bufferedAmount: 0, send(b: Buffer) { sent.push(b); } };
+  const texts: string[] = [];
+  return { sent, texts, bufferedAmount: 0, send(b: Buffer) { sent.push(b); }, sendText(t: string) { texts.push(t); } };
 }
 
 describe('RealtimeViewer', () => {

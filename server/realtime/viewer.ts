@@ -11,7 +11,17 @@ import { sameConfig, type FragmentEncoder, type RealtimeTracks } from './encoder
 /** What the viewer needs of its socket (a `ws` WebSocket). */
 export interface ViewerSocket {
   send(bytes: Buffer): void;
+  /** A text message (the clock, docs/realtime-protocol.md). */
+  sendText(text: string): void;
   readonly bufferedAmount: number;
+}
+
+/** How often the clock message goes out (and once right after each init segment). */
+export const CLOCK_INTERVAL_MS = 1000;
+
+/** The clock message: the stream timeline (ms) of the newest frame sent, and the server's wall clock for it. */
+export function clockMessage(mediaMs: number, wallMs: number): string {
+  return JSON.stringify({ clock: { mediaMs, wallMs } });
 }
 
 export class RealtimeViewer implements SubscriberSink {
@@ -21,6 +31,9 @@ export class RealtimeViewer implements SubscriberSink {
   private videoConfig: MediaPacket | null = null;
   private audioConfig: MediaPacket | null = null;
   private done = false;
+  /** When the last clock message went out (Date.now()), and whether the newest init still needs one. */
+  private clockSentAt = 0;
+  private clockDue = false;
 
   constructor(
     private readonly socket: ViewerSocket,
@@ -40,10 +53,22 @@ export class RealtimeViewer implements SubscriberSink {
     const out: Buffer[] = [];
     for (const p of init.gop) this.take(p, (b) => out.push(b));
     if (out.length && !this.done) this.socket.send(out.length === 1 ? out[0] : Buffer.concat(out));
+    this.clock(init.gop.at(-1));
   }
 
   packet(p: MediaPacket): void {
     this.take(p, (b) => this.queue.push(b));
+    this.clock(p);
+  }
+
+  /** The clock message for `p` (the newest frame), if one is due: after an init segment, then every second. */
+  private clock(p: MediaPacket | undefined): void {
+    if (this.done || !this.tracks || !p || p.config) return;
+    const now = Date.now();
+    if (!this.clockDue && now - this.clockSentAt < CLOCK_INTERVAL_MS) return;
+    this.clockDue = false;
+    this.clockSentAt = now;
+    this.socket.sendText(clockMessage(p.dts, p.captureTime ?? p.receivedAt));
   }
 
   unpublished(): void {
@@ -96,6 +121,7 @@ export class RealtimeViewer implements SubscriberSink {
       }
       if (t.video && !isKey) return;
       this.tracks = t;
+      this.clockDue = true;
       out(t.init);
     }
     const f = this.encoder.fragment(p, this.tracks);

@@ -5,9 +5,11 @@ import { formatDuration, measureClockOffset } from '../../lib/clock';
 import { GIVE_UP_S } from '../catch-up';
 import { startLivePlayer } from '../player/live';
 import type { Player } from '../player/types';
+import { ModeSwitch } from '../ModeSwitch';
 import { PlayerControls } from '../PlayerControls';
 import { ReplayPanels, ReplayStage } from '../replay/ReplayPanels';
 import { useReplay } from '../replay/useReplay';
+import { useLiveMode } from '../useLiveMode';
 import { useStreamStatus, type Phase } from '../useStreamStatus';
 import { WatchElsewhere } from '../WatchElsewhere';
 
@@ -31,6 +33,7 @@ export function Watch({ id, recording = null }: { id: string; recording?: string
   const startingRef = useRef(false);
   const offsetRef = useRef(0);
   const { view, phase, markEnded } = useStreamStatus(id);
+  const mode = useLiveMode();
   const [playing, setPlaying] = useState(false);
   const [muted, setMuted] = useState(true);
   const [latency, setLatency] = useState<number | null>(null);
@@ -56,7 +59,7 @@ export function Watch({ id, recording = null }: { id: string; recording?: string
   // Live and nothing playing (first time, or the player gave up): start one. Runs on every answer from the API.
   useEffect(() => {
     const video = videoRef.current;
-    if (phase !== 'live' || !video || playerRef.current || startingRef.current || replaying) return;
+    if (phase !== 'live' || !video || !mode.ready || playerRef.current || startingRef.current || replaying) return;
     startingRef.current = true;
     const events = {
       onFatal: () => {
@@ -66,14 +69,14 @@ export function Watch({ id, recording = null }: { id: string; recording?: string
       onEnded: markEnded,
       onUnsupported: setError,
     };
-    startLivePlayer(video, id, events).then(
+    startLivePlayer(video, id, events, { choice: mode.choice, onMode: mode.setPlaying }).then(
       (p) => {
         startingRef.current = false;
         playerRef.current = p;
       },
       () => (startingRef.current = false),
     );
-  }, [id, phase, view, markEnded, replaying]);
+  }, [id, phase, view, markEnded, replaying, mode.ready, mode.choice, mode.setPlaying]);
 
   // Ended: let the player reach the end of what it has, then stop it.
   useEffect(() => {
@@ -163,6 +166,15 @@ export function Watch({ id, recording = null }: { id: string; recording?: string
               <span className="muted" data-testid="latency" title="Time from capture to your screen">
                 {latency !== null ? `${latency.toFixed(1)} s behind live` : 'latency —'}
               </span>
+            )}
+            {onLive && (
+              <ModeSwitch
+                playing={mode.playing}
+                onChoose={(m) => {
+                  stopPlayer();
+                  mode.choose(m);
+                }}
+              />
             )}
           </div>
           {error && (

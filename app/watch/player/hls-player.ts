@@ -2,6 +2,7 @@ import type Hls from 'hls.js';
 import { attachCatchUp } from '../catch-up';
 import { WATCH_HLS_CONFIG } from '../hls-config';
 import { partPrefetch } from '../part-prefetch';
+import { clearSource, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
 
 type SafariVideo = HTMLVideoElement & { getStartDate?: () => Date };
@@ -76,17 +77,4 @@ function nativePlayer(video: SafariVideo, src: string): Player {
     },
     destroy: () => clearSource(video),
   };
-}
-
-/** Autoplay is allowed muted; the viewer unmutes with the page's button. */
-export function startMuted(video: HTMLVideoElement): void {
-  video.muted = true;
-  video.play().catch(() => undefined);
-}
-
-export function clearSource(video: HTMLVideoElement): void {
-  if (video.getAttribute('src') !== null || video.src) {
-    video.removeAttribute('src');
-    video.load();
-  }
 }

@@ -1,5 +1,5 @@
 import type Hls from 'hls.js';
-import { clearSource } from './hls-player';
+import { clearSource } from './media';
 import type { Player, PlayerEvents } from './types';
 
 export interface ReplayOptions {

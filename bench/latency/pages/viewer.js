@@ -60,14 +60,34 @@ function fresh() {
 let stats = fresh();
 let lastValue = -1;
 
+// rt (a ws:// URL): the watch page's realtime player instead of hls.js, behind a stand-in with the fields read below.
+const rt = q.get('rt');
+let realtime = null;
+if (rt) {
+  const { createRealtimePlayer } = await import('/player/realtime-player.js');
+  realtime = createRealtimePlayer(video, 'bench', { onEnded: () => undefined, onFail: (r) => stats.errors.push(`realtime: ${r}`), onMedia: () => undefined }, rt);
+}
 // The watch page's preload-hint prefetch (app/watch/part-prefetch.ts; only acts in low-latency mode).
-const prefetch = q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
-const hls = new Hls({
-  // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
-  ...JSON.parse(q.get('hls') || '{}'),
-  ...(prefetch ? prefetch.config : {}),
-  lowLatencyMode,
-});
+const prefetch = rt || q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
+const hls = rt
+  ? {
+      on() {},
+      loadSource() {},
+      attachMedia() {},
+      get latency() {
+        return realtime.behindLive() ?? NaN;
+      },
+      targetLatency: null,
+      get playingDate() {
+        return realtime.playingDate();
+      },
+    }
+  : new Hls({
+      // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
+      ...JSON.parse(q.get('hls') || '{}'),
+      ...(prefetch ? prefetch.config : {}),
+      lowLatencyMode,
+    });
 // As the watch page: some errors turn the prefetch off for the rest of the session (part-prefetch.ts STOP_ON).
 if (prefetch) hls.on(Hls.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
 hls.on(Hls.Events.ERROR, (_e, data) => {

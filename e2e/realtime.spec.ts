@@ -1,0 +1,137 @@
+import { expect, test, type Page } from '@playwright/test';
+import { createStream, publish, waitLive } from './support';
+
+test.describe.configure({ mode: 'serial' });
+
+const videoState = (page: Page) =>
+  page.getByTestId('video').evaluate((v: HTMLVideoElement) => ({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, src: v.src }));
+
+/** currentTime advances by more than 0.5 s in 1.5 s, at the publisher's size. */
+async function expectPlaying(page: Page) {
+  await expect.poll(async () => (await videoState(page)).t, { timeout: 20000 }).toBeGreaterThan(0.5);
+  const a = await videoState(page);
+  await page.waitForTimeout(1500);
+  const b = await videoState(page);
+  expect(b.t).toBeGreaterThan(a.t + 0.5);
+  expect([b.w, b.h]).toEqual([640, 360]);
+}
+
+/** The /realtime sockets the page opens, and how each closed. */
+function watchSockets(page: Page) {
+  const sockets: Array<{ url: string; frames: number; closed: boolean }> = [];
+  page.on('websocket', (ws) => {
+    if (!ws.url().includes('/realtime/')) return;
+    const s = { url: ws.url(), frames: 0, closed: false };
+    sockets.push(s);
+    ws.on('framereceived', () => s.frames++);
+    ws.on('close', () => (s.closed = true));
+  });
+  return sockets;
+}
+
+let stream: { id: string; key: string };
+let pub: ReturnType<typeof publish>;
+
+test.beforeAll(async ({ request }) => {
+  stream = await createStream(request, 'Realtime test');
+  pub = publish(stream.key, { size: '640x360' });
+  await waitLive(request, stream.id);
+});
+test.afterAll(async () => {
+  await pub?.stop();
+});
+
+test('by default /watch plays realtime: the WebSocket into MSE, picture at size, under 1 s behind live', async ({ page, request }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const hlsRequests: string[] = [];
+  page.on('request', (r) => r.url().includes('/hls/') && hlsRequests.push(r.url()));
+  const sockets = watchSockets(page);
+  await page.goto(`/watch/${stream.id}`);
+  await expect(page.getByTestId('mode')).toHaveText('Realtime');
+  await expectPlaying(page);
+  expect((await videoState(page)).src).toMatch(/^blob:/);
+  expect(sockets.length).toBe(1);
+  expect(sockets[0].frames).toBeGreaterThan(20);
+  expect(hlsRequests).toEqual([]);
+  // The clock messages give the latency readout; on loopback it settles well under a second.
+  await expect(page.getByTestId('latency')).toHaveText(/^\d+\.\d s behind live$/, { timeout: 10000 });
+  await expect
+    .poll(async () => parseFloat((await page.getByTestId('latency').textContent()) ?? 'NaN'), { timeout: 15000, intervals: [500] })
+    .toBeLessThan(1);
+  // The buffer stays small: the playhead is near the newest buffered frame.
+  const ahead = await page.getByTestId('video').evaluate((v: HTMLVideoElement) => v.buffered.end(v.buffered.length - 1) - v.currentTime);
+  expect(ahead).toBeLessThan(1.5);
+  // The realtime viewer counts (the only viewer: no HLS request was made).
+  expect(((await (await request.get(`/api/watch/${stream.id}`)).json()) as { viewers: number }).viewers).toBe(1);
+  await expect(page.getByTestId('viewers')).toHaveText('1 watching');
+  expect(errors).toEqual([]);
+});
+
+test('the WebSocket refused (closed by a route): falls back to LL-HLS and plays', async ({ page }) => {
+  let attempts = 0;
+  await page.routeWebSocket(/\/realtime\//, (ws) => {
+    attempts++;
+    ws.close({ code: 4429, reason: 'too many' });
+  });
+  await page.goto(`/watch/${stream.id}`);
+  await expect(page.getByTestId('mode')).toHaveText('Standard', { timeout: 15000 });
+  await expectPlaying(page);
+  expect(attempts).toBe(1);
+});
+
+test('a hostile realtime server (garbage, a fake init, huge text): the page falls back to LL-HLS and plays', async ({ page }) => {
+  await page.routeWebSocket(/\/realtime\//, (ws) => {
+    ws.send(Buffer.from('not mp4 at all'));
+    ws.send('x'.repeat(2_000_000));
+    ws.send('{"clock":{"mediaMs":"soon"}}');
+    const fake = Buffer.alloc(64, 0xff);
+    fake.writeUInt32BE(64, 0);
+    fake.write('ftyp', 4);
+    ws.send(fake); // an "init segment" with no moov: unreadable
+  });
+  await page.goto(`/watch/${stream.id}`);
+  await expect(page.getByTestId('mode')).toHaveText('Standard', { timeout: 15000 });
+  await expectPlaying(page);
+});
+
+test('a realtime socket that says nothing: LL-HLS after a few seconds', async ({ page }) => {
+  await page.routeWebSocket(/\/realtime\//, () => undefined);
+  await page.goto(`/watch/${stream.id}`);
+  await expect(page.getByTestId('mode')).toHaveText('Realtime');
+  await expect(page.getByTestId('mode')).toHaveText('Standard', { timeout: 15000 });
+  await expectPlaying(page);
+});
+
+test('?mode=hls forces LL-HLS; the switch goes to Realtime and back', async ({ page }) => {
+  const sockets = watchSockets(page);
+  await page.goto(`/watch/${stream.id}?mode=hls`);
+  await expect(page.getByTestId('mode')).toHaveText('Standard');
+  await expectPlaying(page);
+  expect(sockets).toEqual([]);
+
+  await page.getByTestId('mode-realtime').click();
+  await expect(page.getByTestId('mode')).toHaveText('Realtime');
+  await expect(page).toHaveURL(/\?mode=realtime$/);
+  await expectPlaying(page);
+  expect(sockets.length).toBe(1);
+  expect((await videoState(page)).src).toMatch(/^blob:/);
+
+  await page.getByTestId('mode-hls').click();
+  await expect(page.getByTestId('mode')).toHaveText('Standard');
+  await expect(page).toHaveURL(/\?mode=hls$/);
+  await expect.poll(() => sockets[0].closed).toBe(true);
+  await expectPlaying(page);
+});
+
+test('the broadcaster stops: the realtime player ends and the page shows "ended"', async ({ page }) => {
+  const sockets = watchSockets(page);
+  await page.goto(`/watch/${stream.id}?mode=realtime`);
+  await expect(page.getByTestId('mode')).toHaveText('Realtime');
+  await expectPlaying(page);
+  await pub.stop();
+  await expect(page.getByTestId('phase')).toHaveText('Ended', { timeout: 30000 });
+  await expect(page.getByTestId('stage-message')).toContainText('The stream has ended', { timeout: 10000 });
+  expect(sockets.length).toBe(1);
+  await expect.poll(() => sockets[0].closed).toBe(true);
+});
