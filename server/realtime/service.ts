@@ -3,6 +3,7 @@
  * credentials and no Origin check (the same as /hls and RTMP play). Protocol and close codes:
  * docs/realtime-protocol.md.
  */
+
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,6 +11,7 @@ import type { Hub } from '../media/hub';
 import { STREAM_ID_PATTERN, type StreamRegistry } from '../media/registry';
 import { FanoutGroup, fanoutDefaults } from '../relay/fanout';
 import { FragmentEncoder } from './encoder';
+import { binaryFrame } from './frame';
 import { RealtimeViewer } from './viewer';
 
 export const REALTIME_PREFIX = '/realtime/';
@@ -163,7 +165,14 @@ export class RealtimeService {
     }
     let unsubscribe = (): void => undefined;
     const sink = {
-      send: (b: Buffer) => ws.readyState === ws.OPEN && ws.send(b, { binary: true }),
+      send: (b: Buffer) => {
+        if (ws.readyState !== ws.OPEN) return;
+        // The frame is built once per shared batch (frame.ts); the ws library would frame it again per socket. Written
+        // to the socket whole, between the library's own writes (control frames, the clock texts), never inside one.
+        const raw = (ws as unknown as { _socket?: Duplex })._socket;
+        if (raw && !raw.destroyed) raw.write(binaryFrame(b));
+        else ws.send(b, { binary: true });
+      },
       sendText: (t: string) => ws.readyState === ws.OPEN && ws.send(t, { binary: false }),
       get bufferedAmount() {
         return ws.bufferedAmount;
