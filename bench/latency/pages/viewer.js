@@ -60,14 +60,19 @@ function fresh() {
 let stats = fresh();
 let lastValue = -1;
 
+// stock=1: hls.js as a new user gets it, `new Hls()` with no config at all (lowLatencyMode on by default), no
+// catch-up, no prefetch (run.ts mode hlsjs-stock).
+const stock = q.get('stock') === '1';
 // The watch page's preload-hint prefetch (app/watch/part-prefetch.ts; only acts in low-latency mode).
-const prefetch = q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
-const hls = new Hls({
-  // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
-  ...JSON.parse(q.get('hls') || '{}'),
-  ...(prefetch ? prefetch.config : {}),
-  lowLatencyMode,
-});
+const prefetch = stock || q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
+const hls = stock
+  ? new Hls()
+  : new Hls({
+      // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
+      ...JSON.parse(q.get('hls') || '{}'),
+      ...(prefetch ? prefetch.config : {}),
+      lowLatencyMode,
+    });
 // As the watch page: some errors turn the prefetch off for the rest of the session (part-prefetch.ts STOP_ON).
 if (prefetch) hls.on(Hls.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
 hls.on(Hls.Events.ERROR, (_e, data) => {
@@ -124,7 +129,7 @@ video.addEventListener('seeking', () => logEvent({ ev: 'seeking' }));
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
 // As the watch page (app/watch/[id]/Watch.tsx), in low-latency mode.
-if (lowLatencyMode && q.get('catchup') !== '0') attachCatchUp(hls, video);
+if (!stock && lowLatencyMode && q.get('catchup') !== '0') attachCatchUp(hls, video);
 video.muted = true;
 video.play().catch(() => undefined);
 setInterval(() => {
