@@ -258,7 +258,7 @@ function servedBody(file: string): Buffer | string {
   return ts.transpileModule(source.toString('utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
 }
 
-async function startPagesServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startPagesServer(listenPort: number): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname;
     const f = STATIC[p];
@@ -277,7 +277,7 @@ async function startPagesServer(): Promise<{ port: number; close: () => Promise<
       res.writeHead(500).end(String(err));
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
@@ -624,6 +624,9 @@ async function main(): Promise<void> {
   log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
   const ng = modes.includes('nginx') ? ensureNginx(log) : null;
 
+  // The broadcaster page is on the pages server's origin: the server takes /ingest WebSockets only from its own
+  // origin or PUBLIC_URL's, so PUBLIC_URL names the pages origin.
+  const pagesPort = await freePort();
   server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
     stdin: 'pipe',
     env: {
@@ -632,6 +635,7 @@ async function main(): Promise<void> {
       RTMP_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      PUBLIC_URL: `http://127.0.0.1:${pagesPort}`,
       ...(args['ingest-out-args'] ? { FFMPEG_PATH: path.join(HERE, 'ffmpeg-wrap.sh'), LATENCY_INGEST_OUT_ARGS: args['ingest-out-args'] } : {}),
     },
   });
@@ -640,7 +644,7 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${ready.httpPort}`;
   log(`server pid ${server.proc.pid}: http ${ready.httpPort}, rtmp ${ready.rtmpPort}, ffmpeg ${ready.ffmpeg}`);
 
-  pages = await startPagesServer();
+  pages = await startPagesServer(pagesPort);
   const pagesBase = `http://127.0.0.1:${pages.port}`;
   const viewerBase = `http://localhost:${pages.port}`;
 
