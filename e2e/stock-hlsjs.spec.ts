@@ -23,6 +23,10 @@ interface Sample {
   latencyMs: number | null;
   targetLatency: number | null;
   bufferAhead: number;
+  /** hls.js's live edge (media time of the newest part) and the playhead, s. */
+  edge: number | null;
+  currentTime: number;
+  pdtAtEdge: number | null;
 }
 interface PlayerState {
   samples: Sample[];
@@ -56,7 +60,7 @@ async function openStockPlayer(page: Page, src: string, debug: boolean): Promise
       attachMedia(v: HTMLVideoElement): void;
       playingDate: Date | null;
       targetLatency: number | null;
-      startPosition?: number;
+      latestLevelDetails: { edge: number; fragments: Array<{ start: number; programDateTime: number | null }> } | null;
     };
     const H = (window as unknown as { Hls: { new (config?: object): Hls; Events: Record<string, string> } }).Hls;
     const video = document.getElementById('v') as HTMLVideoElement;
@@ -103,6 +107,13 @@ async function openStockPlayer(page: Page, src: string, debug: boolean): Promise
         latencyMs: pd ? Date.now() - pd.getTime() : null,
         targetLatency: hls.targetLatency,
         bufferAhead: b.length ? b.end(b.length - 1) - video.currentTime : 0,
+        edge: hls.latestLevelDetails?.edge ?? null,
+        currentTime: video.currentTime,
+        pdtAtEdge: (() => {
+          const d = hls.latestLevelDetails;
+          const f = d?.fragments.at(-1);
+          return d && f?.programDateTime ? f.programDateTime + (d.edge - f.start) * 1000 : null;
+        })(),
       });
     }, 250);
     hls.loadSource(src);
@@ -137,7 +148,16 @@ test('stock hls.js (default config) on a /broadcast stream plays within 1.5 s of
     const measured = s.samples.filter((x) => x.t >= 1 && x.t <= WINDOW_S + 1);
     const latencies = measured.map((x) => x.latencyMs).filter((x): x is number => x !== null);
     expect(latencies.length, 'samples with a playing date').toBeGreaterThan(measured.length * 0.9);
+    // Rates over the window: media time of the live edge and of the playhead per wall second, and the edge's PDT per
+    // wall second (1 = real time). Latency that grows without stalls shows here.
+    const first = measured.find((x) => x.edge !== null);
+    const last = measured.at(-1);
+    const wall = first && last ? last.t - first.t : NaN;
+    const rate = (a: number | null | undefined, b: number | null | undefined, k = 1) => (a != null && b != null ? Math.round(((b - a) / k / wall) * 1000) / 1000 : null);
     const summary = {
+      edgeRate: rate(first?.edge, last?.edge),
+      playheadRate: rate(first?.currentTime, last?.currentTime),
+      pdtEdgeRate: rate(first?.pdtAtEdge, last?.pdtAtEdge, 1000),
       medianMs: median(latencies),
       firstSecondsMs: median(latencies.slice(0, 8)),
       lastSecondsMs: median(latencies.slice(-20)),

@@ -758,7 +758,7 @@ async function main(): Promise<void> {
     try {
       // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
       // instead of sharing the broadcaster's.
-      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', stock: stock ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, ll: ll ? '1' : '0', stock: stock ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...(stock ? {} : WATCH_HLS_CONFIG), ...(JSON.parse(args.hls!) as object) }) })}`);
       await vpage.bringToFront();
       await hold(warmup * 1000);
       const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;

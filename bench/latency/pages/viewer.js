@@ -61,12 +61,12 @@ let stats = fresh();
 let lastValue = -1;
 
 // stock=1: hls.js as a new user gets it, `new Hls()` with no config at all (lowLatencyMode on by default), no
-// catch-up, no prefetch (run.ts mode hlsjs-stock).
+// catch-up, no prefetch (run.ts mode hlsjs-stock; --hls adds to it, for diagnosis).
 const stock = q.get('stock') === '1';
 // The watch page's preload-hint prefetch (app/watch/part-prefetch.ts; only acts in low-latency mode).
 const prefetch = stock || q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
 const hls = stock
-  ? new Hls()
+  ? new Hls(JSON.parse(q.get('hls') || '{}')) // run.ts passes only --hls here (default {}: no config)
   : new Hls({
       // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
       ...JSON.parse(q.get('hls') || '{}'),
