@@ -8,9 +8,14 @@
  *   realtime  the watch page's realtime player (app/watch/player/realtime-player.ts): /realtime/<id> into MSE
  *   plain  the same playlist in hls.js with lowLatencyMode: false (whole segments)
  *   rtmp   RTMP play from our relay decoded by ffmpeg in Node (frame arrival on ffmpeg's stdout)
+ *   hlsjs-stock  our LL-HLS playlist in stock hls.js: `new Hls()`, no config (lowLatencyMode on by default), no
+ *          catch-up, no prefetch: what a new user's page gets (issue #17)
+ *   ffmpeg-hls   our playlist read by ffmpeg's HLS demuxer (the one ffplay uses) with `-re`, so frames leave at
+ *          the pace of a player's clock started at its first frame, as ffplay shows them; decoded in Node
+ *   vlc-hls      our playlist in VLC (cvlc -I dummy, stream output transcoded to raw I420 on stdout), decoded in Node
  *   nginx  reference: our RTMP relayed by `ffmpeg -c copy` to nginx-rtmp, its HLS in hls.js
  *
- *   npx tsx bench/latency/run.ts [--seconds 60] [--warmup 15] [--modes ll,plain,rtmp,nginx]
+ *   npx tsx bench/latency/run.ts [--seconds 60] [--warmup 15] [--modes ll,plain,rtmp,nginx,hlsjs-stock,ffmpeg-hls,vlc-hls]
  *     [--timeslice 100] [--no-audio] [--no-catch-up] [--no-prefetch] [--hls '{"liveSyncOnStallIncrease":0}']
  *     [--ingest-out-args='-max_interleave_delta 1'] [--json out.json]
  *
@@ -24,7 +29,7 @@
  * starts is stopped by its PID at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -45,21 +50,26 @@ import { createBenchStream } from '../operator';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 
-type Mode = 'll' | 'realtime' | 'plain' | 'rtmp' | 'nginx';
-const ALL_MODES: Mode[] = ['ll', 'realtime', 'plain', 'rtmp', 'nginx'];
+type Mode = 'll' | 'realtime' | 'plain' | 'rtmp' | 'nginx' | 'hlsjs-stock' | 'ffmpeg-hls' | 'vlc-hls';
+const ALL_MODES: Mode[] = ['ll', 'realtime', 'plain', 'rtmp', 'nginx', 'hlsjs-stock', 'ffmpeg-hls', 'vlc-hls'];
+/** The default set (the other modes are asked for by name). */
+const DEFAULT_MODES: Mode[] = ['ll', 'realtime', 'plain', 'rtmp', 'nginx'];
 const LABEL: Record<Mode, string> = {
   ll: 'LL-HLS, hls.js lowLatencyMode',
   realtime: 'realtime (fMP4 over WebSocket, watch page player)',
   plain: 'HLS (same playlist), hls.js no LL',
   rtmp: 'RTMP play, ffmpeg decode',
   nginx: 'nginx-rtmp HLS (ref, +1 relay hop), hls.js',
+  'hlsjs-stock': 'LL-HLS, stock hls.js (new Hls(), defaults)',
+  'ffmpeg-hls': "LL-HLS playlist, ffmpeg's HLS demuxer (as ffplay) -re, decode",
+  'vlc-hls': 'LL-HLS playlist, VLC 3 (cvlc), decode',
 };
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '15' },
-    modes: { type: 'string', default: ALL_MODES.join(',') },
+    modes: { type: 'string', default: DEFAULT_MODES.join(',') },
     timeslice: { type: 'string', default: String(TIMESLICE_MS) },
     'no-audio': { type: 'boolean', default: false },
     hls: { type: 'string', default: '{}' },
@@ -107,7 +117,7 @@ interface Child {
 
 const children = new Set<Child>();
 
-function start(name: string, cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): Child {
+function start(name: string, cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' } = {}): Child {
   const proc = spawn(cmd, argv, { cwd: ROOT, env: opts.env ?? process.env, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   const c: Child = { name, proc, done: false, stderr: '', exited: Promise.resolve() };
   c.exited = new Promise((resolve) => {
@@ -259,7 +269,7 @@ function servedBody(file: string): Buffer | string {
   return js.replace(/from '\.\/([a-z-]+)'/g, "from '/player/$1.js'");
 }
 
-async function startPagesServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startPagesServer(listenPort: number): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname;
     const f = STATIC[p];
@@ -278,7 +288,7 @@ async function startPagesServer(): Promise<{ port: number; close: () => Promise<
       res.writeHead(500).end(String(err));
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
@@ -421,19 +431,57 @@ function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest
 
 // ---- RTMP reader (ffmpeg decode in Node) ------------------------------------------------------
 
-class RtmpReader {
+/** ffmpeg's output options: the frames as 8-bit gray, one canvas-sized frame after the other on stdout. */
+const GRAY_OUT = ['-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'];
+
+/**
+ * Reads the pixel clock from the frames an ffmpeg decoder writes on stdout (gray, canvas size); each frame's time is
+ * its arrival here. RTMP: `-fflags nobuffer`, frames as they come. HLS (`-re`): ffmpeg's HLS demuxer (ffplay's)
+ * picks the start and fetches; `-re` lets frames out at their timestamps from the first one on, as a player's clock.
+ * `feeder` (VLC) writes the stream ffmpeg reads on its stdin.
+ */
+class FrameReader {
   child: Child;
+  feeder: Child | null;
   private frame: Buffer;
   private filled = 0;
   width = WIDTH;
   height = HEIGHT;
   s = this.fresh();
 
-  constructor(url: string) {
-    const argv = ['-hide_banner', '-nostats', '-loglevel', 'info', '-fflags', 'nobuffer', '-flags', 'low_delay', '-threads', '1', '-i', url, '-an', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'];
-    this.child = start('ffmpeg-rtmp-reader', 'ffmpeg', argv);
+  constructor(name: string, inputArgs: string[], feeder: Child | null = null) {
+    const argv = ['-hide_banner', '-nostats', '-loglevel', 'info', ...inputArgs, ...GRAY_OUT];
+    this.child = start(name, 'ffmpeg', argv, { stdin: feeder ? 'pipe' : 'ignore' });
+    this.feeder = feeder;
+    if (feeder) {
+      feeder.proc.stdout!.pipe(this.child.proc.stdin!);
+      this.child.proc.stdin!.on('error', () => undefined);
+    }
     this.frame = Buffer.alloc(this.width * this.height);
     this.child.proc.stdout!.on('data', (d: Buffer) => this.onData(d));
+  }
+
+  static rtmp(url: string): FrameReader {
+    return new FrameReader('ffmpeg-rtmp-reader', ['-fflags', 'nobuffer', '-flags', 'low_delay', '-threads', '1', '-i', url]);
+  }
+
+  /** ffmpeg's HLS demuxer with its defaults (what `ffplay URL` does), paced by `-re`. */
+  static hls(url: string): FrameReader {
+    return new FrameReader('ffmpeg-hls-reader', ['-threads', '1', '-re', '-i', url]);
+  }
+
+  /**
+   * VLC 3 with its defaults for the URL (adaptive demuxer: start point, buffering), its stream output remuxing to
+   * MPEG-TS on stdout (no transcode), decoded by ffmpeg `-re` (the player's clock). VLC refuses to run as root, so
+   * it runs as nobody with a throw-away HOME.
+   */
+  static vlc(url: string, home: string): FrameReader {
+    const vlcArgs = ['-I', 'dummy', '--no-audio', '--no-video-title-show', url, '--sout', '#std{access=file,mux=ts,dst=-}'];
+    const asNobody = process.getuid?.() === 0;
+    const feeder = asNobody
+      ? start('vlc', 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${home}`, 'cvlc', ...vlcArgs], { stdout: 'pipe' })
+      : start('vlc', 'cvlc', vlcArgs, { stdout: 'pipe', env: { ...process.env, HOME: home } });
+    return new FrameReader('ffmpeg-vlc-reader', ['-threads', '1', '-re', '-f', 'mpegts', '-i', 'pipe:0'], feeder);
   }
 
   fresh() {
@@ -586,10 +634,11 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   log(`modes ${modes.join(',')}, ${warmup} s warm-up + ${seconds} s measured each, MediaRecorder timeslice ${timeslice} ms`);
   const ng = modes.includes('nginx') ? ensureNginx(log) : null;
-  pages = await startPagesServer();
+  // The broadcaster page is on the pages server's origin: the server takes /ingest WebSockets only from its own
+  // origin or PUBLIC_URL's, so PUBLIC_URL names the pages origin.
+  pages = await startPagesServer(await freePort());
   const pagesBase = `http://127.0.0.1:${pages.port}`;
   const viewerBase = `http://localhost:${pages.port}`;
-
   server = start('server', process.execPath, ['--import', 'tsx', path.join(HERE, 'serve.ts')], {
     stdin: 'pipe',
     env: {
@@ -712,13 +761,15 @@ async function main(): Promise<void> {
     };
   };
 
-  const runViewer = async (mode: Mode, src: string, ll: boolean, rt = ''): Promise<ModeResult> => {
+  const runViewer = async (mode: Mode, src: string, ll: boolean, opts: { rt?: string; stock?: boolean } = {}): Promise<ModeResult> => {
+    const rt = opts.rt ?? '';
+    const stock = opts.stock ?? false;
     const vpage = await context.newPage();
     watchConsole(vpage, mode);
     try {
       // `localhost`, not 127.0.0.1: another site, so the viewer gets its own renderer process (main thread)
       // instead of sharing the broadcaster's.
-      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, rt, ll: ll ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...WATCH_HLS_CONFIG, ...(JSON.parse(args.hls!) as object) }) })}`);
+      await vpage.goto(`${viewerBase}/viewer.html?${new URLSearchParams({ src, rt, ll: ll ? '1' : '0', stock: stock ? '1' : '0', label: mode, catchup: args['no-catch-up'] ? '0' : '1', prefetch: args['no-prefetch'] ? '0' : '1', hls: JSON.stringify({ ...(stock ? {} : WATCH_HLS_CONFIG), ...(JSON.parse(args.hls!) as object) }) })}`);
       await vpage.bringToFront();
       await hold(warmup * 1000);
       const warm = await vpage.evaluate(() => (window as unknown as { bench: { collect(): unknown } }).bench.collect()) as ViewerCollect;
@@ -747,20 +798,24 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     log(`--- ${mode}: ${LABEL[mode]}`);
     let r: ModeResult;
-    if (mode === 'll' || mode === 'plain') {
-      r = await runViewer(mode, hlsUrl, mode === 'll');
+    if (mode === 'll' || mode === 'plain' || mode === 'hlsjs-stock') {
+      r = await runViewer(mode, hlsUrl, mode !== 'plain', { stock: mode === 'hlsjs-stock' });
     } else if (mode === 'realtime') {
-      r = await runViewer(mode, hlsUrl, false, `${base.replace(/^http/, 'ws')}/realtime/${id}`);
-    } else if (mode === 'rtmp') {
-      const reader = new RtmpReader(`rtmp://127.0.0.1:${ready.rtmpPort}/live/${id}`);
+      r = await runViewer(mode, hlsUrl, false, { rt: `${base.replace(/^http/, 'ws')}/realtime/${id}` });
+    } else if (mode === 'rtmp' || mode === 'ffmpeg-hls' || mode === 'vlc-hls') {
+      const vlcHome = mode === 'vlc-hls' ? await mkdtemp(path.join(os.tmpdir(), 'latency-vlc-')) : null;
+      if (vlcHome) chmodSync(vlcHome, 0o777);
+      const reader =
+        mode === 'rtmp' ? FrameReader.rtmp(`rtmp://127.0.0.1:${ready.rtmpPort}/live/${id}`) : vlcHome ? FrameReader.vlc(hlsUrl, vlcHome) : FrameReader.hls(hlsUrl);
       try {
         const alive = () => {
           if (reader.child.done) throw new Error(`ffmpeg reader exited: ${reader.child.stderr.slice(-500)}`);
+          if (reader.feeder?.done) throw new Error(`vlc exited: ${reader.feeder.stderr.slice(-500)}`);
         };
         await hold(warmup * 1000, alive);
         const size = reader.outputSize();
         if (size && size !== `${WIDTH}x${HEIGHT}`) throw new Error(`ffmpeg reader outputs ${size}, expected ${WIDTH}x${HEIGHT}`);
-        log(`rtmp: warm-up read ${reader.s.read}/${reader.s.frames} frames, last latency ${reader.s.latency.at(-1) ?? '-'} ms`);
+        log(`${mode}: warm-up read ${reader.s.read}/${reader.s.frames} frames, last latency ${reader.s.latency.at(-1) ?? '-'} ms`);
         reader.s = reader.fresh();
         const cpu = new CpuWindow(server.proc.pid);
         const bw = await broadcastWindow();
@@ -788,7 +843,9 @@ async function main(): Promise<void> {
         r.ingest = ingest;
         r.path = pt;
       } finally {
+        await stop(reader.feeder);
         await stop(reader.child);
+        if (vlcHome) await rm(vlcHome, { recursive: true, force: true }).catch(() => undefined);
       }
     } else {
       const n = await startNginx(ng!);
@@ -853,6 +910,8 @@ function report(): void {
   const ll = results.find((r) => r.mode === 'll');
   const rtmp = results.find((r) => r.mode === 'rtmp');
   if (ll) console.log(`\nGoal LL-HLS median <= 1000 ms: ${ll.medianMs <= 1000 ? 'met' : 'NOT met'} (${fmt(ll.medianMs)} ms)`);
+  const stock = results.find((r) => r.mode === 'hlsjs-stock');
+  if (stock) console.log(`Goal stock hls.js median <= 1500 ms (issue #17): ${stock.medianMs <= 1500 ? 'met' : 'NOT met'} (${fmt(stock.medianMs)} ms)`);
   if (rtmp) console.log(`Goal RTMP median <= 500 ms: ${rtmp.medianMs <= 500 ? 'met' : 'NOT met'} (${fmt(rtmp.medianMs)} ms)`);
   if (args.json) {
     writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, seconds, warmup, timeslice, noAudio: args['no-audio'], hls: args.hls, ingestOutArgs: args['ingest-out-args'], facts, results }, null, 2));

@@ -67,8 +67,11 @@ if (rt) {
   const { createRealtimePlayer } = await import('/player/realtime-player.js');
   realtime = createRealtimePlayer(video, 'bench', { onEnded: () => undefined, onFail: (r) => stats.errors.push(`realtime: ${r}`), onMedia: () => undefined }, rt);
 }
+// stock=1: hls.js as a new user gets it, `new Hls()` with no config at all (lowLatencyMode on by default), no
+// catch-up, no prefetch (run.ts mode hlsjs-stock; --hls adds to it, for diagnosis).
+const stock = q.get('stock') === '1';
 // The watch page's preload-hint prefetch (app/watch/part-prefetch.ts; only acts in low-latency mode).
-const prefetch = rt || q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
+const prefetch = rt || stock || q.get('prefetch') === '0' ? null : partPrefetch(Hls.DefaultConfig.loader);
 const hls = rt
   ? {
       on() {},
@@ -82,6 +85,8 @@ const hls = rt
         return realtime.playingDate();
       },
     }
+  : stock
+  ? new Hls(JSON.parse(q.get('hls') || '{}')) // run.ts passes only --hls here (default {}: no config)
   : new Hls({
       // The product's watch page settings (app/watch/hls-config.ts) plus any experiment (run.ts --hls '{...}'), from run.ts.
       ...JSON.parse(q.get('hls') || '{}'),
@@ -144,7 +149,7 @@ video.addEventListener('seeking', () => logEvent({ ev: 'seeking' }));
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
 // As the watch page (app/watch/[id]/Watch.tsx), in low-latency mode.
-if (lowLatencyMode && q.get('catchup') !== '0') attachCatchUp(hls, video);
+if (!stock && lowLatencyMode && q.get('catchup') !== '0') attachCatchUp(hls, video);
 video.muted = true;
 video.play().catch(() => undefined);
 setInterval(() => {
