@@ -24,6 +24,8 @@ export const E2E_ADMIN_TOKEN = 'e2e-admin-token-3f9c1a7d52b84e60';
 
 export default defineConfig({
   testDir: './e2e',
+  // e2e/open/: tests of goals not met yet (they fail today), outside `npm test`; E2E_OPEN=1 runs them.
+  testIgnore: process.env.E2E_OPEN ? [] : ['open/**'],
   timeout: 90_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
