@@ -253,6 +253,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
+  recording.setSnapshotSource(async (id) => {
+    const shot = await snapshots.get(id);
+    return shot.ok ? shot.jpeg : null;
+  });
   const ingest = new IngestService({
     hub,
     registry,

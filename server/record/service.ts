@@ -12,6 +12,7 @@ import { Recorder, type RecorderLog, type RecorderOptions } from './recorder';
 import { repairRecordings } from './repair';
 import { applyRetention } from './retention';
 import { RecordingStore } from './store';
+import { Thumbnails, type TakeSnapshot } from './thumbnail';
 
 export interface RecordingServiceOptions {
   db: Db;
@@ -28,6 +29,8 @@ export interface RecordingServiceOptions {
   log: RecorderLog;
   /** Tests: how files are opened (to inject write errors). */
   openFile?: RecorderOptions['openFile'];
+  /** A recording's thumbnail is taken this long after it starts, ms (default 3000). */
+  thumbnailDelayMs?: number;
 }
 
 const SWEEP_MS = 3600_000;
@@ -35,6 +38,7 @@ const SWEEP_MS = 3600_000;
 export class RecordingService {
   readonly store: RecordingStore;
   readonly recorder: Recorder;
+  readonly thumbnails: Thumbnails;
   private sweeping: Promise<void> | null = null;
   private again = false;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -42,7 +46,16 @@ export class RecordingService {
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
-    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, minFreeBytes: opts.minFreeBytes, onFinished: () => this.sweep() });
+    this.thumbnails = new Thumbnails({ dir: opts.dir, store: this.store, log: opts.log, delayMs: opts.thumbnailDelayMs });
+    this.recorder = new Recorder({
+      dir: opts.dir,
+      store: this.store,
+      log: opts.log,
+      openFile: opts.openFile,
+      minFreeBytes: opts.minFreeBytes,
+      onStarted: (rid, streamId) => this.thumbnails.started(rid, streamId),
+      onFinished: () => this.sweep(),
+    });
     if (opts.enabled) {
       this.offs.push(
         opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
@@ -69,6 +82,11 @@ export class RecordingService {
   segment = (id: string, run: string, seg: Segment, init: Buffer): void => {
     if (this.opts.enabled) this.recorder.segment(id, run, seg, init);
   };
+
+  /** Where recording thumbnails come from: the live directory's snapshots (app.ts). */
+  setSnapshotSource(take: TakeSnapshot): void {
+    this.thumbnails.setSource(take);
+  }
 
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     return handleRecordings(req, res, url, { store: this.store, recorder: this.recorder, access: this.opts.access, publicUrl: this.opts.publicUrl, rtmpPort: this.opts.rtmpPort });
@@ -104,6 +122,7 @@ export class RecordingService {
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const off of this.offs) off();
+    await this.thumbnails.close();
     await this.recorder.close();
     await this.settled();
   }
