@@ -18,7 +18,10 @@ export interface RecordingServiceOptions {
   db: Db;
   hub: Hub;
   access: Access;
+  /** RECORD: broadcasts are recorded unless their stream says otherwise. */
   enabled: boolean;
+  /** Whether a new broadcast of this stream is recorded (its stream's setting, else `enabled`); asked at each publish. */
+  recordFor?: (streamId: string) => boolean;
   dir: string;
   retentionMs: number;
   maxBytes: number;
@@ -43,6 +46,8 @@ export class RecordingService {
   private again = false;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly offs: Array<() => void> = [];
+  /** Per live broadcast: is it recorded (decided at its publish, kept through a reconnect within the grace period). */
+  private readonly decided = new Map<string, boolean>();
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
@@ -56,12 +61,13 @@ export class RecordingService {
       onStarted: (rid, streamId) => this.thumbnails.started(rid, streamId),
       onFinished: () => this.sweep(),
     });
-    if (opts.enabled) {
-      this.offs.push(
-        opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
-        opts.hub.events.on('end', ({ id }) => this.recorder.ended(id)),
-      );
-    }
+    this.offs.push(
+      opts.hub.events.on('publish', ({ id, resumed }) => this.published(id, resumed)),
+      opts.hub.events.on('end', ({ id }) => {
+        this.decided.delete(id);
+        this.recorder.ended(id);
+      }),
+    );
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
   }
@@ -75,12 +81,29 @@ export class RecordingService {
     return s;
   }
 
+  private published(id: string, resumed: boolean): void {
+    const before = this.decided.get(id);
+    if (resumed && before !== undefined) {
+      if (before) this.recorder.published(id, true);
+      return;
+    }
+    const record = this.opts.recordFor ? this.opts.recordFor(id) : this.opts.enabled;
+    this.decided.set(id, record);
+    if (record) this.recorder.published(id, resumed);
+    else this.recorder.ended(id); // a recording of an earlier broadcast still open ends
+  }
+
+  /** Whether this broadcast is being recorded. */
+  recording(id: string): boolean {
+    return this.decided.get(id) === true;
+  }
+
   /** For HlsService: package recorded streams from publish to end. */
-  keepPackaging = (): boolean => this.opts.enabled;
+  keepPackaging = (id: string): boolean => this.recording(id);
 
   /** For HlsService: every complete segment. */
   segment = (id: string, run: string, seg: Segment, init: Buffer): void => {
-    if (this.opts.enabled) this.recorder.segment(id, run, seg, init);
+    if (this.recording(id)) this.recorder.segment(id, run, seg, init);
   };
 
   /** Where recording thumbnails come from: the live directory's snapshots (app.ts). */
