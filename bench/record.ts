@@ -1,7 +1,7 @@
 /**
  * Recording benchmark (issue #15): what recording costs, how fast a recording replays, how fast recordings list.
  *
- *   flock /tmp/bench.lock npm run bench:record [-- --seconds 15 --streams 20 --rows 10000]
+ *   flock /tmp/bench.lock npm run bench:record [-- --seconds 15 --streams 20 --rows 10000 --parts cpu,list]
  *
  * The server runs in this process (its CPU is process.cpuUsage; its disk writes /proc/self/io write_bytes, what
  * reached the block layer, and the recordings' bytes in the index); ffmpeg publishes the 30 s 720p 2.5 Mbit/s test
@@ -41,8 +41,11 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '20' },
     rows: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '20' },
+    /** Which parts to run: cpu (1, 2, 3) and/or list (4). */
+    parts: { type: 'string', default: 'cpu,list' },
   },
 });
+const parts = new Set(values.parts.split(','));
 const seconds = Number(values.seconds);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.error(`[bench:record] ${m}`);
@@ -104,6 +107,14 @@ async function main(): Promise<void> {
     encodeTestFile(MEDIA, 44100, 300_000);
   }
   const rows: Row[] = [];
+  if (parts.has('cpu')) await media(rows);
+  if (parts.has('list')) await listing(rows);
+  console.log('| what | result |');
+  console.log('| --- | --- |');
+  for (const r of rows) console.log(`| ${r.what} | ${r.result} |`);
+}
+
+async function media(rows: Row[]): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-bench-rec-'));
   const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', RECORD: 'on', PUBLISHER_GRACE_SECONDS: '0', RECORD_MIN_FREE_BYTES: '0' });
   const server = await startServer({ config, logger: createLogger('silent', false), withNext: false });
@@ -120,12 +131,15 @@ async function main(): Promise<void> {
   try {
     // 1. One stream, recorded then not.
     const single: Record<string, { cpuPct: number; writeBps: number }> = {};
-    for (const record of [true, false]) {
-      const s = await create(`bench ${record ? 'on' : 'off'}`, record);
+    for (const mode of ['on', 'off', 'off+hls'] as const) {
+      const record = mode === 'on';
+      const s = await create(`bench ${mode}`, record);
       const pub = publish(rtmp, s.key);
       await waitFor('live', () => server.hub.isLive(s.id), 20000);
+      // off+hls: one HLS request starts its packager (kept for HLS_IDLE_STOP_SECONDS): the recorder's own cost is on - this.
+      if (mode === 'off+hls') await (await fetch(`${base}/hls/${s.id}/index.m3u8`)).arrayBuffer();
       await sleep(Number(values.settle) * 1000);
-      single[record ? 'on' : 'off'] = await measure(seconds);
+      single[mode] = await measure(seconds);
       await stopAll([pub]);
       if (record) {
         const [rec] = await waitFor('the recording ended', async () => {
@@ -138,11 +152,11 @@ async function main(): Promise<void> {
         await sleep(1000);
         if ((await recordingsOf(s.id)).length !== 0) throw new Error('a stream switched off was recorded');
       }
-      log(`record ${record ? 'on' : 'off'}: ${f2(single[record ? 'on' : 'off'].cpuPct)} % of a core, ${f1(single[record ? 'on' : 'off'].writeBps / 1024)} KiB/s written`);
+      log(`record ${mode}: ${f2(single[mode].cpuPct)} % of a core, ${f1(single[mode].writeBps / 1024)} KiB/s written`);
     }
     rows.push({
       what: 'one recorded 2.5 Mbit/s stream: CPU, on vs off',
-      result: `on ${f2(single.on.cpuPct)} % / off ${f2(single.off.cpuPct)} % of a core: recording costs **${f2(single.on.cpuPct - single.off.cpuPct)} %** (packaging included); disk writes ${f1(single.on.writeBps / 1024)} KiB/s on vs ${f1(single.off.writeBps / 1024)} KiB/s off`,
+      result: `on ${f2(single.on.cpuPct)} % / off ${f2(single.off.cpuPct)} % / off but packaged for HLS ${f2(single['off+hls'].cpuPct)} % of a core: recording costs **${f2(single.on.cpuPct - single.off.cpuPct)} %** with the packaging it keeps running, **${f2(single.on.cpuPct - single['off+hls'].cpuPct)} %** for the writes alone; disk writes ${f1(single.on.writeBps / 1024)} KiB/s on vs ${f1(single.off.writeBps / 1024)} KiB/s off`,
     });
 
     // 2. N recorded streams at once.
@@ -223,6 +237,9 @@ async function main(): Promise<void> {
     await rm(dataDir, { recursive: true, force: true });
   }
 
+}
+
+async function listing(rows: Row[]): Promise<void> {
   // 4. Listing from SQLite.
   const n = Number(values.rows);
   const dbDir = await mkdtemp(path.join(os.tmpdir(), 'golive-bench-list-'));
@@ -272,10 +289,6 @@ async function main(): Promise<void> {
   } finally {
     await rm(dbDir, { recursive: true, force: true });
   }
-
-  console.log('| what | result |');
-  console.log('| --- | --- |');
-  for (const r of rows) console.log(`| ${r.what} | ${r.result} |`);
 }
 
 

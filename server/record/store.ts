@@ -130,9 +130,10 @@ export class RecordingStore {
          ORDER BY started_at DESC, id DESC LIMIT ?`,
       ),
       // The public listing: ended, playable recordings of listed streams (a stream deleted since: no title, not listed).
+      // The row-value cursor seeks in recordings_by_start (started_at, then the key id): a deep page costs a page.
       listed: db.prepare(
         `SELECT ${R_COLUMNS}, s.title AS title FROM recordings r JOIN streams s ON s.id = r.stream_id
-         WHERE r.state = 'ended' AND r.duration_us > 0 AND s.listed = 1 AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))
+         WHERE r.state = 'ended' AND r.duration_us > 0 AND s.listed = 1 AND (r.started_at, r.id) < (?, ?)
          ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       ),
       setThumbnail: db.prepare('UPDATE recordings SET thumbnail = ? WHERE id = ?'),
@@ -202,7 +203,7 @@ export class RecordingStore {
   listed(limit: number, cursor: { startedAt: number; id: string } | null): ListedRecording[] {
     const at = cursor?.startedAt ?? Number.MAX_SAFE_INTEGER;
     const id = cursor?.id ?? '';
-    return (this.q.listed.all(at, at, id, limit) as Array<RawRecording & { title: string }>).map((r) => ({ ...toRecording(r), title: r.title }));
+    return (this.q.listed.all(at, id, limit) as Array<RawRecording & { title: string }>).map((r) => ({ ...toRecording(r), title: r.title }));
   }
 
   /** Mark whether the recording has a thumbnail file; false when there is no such recording (deleted meanwhile). */
