@@ -208,28 +208,28 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
               <tbody>
                 {[...streams].sort(byInterest).map((s) => (
                   <Fragment key={s.id}>
-                  <StreamRow
-                    stream={s}
-                    busy={busy.has(s.id)}
-                    editing={editing?.id === s.id ? editing.title : null}
-                    confirm={confirm?.id === s.id ? confirm.action : null}
-                    onEdit={(title) => setEditing(title === null ? null : { id: s.id, title })}
-                    onRename={(title) => void rename(s, title)}
-                    onListed={(listed) => void setListed(s, listed)}
-                    onRecord={(record) => void setRecord(s, record)}
-                    showRecordings={recordingsOf === s.id}
-                    onRecordings={(show) => setRecordingsOf(show ? s.id : null)}
-                    onConfirm={(action) => setConfirm(action ? { id: s.id, action } : null)}
-                    onDelete={() => void remove(s)}
-                    onRotate={() => void newKey(s)}
-                  />
-                  {recordingsOf === s.id && (
-                    <tr data-testid="recordings-row">
-                      <td colSpan={6}>
-                        <RecordingsPanel streamId={s.id} name={s.title || 'Untitled stream'} onSignedOut={onSignedOut} />
-                      </td>
-                    </tr>
-                  )}
+                    <StreamRow
+                      stream={s}
+                      busy={busy.has(s.id)}
+                      editing={editing?.id === s.id ? editing.title : null}
+                      confirm={confirm?.id === s.id ? confirm.action : null}
+                      onEdit={(title) => setEditing(title === null ? null : { id: s.id, title })}
+                      onRename={(title) => void rename(s, title)}
+                      onListed={(listed) => void setListed(s, listed)}
+                      onRecord={(record) => void setRecord(s, record)}
+                      showRecordings={recordingsOf === s.id}
+                      onRecordings={(show) => setRecordingsOf(show ? s.id : null)}
+                      onConfirm={(action) => setConfirm(action ? { id: s.id, action } : null)}
+                      onDelete={() => void remove(s)}
+                      onRotate={() => void newKey(s)}
+                    />
+                    {recordingsOf === s.id && (
+                      <tr data-testid="recordings-row">
+                        <td colSpan={6}>
+                          <RecordingsPanel streamId={s.id} name={s.title || 'Untitled stream'} onSignedOut={onSignedOut} />
+                        </td>
+                      </tr>
+                    )}
                   </Fragment>
                 ))}
               </tbody>
