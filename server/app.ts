@@ -212,6 +212,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hub,
       access,
       enabled: config.record,
+      recordFor: (id) => registry.get(id)?.record ?? config.record,
       dir: config.recordingsDir,
       retentionMs: config.recordRetentionMs,
       maxBytes: config.recordMaxBytes,
@@ -253,6 +254,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log: logger.child({ component: 'hls' }),
   });
   const snapshots = new SnapshotService({ ffmpeg, hub, hls, log: logger.child({ component: 'snapshot' }) });
+  recording.setSnapshotSource(async (id) => {
+    const shot = await snapshots.get(id);
+    return shot.ok ? shot.jpeg : null;
+  });
   const ingest = new IngestService({
     hub,
     registry,
@@ -307,6 +312,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     publicUrl: config.publicUrl,
     extraViewers: (id: string) => hls.viewers(id) + realtime.viewersOf(id),
     snapshotAvailable: (id: string) => snapshots.available(id),
+    recordDefault: config.record,
     onDeleted: (id: string) => ingest.endStream(id, 'this stream was deleted'),
   };
 

@@ -1,13 +1,14 @@
 'use client';
 
 import Link from 'next/link';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { Fragment, useCallback, useEffect, useRef, useState } from 'react';
 import { OperatorBar, SessionPending, SignInPanel } from '../components/SignIn';
 import { SignedOutError } from '../lib/session';
 import { useSession } from '../lib/useSession';
 import { deleteStream, listAll, rotateKey, updateStream, type ManagedStream } from './api';
 import { MAX_TITLE } from '../components/TitleField';
 import { CreateForm, IssuedKeyPanel, type Issued } from './KeyPanels';
+import { RecordingsPanel } from './RecordingsPanel';
 import { StreamRow } from './StreamRow';
 
 const REFRESH_MS = 5000;
@@ -46,7 +47,7 @@ function byInterest(a: ManagedStream, b: ManagedStream): number {
 
 type Confirm = { id: string; action: 'delete' | 'rotate' } | null;
 
-/** Every stream: create, rename, list or unlist, rotate its key, delete. Refreshes itself every few seconds. */
+/** Every stream: create, rename, list or unlist, record or not (and its recordings), rotate its key, delete. Refreshes itself every few seconds. */
 export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
   const [streams, setStreams] = useState<ManagedStream[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -55,6 +56,7 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
   const [editing, setEditing] = useState<{ id: string; title: string } | null>(null);
   const [confirm, setConfirm] = useState<Confirm>(null);
   const [issued, setIssued] = useState<Issued | null>(null);
+  const [recordingsOf, setRecordingsOf] = useState<string | null>(null);
   // A refresh that started before a change would bring back what the change replaced: it is dropped.
   const changes = useRef(0);
 
@@ -133,6 +135,18 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
       }
     });
 
+  // Counts from its next broadcast (the server reads it at each publish).
+  const setRecord = (s: ManagedStream, record: boolean) =>
+    change(s.id, async () => {
+      replace({ ...s, record, recorded: record });
+      try {
+        replace(await updateStream(s.id, { record }));
+      } catch (err) {
+        replace({ ...s, record: s.record, recorded: s.recorded });
+        throw err;
+      }
+    });
+
   const remove = (s: ManagedStream) =>
     change(s.id, async () => {
       await deleteStream(s.id);
@@ -185,6 +199,7 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
                   <th scope="col">State</th>
                   <th scope="col">Last live</th>
                   <th scope="col">Directory</th>
+                  <th scope="col">Recording</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -192,19 +207,30 @@ export function StreamManager({ onSignedOut }: { onSignedOut: () => void }) {
               </thead>
               <tbody>
                 {[...streams].sort(byInterest).map((s) => (
-                  <StreamRow
-                    key={s.id}
-                    stream={s}
-                    busy={busy.has(s.id)}
-                    editing={editing?.id === s.id ? editing.title : null}
-                    confirm={confirm?.id === s.id ? confirm.action : null}
-                    onEdit={(title) => setEditing(title === null ? null : { id: s.id, title })}
-                    onRename={(title) => void rename(s, title)}
-                    onListed={(listed) => void setListed(s, listed)}
-                    onConfirm={(action) => setConfirm(action ? { id: s.id, action } : null)}
-                    onDelete={() => void remove(s)}
-                    onRotate={() => void newKey(s)}
-                  />
+                  <Fragment key={s.id}>
+                    <StreamRow
+                      stream={s}
+                      busy={busy.has(s.id)}
+                      editing={editing?.id === s.id ? editing.title : null}
+                      confirm={confirm?.id === s.id ? confirm.action : null}
+                      onEdit={(title) => setEditing(title === null ? null : { id: s.id, title })}
+                      onRename={(title) => void rename(s, title)}
+                      onListed={(listed) => void setListed(s, listed)}
+                      onRecord={(record) => void setRecord(s, record)}
+                      showRecordings={recordingsOf === s.id}
+                      onRecordings={(show) => setRecordingsOf(show ? s.id : null)}
+                      onConfirm={(action) => setConfirm(action ? { id: s.id, action } : null)}
+                      onDelete={() => void remove(s)}
+                      onRotate={() => void newKey(s)}
+                    />
+                    {recordingsOf === s.id && (
+                      <tr data-testid="recordings-row">
+                        <td colSpan={6}>
+                          <RecordingsPanel streamId={s.id} name={s.title || 'Untitled stream'} onSignedOut={onSignedOut} />
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
                 ))}
               </tbody>
             </table>

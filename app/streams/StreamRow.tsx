@@ -20,13 +20,17 @@ export interface RowProps {
   onEdit(title: string | null): void;
   onRename(title: string): void;
   onListed(listed: boolean): void;
+  onRecord(record: boolean): void;
+  /** Its recordings are shown (the row below). */
+  showRecordings: boolean;
+  onRecordings(show: boolean): void;
   onConfirm(action: 'delete' | 'rotate' | null): void;
   onDelete(): void;
   onRotate(): void;
 }
 
-/** One row of the manager's table: title (renamed inline), state, last live, listed, rotate key and delete (both asked first). */
-export function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onListed, onConfirm, onDelete, onRotate }: RowProps) {
+/** One row of the manager's table: title (renamed inline), state, last live, listed, recorded, rotate key and delete (both asked first). */
+export function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename, onListed, onRecord, showRecordings, onRecordings, onConfirm, onDelete, onRotate }: RowProps) {
   const name = s.title || 'Untitled stream';
   const state = s.state === 'live' ? 'Live' : s.state === 'reconnecting' ? 'Reconnecting' : 'Offline';
   return (
@@ -82,6 +86,19 @@ export function StreamRow({ stream: s, busy, editing, confirm, onEdit, onRename,
           <input type="checkbox" checked={s.listed} onChange={(e) => onListed(e.target.checked)} disabled={busy} aria-label={`List ${name} on the home page`} />
           {s.listed ? 'Listed' : 'Unlisted'}
         </label>
+      </td>
+      <td>
+        <label className="check" title={s.record === null ? 'The server default (RECORD)' : undefined}>
+          <input type="checkbox" checked={s.recorded} onChange={(e) => onRecord(e.target.checked)} disabled={busy || !s.createdAt} aria-label={`Record ${name}`} />
+          {s.recorded ? 'Recorded' : 'Not recorded'}
+        </label>
+        {s.createdAt && (
+          <div>
+            <button type="button" className="link-button small" onClick={() => onRecordings(!showRecordings)} aria-expanded={showRecordings} aria-label={`Recordings of ${name}`}>
+              {showRecordings ? 'Hide recordings' : 'Recordings'}
+            </button>
+          </div>
+        )}
       </td>
       <td className="actions-cell">
         {confirm ? (

@@ -23,6 +23,24 @@ export interface ManagedStream {
   live: boolean;
   viewers: number;
   urls: StreamUrls;
+  /** Recording of its broadcasts as the operator set it: true/false, or null to follow the server's RECORD. */
+  record: boolean | null;
+  /** Whether its next broadcast is recorded. */
+  recorded: boolean;
+}
+
+/** One of a stream's recordings (GET /api/streams/<id>/recordings). */
+export interface StreamRecording {
+  id: string;
+  streamId: string;
+  startedAt: string;
+  endedAt: string | null;
+  durationSeconds: number;
+  bytes: number;
+  state: 'recording' | 'ended' | 'failed';
+  error: string | null;
+  thumbnail: string | null;
+  urls: { playlist: string; mp4: string; watch: string };
 }
 
 /** A stream key, as the server shows it: once, when created or rotated. */
@@ -52,7 +70,7 @@ export function createManaged(title: string, listed: boolean): Promise<CreatedSt
   return call<CreatedStream>('POST', '/api/streams', { ...(title ? { title } : {}), listed });
 }
 
-export function updateStream(id: string, change: { title?: string; listed?: boolean }): Promise<ManagedStream> {
+export function updateStream(id: string, change: { title?: string; listed?: boolean; record?: boolean | null }): Promise<ManagedStream> {
   return call<ManagedStream>('PATCH', one(id), change);
 }
 
@@ -62,4 +80,16 @@ export function deleteStream(id: string): Promise<void> {
 
 export function rotateKey(id: string): Promise<IssuedKey> {
   return call<IssuedKey>('POST', `${one(id)}/key`, {});
+}
+
+/** A page of the stream's recordings, newest first; `next` is the cursor of the page after. */
+export function listRecordings(id: string, cursor: string | null): Promise<{ recordings: StreamRecording[]; next: string | null }> {
+  const q = new URLSearchParams({ limit: '10' });
+  if (cursor) q.set('cursor', cursor);
+  return call('GET', `${one(id)}/recordings?${q}`);
+}
+
+/** DELETE /api/recordings/<rid>: the recording, its file and its thumbnail. */
+export function deleteRecording(rid: string): Promise<void> {
+  return call<void>('DELETE', `/api/recordings/${encodeURIComponent(rid)}`);
 }

@@ -17,6 +17,8 @@ export interface ApiDeps {
   extraViewers?: (id: string) => number;
   /** Whether the stream has a snapshot to show now (see SnapshotService.available). */
   snapshotAvailable?: (id: string) => boolean;
+  /** RECORD: whether a stream with no setting of its own is recorded. */
+  recordDefault?: boolean;
   /** The stream was deleted: end what publishes it (browser ingests) beyond the hub. */
   onDeleted?: (id: string) => void;
   /** Forward targets (server/forward/api.ts): their routes, and their states in the operator's view of a stream. */
@@ -29,9 +31,9 @@ export interface ApiDeps {
 const title = z.string().max(MAX_TITLE_LENGTH);
 const createBody = z.object({ title: title.optional(), listed: z.boolean().optional() }).strict();
 const patchBody = z
-  .object({ title: title.optional(), listed: z.boolean().optional() })
+  .object({ title: title.optional(), listed: z.boolean().optional(), record: z.boolean().nullable().optional() })
   .strict()
-  .refine((b) => b.title !== undefined || b.listed !== undefined, { message: 'nothing to change: send title and/or listed' });
+  .refine((b) => b.title !== undefined || b.listed !== undefined || b.record !== undefined, { message: 'nothing to change: send title, listed and/or record' });
 const signInBody = z.object({ token: z.string().min(1).max(512) }).strict();
 
 /** Where users reach this server: PUBLIC_URL, else the request's Host. */
@@ -95,7 +97,14 @@ export function publicStream(req: IncomingMessage, deps: ApiDeps, id: string, st
   };
 }
 
-type ManagedStream = ReturnType<typeof publicStream> & { createdAt: string | null; lastLiveAt: string | null };
+type ManagedStream = ReturnType<typeof publicStream> & {
+  createdAt: string | null;
+  lastLiveAt: string | null;
+  /** The operator's setting: true/false, or null to follow RECORD. */
+  record: boolean | null;
+  /** Whether its next broadcast is recorded (the setting, else RECORD). */
+  recorded: boolean;
+};
 
 /** The operator's view: the public one plus when it was made and last live. */
 function managedStream(req: IncomingMessage, deps: ApiDeps, record: StreamRecord): ManagedStream {
@@ -103,6 +112,8 @@ function managedStream(req: IncomingMessage, deps: ApiDeps, record: StreamRecord
     ...publicStream(req, deps, record.id, deps.hub.stats(record.id)),
     createdAt: record.createdAt,
     lastLiveAt: record.lastLiveAt ? new Date(record.lastLiveAt).toISOString() : null,
+    record: record.record,
+    recorded: record.record ?? deps.recordDefault ?? false,
   };
 }
 
@@ -149,7 +160,7 @@ async function streamsRoute(req: IncomingMessage, res: ServerResponse, url: URL,
       const streams: ManagedStream[] = registry.all().map((r) => managedStream(req, deps, r));
       // Streams live without a stored record (PUBLISH_AUTH=none) are the operator's to see too.
       for (const s of hub.activeStats()) {
-        if (!registry.get(s.id)?.keyHash) streams.push({ ...publicStream(req, deps, s.id, s), createdAt: null, lastLiveAt: null });
+        if (!registry.get(s.id)?.keyHash) streams.push({ ...publicStream(req, deps, s.id, s), createdAt: null, lastLiveAt: null, record: null, recorded: deps.recordDefault ?? false });
       }
       sendJson(res, 200, { streams });
       return;

@@ -23,6 +23,8 @@ export interface StreamRecord {
   listed: boolean;
   /** When a publisher last went live on it (ms since epoch), null if never. */
   lastLiveAt: number | null;
+  /** Record its broadcasts: true/false set by the operator, null follows RECORD. Read at each new broadcast. */
+  record: boolean | null;
 }
 
 interface Row {
@@ -32,6 +34,7 @@ interface Row {
   key_hash: Buffer;
   listed: number;
   last_live_at: number | null;
+  record: number | null;
 }
 
 const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
@@ -73,7 +76,7 @@ export class StreamRegistry {
     this.now = opts.now ?? Date.now;
     this.sql = {
       insert: db.prepare('INSERT INTO streams (id, title, created_at, key_hash, listed, unused_since) VALUES (?, ?, ?, ?, ?, ?)'),
-      update: db.prepare('UPDATE streams SET title = ?, listed = ? WHERE id = ?'),
+      update: db.prepare('UPDATE streams SET title = ?, listed = ?, record = ? WHERE id = ?'),
       key: db.prepare('UPDATE streams SET key_hash = ? WHERE id = ?'),
       live: db.prepare('UPDATE streams SET last_live_at = ? WHERE id = ?'),
       remove: db.prepare('DELETE FROM streams WHERE id = ?'),
@@ -126,6 +129,7 @@ export class StreamRegistry {
       keyHash: sha256(secret),
       listed,
       lastLiveAt: null,
+      record: null,
     };
     this.sql.insert.run(id, record.title, now, record.keyHash, listed ? 1 : 0, now);
     this.records.set(id, record);
@@ -136,7 +140,7 @@ export class StreamRegistry {
   ensureOpen(id: string): StreamRecord {
     let r = this.get(id);
     if (!r) {
-      r = { id, title: '', createdAt: new Date(this.now()).toISOString(), listed: true, lastLiveAt: null };
+      r = { id, title: '', createdAt: new Date(this.now()).toISOString(), listed: true, lastLiveAt: null, record: null };
       this.open.set(id, r);
     }
     return r;
@@ -176,14 +180,16 @@ export class StreamRegistry {
   }
 
   /** Change a stored stream's title and/or listing. Returns the record, or null when there is no such stream. */
-  update(id: string, change: { title?: string; listed?: boolean }): StreamRecord | null {
+  update(id: string, change: { title?: string; listed?: boolean; record?: boolean | null }): StreamRecord | null {
     const r = this.records.get(id);
     if (!r) return null;
     const title = change.title !== undefined ? cleanTitle(change.title) : r.title;
     const listed = change.listed ?? r.listed;
-    this.sql.update.run(title, listed ? 1 : 0, id);
+    const record = change.record !== undefined ? change.record : r.record;
+    this.sql.update.run(title, listed ? 1 : 0, record === null ? null : record ? 1 : 0, id);
     r.title = title;
     r.listed = listed;
+    r.record = record;
     return r;
   }
 
@@ -251,6 +257,7 @@ function fromRow(row: Row): StreamRecord {
     keyHash: Buffer.from(row.key_hash),
     listed: row.listed !== 0,
     lastLiveAt: row.last_live_at,
+    record: row.record === null || row.record === undefined ? null : row.record !== 0,
   };
 }
 

@@ -6,10 +6,13 @@
  *   GET    /api/recordings/<rid>/index.m3u8              HLS playlist (VOD, or EVENT while recording)
  *   GET    /api/recordings/<rid>/fragments.mp4           the file as written (init + fragments), Range supported
  *   GET    /api/recordings/<rid>/download.mp4            the MP4 download (with mehd and sidx), Range supported
+ *   GET    /api/recordings/<rid>/thumbnail.jpg           a frame taken while it was live (404 when none)
+ *   GET    /api/recordings?limit=&before=                recent broadcasts: ended recordings of listed streams, newest
+ *                                                        first; `next` is the `before` of the next page
  * Ranges only ever cover indexed bytes: a segment still being written is never served.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Access } from '../http/access';
@@ -31,8 +34,10 @@ export interface RecordingsHttpDeps {
 }
 
 const LIST = /^\/api\/streams\/([^/]+)\/recordings$/;
-const ONE = /^\/api\/recordings\/([^/]+)(?:\/(index\.m3u8|fragments\.mp4|download\.mp4))?$/;
+const ONE = /^\/api\/recordings\/([^/]+)(?:\/(index\.m3u8|fragments\.mp4|download\.mp4|thumbnail\.jpg))?$/;
 const MAX_PAGE = 100;
+/** The public listing: a larger limit is cut to this. */
+const MAX_RECENT_PAGE = 50;
 
 function decoded(segment: string): string | null {
   try {
@@ -54,6 +59,7 @@ export function recordingView(req: IncomingMessage, deps: RecordingsHttpDeps, r:
     bytes: r.bytes,
     state: r.state,
     error: r.error,
+    thumbnail: r.thumbnail ? `${base}/thumbnail.jpg` : null,
     urls: { playlist: `${base}/index.m3u8`, mp4: `${base}/download.mp4`, watch: `${origin}/watch/${encodeURIComponent(r.streamId)}?recording=${r.id}` },
   };
 }
@@ -72,6 +78,46 @@ function listRoute(req: IncomingMessage, res: ServerResponse, url: URL, streamId
     recordings: page.map((r) => recordingView(req, deps, r)),
     next: rows.length > limit ? cursorOf(page[page.length - 1]) : null,
   });
+}
+
+/** GET /api/recordings: the public "recent broadcasts". */
+function recentRoute(req: IncomingMessage, res: ServerResponse, url: URL, deps: RecordingsHttpDeps): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not allowed here`);
+  const rawLimit = url.searchParams.get('limit');
+  const limit = rawLimit === null || rawLimit === '' ? 12 : /^[0-9]{1,6}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+  if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, 'limit must be a positive integer');
+  const take = Math.min(limit, MAX_RECENT_PAGE);
+  const rawBefore = url.searchParams.get('before');
+  const cursor = rawBefore === null || rawBefore === '' ? null : parseCursor(rawBefore);
+  if (rawBefore && !cursor) throw new HttpError(400, 'bad cursor (before)');
+  const rows = deps.store.listed(take + 1, cursor);
+  const page = rows.slice(0, take);
+  sendJson(res, 200, {
+    recordings: page.map((r) => {
+      const v = recordingView(req, deps, r);
+      // Public: nothing of how the file is written or why a recording failed.
+      return { id: v.id, streamId: v.streamId, title: r.title, startedAt: v.startedAt, endedAt: v.endedAt, durationSeconds: v.durationSeconds, thumbnail: v.thumbnail, urls: v.urls };
+    }),
+    next: rows.length > take ? cursorOf(page[page.length - 1]) : null,
+  });
+}
+
+async function sendThumbnail(req: IncomingMessage, res: ServerResponse, rec: RecordingRow, deps: RecordingsHttpDeps): Promise<void> {
+  if (!rec.thumbnail) throw new HttpError(404, 'this recording has no thumbnail');
+  let body: Buffer;
+  try {
+    body = await readFile(deps.recorder.thumbnailOf(rec.id));
+  } catch {
+    throw new HttpError(404, 'this recording has no thumbnail');
+  }
+  res.writeHead(200, {
+    'Content-Type': 'image/jpeg',
+    'Content-Length': body.length,
+    // Taken once and never changed: a recording id is never reused.
+    'Cache-Control': 'public, max-age=86400, immutable',
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 const MEDIA_HEADERS = {
@@ -159,6 +205,10 @@ async function oneRoute(req: IncomingMessage, res: ServerResponse, rid: string, 
     sendJson(res, 200, recordingView(req, deps, rec));
     return;
   }
+  if (sub === 'thumbnail.jpg') {
+    await sendThumbnail(req, res, rec, deps);
+    return;
+  }
   const file = deps.recorder.fileOf(rec.id);
   if (sub === 'index.m3u8') {
     const body = Buffer.from(recordingPlaylist(rec, deps.store.segments(rec.id), 'fragments.mp4'));
@@ -183,6 +233,10 @@ async function oneRoute(req: IncomingMessage, res: ServerResponse, rid: string, 
 /** Answer a recordings route; false when the path is not one. */
 export async function handleRecordings(req: IncomingMessage, res: ServerResponse, url: URL, deps: RecordingsHttpDeps): Promise<boolean> {
   const p = url.pathname;
+  if (p === '/api/recordings' || p === '/api/recordings/') {
+    recentRoute(req, res, url, deps);
+    return true;
+  }
   const l = LIST.exec(p);
   if (l) {
     const id = decoded(l[1]);

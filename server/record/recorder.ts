@@ -17,6 +17,7 @@ import { open as fsOpen, mkdir, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Segment } from '../hls/segmenter';
 import type { RecordingStore, SegmentRow } from './store';
+import { thumbnailFile } from './thumbnail';
 
 /** What the recorder needs of an open file (node's FileHandle; tests inject failures). */
 export interface RecordFile {
@@ -49,6 +50,8 @@ export interface RecorderOptions {
   minFreeBytes?: number;
   /** Free bytes on the filesystem of `dir` (default: statfs). */
   freeBytes?: (dir: string) => Promise<number>;
+  /** A recording started (its row exists): its thumbnail may be taken. */
+  onStarted?: (id: string, streamId: string) => void;
   /** A recording finished (ended or failed): retention may run. */
   onFinished?: () => void;
   now?: () => number;
@@ -138,6 +141,10 @@ export class Recorder {
 
   fileOf(id: string): string {
     return path.join(this.opts.dir, `${id}.mp4`);
+  }
+
+  thumbnailOf(id: string): string {
+    return thumbnailFile(this.opts.dir, id);
   }
 
   /** The hub's publish event: a new broadcast (not a resumed one) starts a new recording at its first segment. */
@@ -235,6 +242,7 @@ export class Recorder {
     const rec = new ActiveRecording(id, streamId, this.fileOf(id), run, init, retry);
     rec.lastSync = this.now();
     this.opts.log.info({ streamId, recording: id }, `recording ${streamId} to ${rec.path}`);
+    this.opts.onStarted?.(id, streamId);
     this.step(rec, async () => {
       await this.checkFree(rec);
       rec.file = await this.openFile(rec.path);
@@ -338,9 +346,11 @@ export class Recorder {
       await rec.file?.close().catch(() => undefined);
     }
     const gone = this.opts.store.delete(id);
-    await unlink(this.fileOf(id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') this.opts.log.warn({ err, recording: id }, 'removing a recording file failed');
-    });
+    for (const file of [this.fileOf(id), this.thumbnailOf(id)]) {
+      await unlink(file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.opts.log.warn({ err, recording: id }, 'removing a recording file failed');
+      });
+    }
     return gone;
   }
 

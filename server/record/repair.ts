@@ -85,7 +85,7 @@ export async function repairRecordings(store: RecordingStore, dir: string, log: 
     return repaired;
   }
   for (const name of names) {
-    const m = /^([0-9a-f]{16})\.mp4$/.exec(name);
+    const m = /^([0-9a-f]{16})\.(?:mp4|jpg)$/.exec(name);
     if (m && RECORDING_ID_PATTERN.test(m[1]) && !store.get(m[1])) await unlink(path.join(dir, name)).catch(() => undefined);
   }
   return repaired;

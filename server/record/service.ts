@@ -12,12 +12,16 @@ import { Recorder, type RecorderLog, type RecorderOptions } from './recorder';
 import { repairRecordings } from './repair';
 import { applyRetention } from './retention';
 import { RecordingStore } from './store';
+import { Thumbnails, type TakeSnapshot } from './thumbnail';
 
 export interface RecordingServiceOptions {
   db: Db;
   hub: Hub;
   access: Access;
+  /** RECORD: broadcasts are recorded unless their stream says otherwise. */
   enabled: boolean;
+  /** Whether a new broadcast of this stream is recorded (its stream's setting, else `enabled`); asked at each publish. */
+  recordFor?: (streamId: string) => boolean;
   dir: string;
   retentionMs: number;
   maxBytes: number;
@@ -28,6 +32,8 @@ export interface RecordingServiceOptions {
   log: RecorderLog;
   /** Tests: how files are opened (to inject write errors). */
   openFile?: RecorderOptions['openFile'];
+  /** A recording's thumbnail is taken this long after it starts, ms (default 3000). */
+  thumbnailDelayMs?: number;
 }
 
 const SWEEP_MS = 3600_000;
@@ -35,20 +41,33 @@ const SWEEP_MS = 3600_000;
 export class RecordingService {
   readonly store: RecordingStore;
   readonly recorder: Recorder;
+  readonly thumbnails: Thumbnails;
   private sweeping: Promise<void> | null = null;
   private again = false;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly offs: Array<() => void> = [];
+  /** Per live broadcast: is it recorded (decided at its publish, kept through a reconnect within the grace period). */
+  private readonly decided = new Map<string, boolean>();
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
-    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, minFreeBytes: opts.minFreeBytes, onFinished: () => this.sweep() });
-    if (opts.enabled) {
-      this.offs.push(
-        opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
-        opts.hub.events.on('end', ({ id }) => this.recorder.ended(id)),
-      );
-    }
+    this.thumbnails = new Thumbnails({ dir: opts.dir, store: this.store, log: opts.log, delayMs: opts.thumbnailDelayMs });
+    this.recorder = new Recorder({
+      dir: opts.dir,
+      store: this.store,
+      log: opts.log,
+      openFile: opts.openFile,
+      minFreeBytes: opts.minFreeBytes,
+      onStarted: (rid, streamId) => this.thumbnails.started(rid, streamId),
+      onFinished: () => this.sweep(),
+    });
+    this.offs.push(
+      opts.hub.events.on('publish', ({ id, resumed }) => this.published(id, resumed)),
+      opts.hub.events.on('end', ({ id }) => {
+        this.decided.delete(id);
+        this.recorder.ended(id);
+      }),
+    );
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
   }
@@ -62,13 +81,35 @@ export class RecordingService {
     return s;
   }
 
+  private published(id: string, resumed: boolean): void {
+    const before = this.decided.get(id);
+    if (resumed && before !== undefined) {
+      if (before) this.recorder.published(id, true);
+      return;
+    }
+    const record = this.opts.recordFor ? this.opts.recordFor(id) : this.opts.enabled;
+    this.decided.set(id, record);
+    if (record) this.recorder.published(id, resumed);
+    else this.recorder.ended(id); // a recording of an earlier broadcast still open ends
+  }
+
+  /** Whether this broadcast is being recorded. */
+  recording(id: string): boolean {
+    return this.decided.get(id) === true;
+  }
+
   /** For HlsService: package recorded streams from publish to end. */
-  keepPackaging = (): boolean => this.opts.enabled;
+  keepPackaging = (id: string): boolean => this.recording(id);
 
   /** For HlsService: every complete segment. */
   segment = (id: string, run: string, seg: Segment, init: Buffer): void => {
-    if (this.opts.enabled) this.recorder.segment(id, run, seg, init);
+    if (this.recording(id)) this.recorder.segment(id, run, seg, init);
   };
+
+  /** Where recording thumbnails come from: the live directory's snapshots (app.ts). */
+  setSnapshotSource(take: TakeSnapshot): void {
+    this.thumbnails.setSource(take);
+  }
 
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     return handleRecordings(req, res, url, { store: this.store, recorder: this.recorder, access: this.opts.access, publicUrl: this.opts.publicUrl, rtmpPort: this.opts.rtmpPort });
@@ -104,6 +145,7 @@ export class RecordingService {
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const off of this.offs) off();
+    await this.thumbnails.close();
     await this.recorder.close();
     await this.settled();
   }

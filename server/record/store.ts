@@ -20,6 +20,13 @@ export interface RecordingRow {
   initSize: number;
   state: RecordingState;
   error: string | null;
+  /** A thumbnail (RECORDINGS_DIR/<rid>.jpg) was taken while live. */
+  thumbnail: boolean;
+}
+
+/** A recording in the public listing: with its stream's title. */
+export interface ListedRecording extends RecordingRow {
+  title: string;
 }
 
 export interface SegmentRow {
@@ -50,6 +57,7 @@ interface RawRecording {
   init_size: number;
   state: RecordingState;
   error: string | null;
+  thumbnail: number;
 }
 
 interface RawSegment {
@@ -62,7 +70,10 @@ interface RawSegment {
   discontinuity: number;
 }
 
-const COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error';
+const COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error, thumbnail';
+const INSERT_COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error';
+/** COLUMNS of `r` in a join. */
+const R_COLUMNS = COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
 
 function toRecording(r: RawRecording): RecordingRow {
   return {
@@ -75,6 +86,7 @@ function toRecording(r: RawRecording): RecordingRow {
     initSize: r.init_size,
     state: r.state,
     error: r.error,
+    thumbnail: r.thumbnail === 1,
   };
 }
 
@@ -96,7 +108,7 @@ export class RecordingStore {
   constructor(readonly db: Db) {
     this.q = {
       insert: db.prepare(
-        `INSERT INTO recordings (${COLUMNS}) VALUES (@id, @streamId, @startedAt, NULL, 0, @initSize, @initSize, 'recording', NULL)`,
+        `INSERT INTO recordings (${INSERT_COLUMNS}) VALUES (@id, @streamId, @startedAt, NULL, 0, @initSize, @initSize, 'recording', NULL)`,
       ),
       get: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE id = ?`),
       addSegment: db.prepare(
@@ -117,6 +129,14 @@ export class RecordingStore {
         `SELECT ${COLUMNS} FROM recordings WHERE stream_id = ? AND (started_at < ? OR (started_at = ? AND id < ?))
          ORDER BY started_at DESC, id DESC LIMIT ?`,
       ),
+      // The public listing: ended, playable recordings of listed streams (a stream deleted since: no title, not listed).
+      // The row-value cursor seeks in recordings_by_start (started_at, then the key id): a deep page costs a page.
+      listed: db.prepare(
+        `SELECT ${R_COLUMNS}, s.title AS title FROM recordings r JOIN streams s ON s.id = r.stream_id
+         WHERE r.state = 'ended' AND r.duration_us > 0 AND s.listed = 1 AND (r.started_at, r.id) < (?, ?)
+         ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
+      ),
+      setThumbnail: db.prepare('UPDATE recordings SET thumbnail = ? WHERE id = ?'),
       delete: db.prepare('DELETE FROM recordings WHERE id = ?'),
       olderThan: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state != 'recording' AND started_at < ? ORDER BY started_at LIMIT ?`),
       oldestDone: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state != 'recording' ORDER BY started_at LIMIT ?`),
@@ -177,6 +197,18 @@ export class RecordingStore {
     const at = cursor?.startedAt ?? Number.MAX_SAFE_INTEGER;
     const id = cursor?.id ?? '';
     return (this.q.byStream.all(streamId, at, at, id, limit) as RawRecording[]).map(toRecording);
+  }
+
+  /** The public listing (newest first, after the cursor): ended recordings with media, of listed streams. */
+  listed(limit: number, cursor: { startedAt: number; id: string } | null): ListedRecording[] {
+    const at = cursor?.startedAt ?? Number.MAX_SAFE_INTEGER;
+    const id = cursor?.id ?? '';
+    return (this.q.listed.all(at, id, limit) as Array<RawRecording & { title: string }>).map((r) => ({ ...toRecording(r), title: r.title }));
+  }
+
+  /** Mark whether the recording has a thumbnail file; false when there is no such recording (deleted meanwhile). */
+  setThumbnail(id: string, has: boolean): boolean {
+    return this.q.setThumbnail.run(has ? 1 : 0, id).changes > 0;
   }
 
   delete(id: string): boolean {

@@ -74,6 +74,10 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX forwards_by_stream ON forwards (stream_id, created_at);`,
+  // Recording thumbnails (server/record/thumbnail.ts): 1 when RECORDINGS_DIR/<rid>.jpg was taken while live.
+  `ALTER TABLE recordings ADD COLUMN thumbnail INTEGER NOT NULL DEFAULT 0;`,
+  // Recording per stream (the stream manager): 1 on, 0 off, NULL follows RECORD.
+  `ALTER TABLE streams ADD COLUMN record INTEGER;`,
 ];
 
 function describe(err: unknown): string {

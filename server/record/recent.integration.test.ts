@@ -1,0 +1,152 @@
+/**
+ * Recent broadcasts (GET /api/recordings) and recording thumbnails, with real parts: ffmpeg publishing over RTMP, the
+ * real server taking a snapshot while live, ffprobe decoding the thumbnail; and a hostile client (bad cursor and
+ * limit, a huge limit, unknown recordings). Also: the MP4 download plays in VLC (decoded to null).
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { operatorHeaders, publishTestStream, run, startTestServer, waitFor, waitLive, type TestServer } from '../testing/harness';
+
+interface Recent {
+  id: string;
+  streamId: string;
+  title: string;
+  startedAt: string;
+  endedAt: string | null;
+  durationSeconds: number;
+  thumbnail: string | null;
+  urls: { playlist: string; mp4: string; watch: string };
+}
+
+async function recent(server: TestServer, query = ''): Promise<{ recordings: Recent[]; next: string | null }> {
+  const res = await fetch(`${server.http}/api/recordings${query}`);
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { recordings: Recent[]; next: string | null };
+}
+
+describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
+  let server: TestServer;
+  let tmp: string;
+  before(async () => {
+    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '0' });
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'golive-recent-'));
+  });
+  after(async () => {
+    await server.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('a finished broadcast is listed with its title, duration and a JPEG thumbnail taken while live; unlisted streams are not', async () => {
+    const s = await server.createStream('Morning show');
+    const hidden = await server.createStream('Secret');
+    const patch = await fetch(`${server.http}/api/streams/${hidden.id}`, { method: 'PATCH', headers: operatorHeaders(), body: JSON.stringify({ listed: false }) });
+    assert.equal(patch.status, 200);
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 8 });
+    const pubHidden = publishTestStream(`${server.rtmpUrl}/${hidden.key}`, { seconds: 8 });
+    await waitLive(server, s.id);
+    // While it records, it is not among the recent broadcasts.
+    assert.equal((await recent(server)).recordings.length, 0);
+    assert.equal(await pub.exited, 0, pub.stderr());
+    assert.equal(await pubHidden.exited, 0, pubHidden.stderr());
+    const list = await waitFor('the broadcast listed', async () => {
+      const l = (await recent(server)).recordings;
+      return l.length > 0 ? l : null;
+    }, 30000);
+    assert.equal(list.length, 1, 'only the listed stream');
+    const [r] = list;
+    assert.equal(r.streamId, s.id);
+    assert.equal(r.title, 'Morning show');
+    assert.ok(r.endedAt);
+    assert.ok(r.durationSeconds > 5 && r.durationSeconds < 10, String(r.durationSeconds));
+    assert.equal(r.urls.watch, `${server.http}/watch/${s.id}?recording=${r.id}`);
+    assert.deepEqual(Object.keys(r).sort(), ['durationSeconds', 'endedAt', 'id', 'startedAt', 'streamId', 'thumbnail', 'title', 'urls']);
+    assert.equal(r.thumbnail, `${server.http}/api/recordings/${r.id}/thumbnail.jpg`);
+
+    const res = await fetch(r.thumbnail!);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpeg');
+    assert.match(res.headers.get('cache-control') ?? '', /max-age=\d+/);
+    const jpeg = Buffer.from(await res.arrayBuffer());
+    assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8], 'SOI');
+    assert.deepEqual([jpeg[jpeg.length - 2], jpeg[jpeg.length - 1]], [0xff, 0xd9], 'EOI');
+    const file = path.join(tmp, 'thumb.jpg');
+    await writeFile(file, jpeg);
+    const p = run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', file]);
+    assert.equal(await p.exited, 0, p.stderr());
+    assert.equal(p.stdout().toString().trim(), 'mjpeg,480,360');
+
+    // The downloaded MP4 plays in VLC to its end: demuxed as MP4, H.264 and AAC decoded (to dummy outputs).
+    const mp4 = path.join(tmp, 'download.mp4');
+    await writeFile(mp4, Buffer.from(await (await fetch(r.urls.mp4)).arrayBuffer()), { mode: 0o644 });
+    await chmod(tmp, 0o755);
+    const vlcArgs = ['-I', 'dummy', '--aout=dummy', '--vout=dummy', '--play-and-exit', '-vv', mp4];
+    // VLC refuses to run as root: then as nobody.
+    const vlc = process.getuid?.() === 0
+      ? run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${tmp}`, 'cvlc', ...vlcArgs], { timeoutMs: 60000 })
+      : run('cvlc', vlcArgs, { timeoutMs: 60000 });
+    const vlcCode = await vlc.exited;
+    const log = vlc.stderr().toString() + vlc.stdout().toString();
+    assert.equal(vlcCode, 0, log.slice(-2000));
+    for (const line of ['using demux module "mp4"', 'using video decoder module "avcodec"', 'using audio decoder module', 'Received first picture', 'EOF reached']) {
+      assert.ok(log.includes(line), `VLC: ${line}`);
+    }
+    assert.doesNotMatch(log, /mp4 demux error|cannot create decoder|no suitable decoder/i);
+
+    // Deleting the recording deletes its thumbnail.
+    const thumbFile = path.join(server.dataDir, 'recordings', `${r.id}.jpg`);
+    assert.ok(existsSync(thumbFile));
+    const del = await fetch(`${server.http}/api/recordings/${r.id}`, { method: 'DELETE', headers: operatorHeaders() });
+    assert.equal(del.status, 204);
+    assert.ok(!existsSync(thumbFile), 'the thumbnail file is gone');
+    assert.equal((await fetch(r.thumbnail!)).status, 404);
+    assert.equal((await recent(server)).recordings.length, 0);
+  });
+
+  it('pages newest first with a cursor; a huge limit is capped', async () => {
+    const s = await server.createStream('Many');
+    const db = server.recording.store.db;
+    const insert = db.prepare(
+      `INSERT INTO recordings (id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error) VALUES (?, ?, ?, ?, 1000000, 100, 100, ?, NULL)`,
+    );
+    db.transaction(() => {
+      for (let i = 0; i < 70; i++) insert.run(i.toString(16).padStart(16, '0'), s.id, 1_700_000_000_000 + i * 1000, 1_700_000_000_500 + i * 1000, 'ended');
+      insert.run('f'.repeat(16), s.id, 1_800_000_000_000, null, 'recording');
+    })();
+    const capped = await recent(server, '?limit=100000');
+    assert.equal(capped.recordings.length, 50);
+    assert.ok(capped.next);
+    const seen: string[] = [];
+    let before: string | null = null;
+    do {
+      const page: { recordings: Recent[]; next: string | null } = await recent(server, `?limit=7${before ? `&before=${encodeURIComponent(before)}` : ''}`);
+      seen.push(...page.recordings.map((r) => r.id));
+      before = page.next;
+    } while (before);
+    assert.equal(seen.length, 70, 'every ended one once, not the one recording');
+    assert.equal(new Set(seen).size, 70);
+    assert.deepEqual(seen, [...seen].sort().reverse(), 'newest first');
+    assert.equal((await fetch(`${server.http}/api/recordings/${'0'.repeat(16)}/thumbnail.jpg`)).status, 404, 'no thumbnail taken');
+  });
+
+  it('hostile: bad cursor and limit are 400, unknown recordings 404, no writes', async () => {
+    for (const q of ['?limit=0', '?limit=-1', '?limit=abc', '?limit=1.5', '?limit=1e3', '?limit=99999999999', '?before=nope', '?before=zzzzzzzzzzzz.0000000000000000', `?before=${'a'.repeat(5000)}`]) {
+      const res = await fetch(`${server.http}/api/recordings${q}`);
+      assert.equal(res.status, 400, q);
+      await res.arrayBuffer();
+    }
+    for (const p of [`${'9'.repeat(16)}/thumbnail.jpg`, '../../etc/passwd/thumbnail.jpg', 'ZZZZ/thumbnail.jpg', `${'9'.repeat(16)}/thumbnail.png`]) {
+      const res = await fetch(`${server.http}/api/recordings/${p}`);
+      assert.equal(res.status, 404, p);
+      await res.arrayBuffer();
+    }
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const res = await fetch(`${server.http}/api/recordings`, { method });
+      assert.equal(res.status, 405, method);
+      await res.arrayBuffer();
+    }
+  });
+});
