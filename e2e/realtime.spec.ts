@@ -59,6 +59,7 @@ test('by default /watch plays realtime: the WebSocket into MSE, picture at size,
   await expect
     .poll(async () => parseFloat((await page.getByTestId('latency').textContent()) ?? 'NaN'), { timeout: 15000, intervals: [500] })
     .toBeLessThan(1);
+  test.info().annotations.push({ type: 'realtime latency readout', description: (await page.getByTestId('latency').textContent()) ?? '' });
   // The buffer stays small: the playhead is near the newest buffered frame.
   const ahead = await page.getByTestId('video').evaluate((v: HTMLVideoElement) => v.buffered.end(v.buffered.length - 1) - v.currentTime);
   expect(ahead).toBeLessThan(1.5);
@@ -109,11 +110,15 @@ test('?mode=hls forces LL-HLS; the switch goes to Realtime and back', async ({ p
   await expect(page.getByTestId('mode')).toHaveText('Standard');
   await expectPlaying(page);
   expect(sockets).toEqual([]);
+  await expect(page.getByTestId('latency')).toHaveText(/^\d+\.\d s behind live$/, { timeout: 10000 });
+  test.info().annotations.push({ type: 'LL-HLS latency readout', description: (await page.getByTestId('latency').textContent()) ?? '' });
 
   await page.getByTestId('mode-realtime').click();
   await expect(page.getByTestId('mode')).toHaveText('Realtime');
   await expect(page).toHaveURL(/\?mode=realtime$/);
   await expectPlaying(page);
+  await page.waitForTimeout(3000);
+  test.info().annotations.push({ type: 'realtime latency readout (after the switch)', description: (await page.getByTestId('latency').textContent()) ?? '' });
   expect(sockets.length).toBe(1);
   expect((await videoState(page)).src).toMatch(/^blob:/);
 

@@ -266,7 +266,7 @@ function servedBody(file: string): Buffer | string {
   if (!file.endsWith('.ts')) return source;
   const js = ts.transpileModule(source.toString('utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   // Sibling imports (`from './x'`) as the browser needs them: served paths with the extension.
-  return js.replace(/from '\.\/([a-z-]+)'/g, "from '/player/$1.js'");
+  return js.replace(/from '\.\/([a-z0-9-]+)'/g, "from '/player/$1.js'");
 }
 
 async function startPagesServer(listenPort: number): Promise<{ port: number; close: () => Promise<void> }> {
@@ -278,6 +278,7 @@ async function startPagesServer(listenPort: number): Promise<{ port: number; clo
       return;
     }
     if (!f) {
+      log(`bench pages: 404 ${p}`);
       res.writeHead(404).end('not found');
       return;
     }

@@ -1,5 +1,5 @@
 import { createHlsPlayer } from './hls-player';
-import { createRealtimePlayer, mediaSourceCtor } from './realtime-player';
+import { mediaSourceCtor } from './media';
 import type { Player, PlayerEvents } from './types';
 
 /** What plays a live stream: realtime (fMP4 over a WebSocket, ~0.3 s) or LL-HLS ("standard", ~1 s, any browser). */
@@ -42,11 +42,13 @@ export function startLivePlayer(video: HTMLVideoElement, id: string, events: Pla
     events.onUnsupported('This browser has no Media Source Extensions: choose Standard.');
     return Promise.resolve(null);
   }
-  return Promise.resolve(realtimeWithFallback(video, id, events, choice, onMode, hls));
+  // Its own chunk: a page that plays LL-HLS loads none of it.
+  return import('./realtime-player').then(({ createRealtimePlayer }) => realtimeWithFallback(createRealtimePlayer, video, id, events, choice, onMode, hls));
 }
 
 /** Realtime, and (auto) LL-HLS in its place when it fails. */
 function realtimeWithFallback(
+  createRealtimePlayer: typeof import('./realtime-player').createRealtimePlayer,
   video: HTMLVideoElement,
   id: string,
   events: PlayerEvents,

@@ -12,3 +12,13 @@ export function clearSource(video: HTMLVideoElement): void {
     video.load();
   }
 }
+
+export type MediaSourceCtor = typeof MediaSource;
+
+/** ManagedMediaSource (iOS Safari 17.1+) where it is, else MediaSource; null without either. */
+export function mediaSourceCtor(): { Ctor: MediaSourceCtor; managed: boolean } | null {
+  const w = globalThis as unknown as { ManagedMediaSource?: MediaSourceCtor; MediaSource?: MediaSourceCtor };
+  if (w.ManagedMediaSource) return { Ctor: w.ManagedMediaSource, managed: true };
+  if (w.MediaSource) return { Ctor: w.MediaSource, managed: false };
+  return null;
+}

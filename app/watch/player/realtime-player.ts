@@ -12,7 +12,7 @@
  */
 import { AppendQueue } from './append-queue';
 import { initCodecs, isInitSegment } from './fmp4-codecs';
-import { clearSource, startMuted } from './media';
+import { clearSource, mediaSourceCtor, startMuted } from './media';
 import { decide, LIVE_MARGIN_S, liveEdge } from './realtime-buffer';
 import type { Player } from './types';
 
@@ -23,16 +23,6 @@ export interface RealtimeEvents {
   onFail(reason: string): void;
   /** The first media was appended (the page's "no media within a few seconds" check). */
   onMedia(): void;
-}
-
-type MediaSourceCtor = typeof MediaSource;
-
-/** ManagedMediaSource (iOS Safari 17.1+) where it is, else MediaSource; null without either. */
-export function mediaSourceCtor(): { Ctor: MediaSourceCtor; managed: boolean } | null {
-  const w = globalThis as unknown as { ManagedMediaSource?: MediaSourceCtor; MediaSource?: MediaSourceCtor };
-  if (w.ManagedMediaSource) return { Ctor: w.ManagedMediaSource, managed: true };
-  if (w.MediaSource) return { Ctor: w.MediaSource, managed: false };
-  return null;
 }
 
 const TICK_MS = 200;
