@@ -13,6 +13,7 @@ import { IngestService } from './ingest/service';
 import { HlsService, NodeReply, type HlsReply } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
 import { HttpFront } from './http/front';
+import { tagClient } from './http/trust-proxy';
 import { EventLoopMonitor, healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
@@ -321,6 +322,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     keeper: tlsKeeper,
     headTimeoutMs: config.httpHeadTimeoutMs,
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
+    exempt: (addr) => config.trustProxy.trusts(addr),
     log: logger.child({ component: 'tls' }),
   });
   server.maxConnections = config.httpMaxConnections;
@@ -340,6 +342,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
     connectionEvent,
+    trust: config.trustProxy,
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -415,6 +418,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // TRUST_PROXY: from a trusted peer, the client is the one its X-Forwarded-For names (clientAddress(req)).
+    tagClient(req, config.trustProxy);
     // LL-HLS requests on connections Node has (the front door handed them over) skip the URL object and the promise.
     const target = req.url ?? '/';
     if (HLS_FAST_PATH.test(target)) {
@@ -442,6 +447,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   ]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    tagClient(req, config.trustProxy);
     // Nothing a client sends may throw out of here (it would reach uncaughtException and leave the socket open).
     try {
       const url = parseTarget(req.url);

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MediaPacket } from '../codec/flv';
 import type { Hub, StreamInit, SubscriberSink } from '../media/hub';
 import { STREAM_ID_PATTERN } from '../media/registry';
+import { clientAddress } from '../http/trust-proxy';
 import { type PlaylistOptions, renderPlaylist, targetDuration } from './playlist';
 import { parseHlsQuery } from './query';
 import { Segmenter, type Part, type Segment } from './segmenter';
@@ -385,7 +386,7 @@ export class NodeReply implements HlsReply {
   }
 
   address(): string {
-    return this.req.socket.remoteAddress ?? '';
+    return clientAddress(this.req);
   }
 
   connection(): object {
@@ -429,15 +430,16 @@ function userAgent(req: IncomingMessage): string {
 }
 
 /** Viewer key per connection (address and User-Agent), so a keep-alive viewer does not build it per request. */
-const viewerKeys = new WeakMap<object, { ua: string; key: string }>();
+const viewerKeys = new WeakMap<object, { ua: string; address: string; key: string }>();
 
 function viewerKey(req: IncomingMessage): string {
   const ua = userAgent(req).slice(0, 200);
   const sock = req.socket;
+  const address = clientAddress(req);
   const known = viewerKeys.get(sock);
-  if (known && known.ua === ua) return known.key;
-  const key = `${sock.remoteAddress ?? ''}|${ua}`;
-  viewerKeys.set(sock, { ua, key });
+  if (known && known.ua === ua && known.address === address) return known.key;
+  const key = `${address}|${ua}`;
+  viewerKeys.set(sock, { ua, address, key });
   return key;
 }
 
