@@ -298,6 +298,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   );
   const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
   const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
+  webhooks.attachRecording(recording.events);
+  webhooks.attachForwarding(forwarding.service.events);
   const apiDeps = {
     forwards: forwarding.api,
     hub,

@@ -6,12 +6,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../hls/segmenter';
 import type { Access } from '../http/access';
 import type { Hub } from '../media/hub';
+import { TypedEmitter } from '../media/typed-emitter';
 import type { Db } from '../store/db';
 import { handleRecordings } from './http';
 import { Recorder, type RecorderLog, type RecorderOptions } from './recorder';
 import { repairRecordings } from './repair';
 import { applyRetention } from './retention';
-import { RecordingStore } from './store';
+import { RecordingStore, type RecordingRow, type RecordingState } from './store';
+
+/** A recording that ended and can be played (webhooks: `recording.ready`). */
+export interface RecordingReady {
+  rid: string;
+  streamId: string;
+  startedAt: string;
+  endedAt: string;
+  durationSeconds: number;
+  bytes: number;
+  /** Absolute with PUBLIC_URL, else paths on this server. */
+  urls: { playlist: string; mp4: string; watch: string };
+}
 
 export interface RecordingServiceOptions {
   db: Db;
@@ -39,10 +52,23 @@ export class RecordingService {
   private again = false;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly offs: Array<() => void> = [];
+  /** What recording does, for others (webhooks, metrics) to hear; recording knows nothing of them. */
+  readonly events = new TypedEmitter<{ ready: RecordingReady }>();
+  /** Bytes written to recordings since start (the index's, so what is playable). */
+  bytesRecorded = 0;
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
-    this.recorder = new Recorder({ dir: opts.dir, store: this.store, log: opts.log, openFile: opts.openFile, minFreeBytes: opts.minFreeBytes, onFinished: () => this.sweep() });
+    this.recorder = new Recorder({
+      dir: opts.dir,
+      store: this.store,
+      log: opts.log,
+      openFile: opts.openFile,
+      minFreeBytes: opts.minFreeBytes,
+      onFinished: () => this.sweep(),
+      onReady: (row) => this.events.emit('ready', this.ready(row)),
+      onIndexed: (bytes) => (this.bytesRecorded += bytes),
+    });
     if (opts.enabled) {
       this.offs.push(
         opts.hub.events.on('publish', ({ id, resumed }) => this.recorder.published(id, resumed)),
@@ -60,6 +86,25 @@ export class RecordingService {
     await repairRecordings(s.store, opts.dir, opts.log);
     s.sweep();
     return s;
+  }
+
+  private ready(r: RecordingRow): RecordingReady {
+    const origin = this.opts.publicUrl ?? '';
+    const base = `${origin}/api/recordings/${r.id}`;
+    return {
+      rid: r.id,
+      streamId: r.streamId,
+      startedAt: new Date(r.startedAt).toISOString(),
+      endedAt: new Date(r.endedAt ?? Date.now()).toISOString(),
+      durationSeconds: Math.round(r.durationUs / 1000) / 1000,
+      bytes: r.bytes,
+      urls: { playlist: `${base}/index.m3u8`, mp4: `${base}/download.mp4`, watch: `${origin}/watch/${encodeURIComponent(r.streamId)}?recording=${r.id}` },
+    };
+  }
+
+  /** Recordings by state, from the index (metrics). */
+  countsByState(): Record<RecordingState, number> {
+    return this.store.countsByState();
   }
 
   /** For HlsService: package recorded streams from publish to end. */
