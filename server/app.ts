@@ -23,7 +23,7 @@ import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
 import { PublishHook } from './hooks/publish-hook';
 import { WebhookSender } from './hooks/webhooks';
-import { Metrics, webhooksMetrics } from './metrics/metrics';
+import { forwardMetrics, Metrics, recordingMetrics, webhooksMetrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
@@ -277,6 +277,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // Webhooks (server/hooks): hub events queued per receiver, sent in the background.
   const webhooks = new WebhookSender({ ...config.webhooks, maxAttempts: 5, backoffMs: 500, log: logger.child({ component: 'webhooks' }) });
   webhooks.attach(hub);
+  const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
+  const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
   // Prometheus metrics (server/metrics): read from the components at each scrape.
   const metrics = new Metrics(
     {
@@ -292,12 +294,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hlsBytesOut: () => hls.bytesOut,
       hlsRequests: () => hls.requests,
       eventLoop: () => loop.stats(),
-      extra: [(r) => webhooksMetrics(r, webhooks)],
+      realtimeViewers: (id) => realtime.viewersOf(id),
+      extra: [(r) => webhooksMetrics(r, webhooks), (r) => recordingMetrics(r, recording), (r) => forwardMetrics(r, forwarding.service)],
     },
     { token: config.metricsToken },
   );
-  const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
-  const forwarding = startForwarding({ config: config.forward, hub, registry, access, log: logger.child({ component: 'forward' }) });
   webhooks.attachRecording(recording.events);
   webhooks.attachForwarding(forwarding.service.events);
   const apiDeps = {
