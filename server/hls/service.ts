@@ -105,6 +105,20 @@ const VIEWER_WINDOW_MS = 6_000;
 /** Viewers counted per client address (distinct User-Agents), and per stream in all. */
 const VIEWERS_PER_ADDRESS = 64;
 const MAX_VIEWERS = 50_000;
+/**
+ * The viewer beacon, GET /hls/<id>/ping?sid=<session id>: players send it every ~10 s (the watch page does), never
+ * cached (no-store), so viewers are counted behind an HTTP cache too, where the playlist requests that reach us are
+ * the cache's misses only. A viewer is (client address, sid), counted for BEACON_WINDOW_MS; the per-address cap and the
+ * bound of the set are the playlist viewers'. A stream's count is the larger of the two sets (a viewer is in both
+ * when it reaches us directly).
+ */
+const BEACON_WINDOW_MS = 25_000;
+const SID = /^sid=([A-Za-z0-9_-]{8,64})$/;
+const NO_CONTENT: RawHeaders = [
+  'Cache-Control', 'no-store',
+  'Access-Control-Allow-Origin', '*',
+  'Content-Length', '0',
+];
 /** Seconds a refused request (429, 503) is told to wait before it tries again. */
 const RETRY_AFTER_S = '1';
 /** How long a plain playlist request waits for a new stream's first part, ms. */
@@ -153,6 +167,8 @@ class HlsStream implements SubscriberSink {
   private lastPart: Part | undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   readonly viewers = new ViewerSet(VIEWER_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
+  /** Viewers by beacon (see BEACON_WINDOW_MS). */
+  readonly beacons = new ViewerSet(BEACON_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
   /** performance.now() of the latest request (for on-demand packaging). */
   lastUsed = performance.now();
   /**
@@ -330,7 +346,7 @@ class HlsStream implements SubscriberSink {
   }
 
   viewerCount(now: number): number {
-    return this.viewers.count(now);
+    return Math.max(this.viewers.count(now), this.beacons.count(now));
   }
 
   close(): void {
@@ -634,6 +650,17 @@ export class HlsService {
     const file = m[2];
     if (file === 'index.m3u8') {
       this.servePlaylist(reply, search, st, head);
+      return true;
+    }
+    if (file === 'ping') {
+      const sid = SID.exec(search.slice(1));
+      if (!sid) {
+        sendStatus(reply, 400, 'ping needs ?sid=<8 to 64 of A-Z a-z 0-9 _ ->');
+        return true;
+      }
+      const address = reply.address();
+      st.beacons.note(address, `${address}|${sid[1]}`, Date.now());
+      reply.send(204, NO_CONTENT, NO_BODY, true);
       return true;
     }
     const f = NAME.exec(file);
