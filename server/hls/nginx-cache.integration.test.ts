@@ -4,15 +4,11 @@
  * playlist update and per part (proxy_cache_lock collapses the concurrent misses).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parsePlaylist } from '../../bench/hls/common';
-import { ROOT_DIR } from '../app';
 import { onPath } from '../ffmpeg/locate';
-import { publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
-import { freePort } from '../testing/sockets';
+import { publishTestStream, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
+import { startNginxCache, type NginxCache } from '../testing/nginx-cache';
 
 /** One LL-HLS viewer step, like hls.js at the live edge: the blocking reload for the hinted part, and that part. */
 async function step(base: string, msn: number, index: number, partUri: string): Promise<{ text: string; part: number; cache: string | null }> {
@@ -25,8 +21,7 @@ async function step(base: string, msn: number, index: number, partUri: string): 
 describe('LL-HLS behind a real nginx cache (docs/deploy/nginx-cache.conf)', () => {
   let server: TestServer;
   let pub: Proc;
-  let nginx: Proc;
-  let dir: string;
+  let nginx: NginxCache | undefined;
   let id: string;
   let viaCache: string;
   before(async () => {
@@ -38,32 +33,21 @@ describe('LL-HLS behind a real nginx cache (docs/deploy/nginx-cache.conf)', () =
     pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 25 });
     await waitLive(server, id);
 
-    dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-'));
-    await chmod(dir, 0o777); // the workers run as nobody: they write the cache and temp files here
-    const port = await freePort();
-    const conf = (await readFile(path.join(ROOT_DIR, 'docs/deploy/nginx-cache.conf'), 'utf8'))
-      .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
-      .replaceAll('{{ORIGIN}}', `127.0.0.1:${server.httpPort}`)
-      .replaceAll('{{CACHE_DIR}}', path.join(dir, 'cache'))
-      .replaceAll('{{PREFIX}}', dir);
-    assert.doesNotMatch(conf, /\{\{/, 'every placeholder replaced');
-    await writeFile(path.join(dir, 'nginx.conf'), conf);
-    nginx = run('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
-    viaCache = `http://127.0.0.1:${port}/hls/${id}`;
+    nginx = await startNginxCache(server.httpPort);
+    viaCache = `${nginx.base}/hls/${id}`;
     await waitFor('nginx up and the stream packaged', async () => (await fetch(`${viaCache}/index.m3u8`)).status === 200, 20000, 200);
     await waitFor('two complete segments', () => (server.hls.segmenter(id)?.segments.filter((x) => x.complete).length ?? 0) >= 2, 20000);
   });
   after(async () => {
     await pub?.kill('SIGKILL');
-    // Stopped by its PID: SIGTERM to the master, which stops its workers.
-    if (nginx) assert.notEqual(await nginx.kill('SIGTERM'), 'SIGKILL');
+    // Stopped by its PID: SIGTERM to the master, which stops its workers (a SIGKILL needed is an error).
+    await nginx?.stop();
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   test('the shipped config passes nginx -t', async () => {
-    const t = run('nginx', ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')]);
-    assert.equal(await t.exited, 0, t.stderr());
+    const t = await nginx!.check();
+    assert.equal(t.code, 0, t.output);
   });
 
   test('a viewer through nginx plays with blocking reloads; parts are cached, errors are not', async () => {
