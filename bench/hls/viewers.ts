@@ -49,7 +49,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, kernelThreadsSeconds, machineExtras, machinePct, machineTicks, renice, rssMiB } from '../proc';
 import { freePort } from '../tools';
-import { startNginxCache, type NginxCache } from '../../server/testing/nginx-cache';
+import { startNginxCache, type NginxCache } from '../../server/testing/nginx';
 import {
   CACHE, ROOT, ensureMedia, fmt, log, parsePlaylist, publishArgs, sleep, wallNow, type Summary,
 } from './common';

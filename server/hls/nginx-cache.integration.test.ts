@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { parsePlaylist } from '../../bench/hls/common';
 import { onPath } from '../ffmpeg/locate';
 import { publishTestStream, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
-import { startNginxCache, type NginxCache } from '../testing/nginx-cache';
+import { startNginxCache, type NginxCache } from '../testing/nginx';
 
 /** One LL-HLS viewer step, like hls.js at the live edge: the blocking reload for the hinted part, and that part. */
 async function step(base: string, msn: number, index: number, partUri: string): Promise<{ text: string; part: number; cache: string | null }> {

@@ -17,7 +17,8 @@ import { operatorHeaders, startTestServer, waitFor, type TestServer } from '../t
 import { httpsRequest } from '../testing/https-client';
 import { testWebm } from '../testing/media';
 import { openIngest } from '../testing/ingest-client';
-import { freePort, startNginx, type RunningNginx } from '../testing/nginx-run';
+import { startNginx, type RunningNginx } from '../testing/nginx';
+import { freePort } from '../testing/sockets';
 import { RawHttp } from '../testing/raw-http';
 
 let dir: string;
