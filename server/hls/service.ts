@@ -642,25 +642,18 @@ export class HlsService {
       sendStatus(reply, 404, 'not found');
       return true;
     }
+    const file = m[2];
+    if (file === 'ping') {
+      this.ping(reply, search, m[1]);
+      return true;
+    }
     const st = this.packager(m[1]);
     if (!st) {
       sendStatus(reply, 404, 'no such live stream');
       return true;
     }
-    const file = m[2];
     if (file === 'index.m3u8') {
       this.servePlaylist(reply, search, st, head);
-      return true;
-    }
-    if (file === 'ping') {
-      const sid = SID.exec(search.slice(1));
-      if (!sid) {
-        sendStatus(reply, 400, 'ping needs ?sid=<8 to 64 of A-Z a-z 0-9 _ ->');
-        return true;
-      }
-      const address = reply.address();
-      st.beacons.note(address, `${address}|${sid[1]}`, Date.now());
-      reply.send(204, NO_CONTENT, NO_BODY, true);
       return true;
     }
     const f = NAME.exec(file);
@@ -702,6 +695,24 @@ export class HlsService {
       if (!head) this.bytesOut += part.data.length;
     } else sendStatus(reply, 404, 'no such part');
     return true;
+  }
+
+  /**
+   * The viewer beacon. Counted while the stream is packaged; otherwise (ended, not live) answered alike and not counted:
+   * a ping never starts packaging, and a player's last pings after the end are no errors in its console.
+   */
+  private ping(reply: HlsReply, search: string, id: string): void {
+    const sid = SID.exec(search.slice(1));
+    if (!sid) {
+      sendStatus(reply, 400, 'ping needs ?sid=<8 to 64 of A-Z a-z 0-9 _ ->');
+      return;
+    }
+    const st = this.streams.get(id);
+    if (st) {
+      const address = reply.address();
+      st.beacons.note(address, `${address}|${sid[1]}`, Date.now());
+    }
+    reply.send(204, NO_CONTENT, NO_BODY, true);
   }
 
   private servePlaylist(reply: HlsReply, search: string, st: HlsStream, head: boolean): void {
