@@ -11,7 +11,9 @@ test('a viewer opened before the broadcast waits, starts by itself, shows latenc
   page.on('console', (m) => m.type() === 'error' && errors.push({ text: m.text(), url: m.location().url }));
   // Every part request the page makes, by who made it: hls.js (XHR) or the preload-hint prefetch (fetch).
   const partRequests: Array<{ url: string; by: string }> = [];
+  const pings: string[] = [];
   page.on('request', (r) => {
+    if (/\/hls\/[^/]+\/ping$/.test(new URL(r.url()).pathname)) pings.push(r.url());
     if (/\/hls\/[^/]+\/[^/]+-part\d+\.\d+\.m4s$/.test(new URL(r.url()).pathname)) partRequests.push({ url: r.url(), by: r.resourceType() });
   });
   const { id, key } = await createStream(request, 'Watch test');
@@ -43,6 +45,9 @@ test('a viewer opened before the broadcast waits, starts by itself, shows latenc
     expect(partRequests.length).toBe(byFetch.size + byXhr.length);
     await expect(page.getByTestId('latency')).toHaveText(/^\d+\.\d s behind live$/, { timeout: 10000 });
     await expect(page.getByTestId('viewers')).toHaveText(/^[1-9]\d* watching$/, { timeout: 10000 });
+    // The viewer beacon (counted behind an HTTP cache too): one session id for the player.
+    expect(pings.length).toBeGreaterThan(0);
+    expect(new Set(pings.map((u) => new URL(u).searchParams.get('sid'))).size).toBe(1);
     await expect(page.getByTestId('unmute')).toBeVisible();
     await page.getByTestId('unmute').click();
     await expect(page.getByTestId('unmute')).toHaveAttribute('aria-pressed', 'true');

@@ -13,6 +13,7 @@ import { IngestService } from './ingest/service';
 import { HlsService, NodeReply, type HlsReply } from './hls/service';
 import { SnapshotService } from './hls/snapshot';
 import { HttpFront } from './http/front';
+import { tagClient } from './http/trust-proxy';
 import { EventLoopMonitor, healthReport } from './http/health';
 import { HttpError, sendError, sendJson } from './http/respond';
 import { serveSnapshot, SNAPSHOT_PATH } from './http/snapshot';
@@ -22,7 +23,7 @@ import { Hub } from './media/hub';
 import { StreamRegistry } from './media/registry';
 import { PublishHook } from './hooks/publish-hook';
 import { WebhookSender } from './hooks/webhooks';
-import { Metrics, webhooksMetrics } from './metrics/metrics';
+import { forwardMetrics, Metrics, recordingMetrics, webhooksMetrics } from './metrics/metrics';
 import { listen, StartupError } from './net';
 import { rtmpRelay } from './relay/rtmp';
 import { RtmpServer } from './rtmp/server';
@@ -281,6 +282,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // Webhooks (server/hooks): hub events queued per receiver, sent in the background.
   const webhooks = new WebhookSender({ ...config.webhooks, maxAttempts: 5, backoffMs: 500, log: logger.child({ component: 'webhooks' }) });
   webhooks.attach(hub);
+  const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
+  const forwarding = startForwarding({ config: config.forward, writeBatchMs: config.rtmpWriteBatchMs, hub, registry, access, log: logger.child({ component: 'forward' }) });
   // Prometheus metrics (server/metrics): read from the components at each scrape.
   const metrics = new Metrics(
     {
@@ -296,12 +299,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hlsBytesOut: () => hls.bytesOut,
       hlsRequests: () => hls.requests,
       eventLoop: () => loop.stats(),
-      extra: [(r) => webhooksMetrics(r, webhooks)],
+      realtimeViewers: (id) => realtime.viewersOf(id),
+      extra: [(r) => webhooksMetrics(r, webhooks), (r) => recordingMetrics(r, recording), (r) => forwardMetrics(r, forwarding.service)],
     },
     { token: config.metricsToken },
   );
-  const realtime = new RealtimeService({ hub, registry, limits: config.realtime, writeBatchMs: config.realtime.writeBatchMs, log: logger.child({ component: 'realtime' }) });
-  const forwarding = startForwarding({ config: config.forward, writeBatchMs: config.rtmpWriteBatchMs, hub, registry, access, log: logger.child({ component: 'forward' }) });
+  webhooks.attachRecording(recording.events);
+  webhooks.attachForwarding(forwarding.service.events);
   const apiDeps = {
     forwards: forwarding.api,
     hub,
@@ -327,6 +331,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     keeper: tlsKeeper,
     headTimeoutMs: config.httpHeadTimeoutMs,
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
+    exempt: (addr) => config.trustProxy.trusts(addr),
     log: logger.child({ component: 'tls' }),
   });
   server.maxConnections = config.httpMaxConnections;
@@ -346,6 +351,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     maxConnectionsPerAddress: config.httpMaxConnectionsPerAddress,
     log: logger.child({ component: 'http-front' }),
     connectionEvent,
+    trust: config.trustProxy,
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -421,6 +427,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // TRUST_PROXY: from a trusted peer, the client is the one its X-Forwarded-For names (clientAddress(req)).
+    tagClient(req, config.trustProxy);
     // LL-HLS requests on connections Node has (the front door handed them over) skip the URL object and the promise.
     const target = req.url ?? '/';
     if (HLS_FAST_PATH.test(target)) {
@@ -448,6 +456,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   ]);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    tagClient(req, config.trustProxy);
     // Nothing a client sends may throw out of here (it would reach uncaughtException and leave the socket open).
     try {
       const url = parseTarget(req.url);

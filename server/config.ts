@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MIN_TOKEN_LENGTH } from './auth/operator';
+import { TrustProxy } from './http/trust-proxy';
 
 /** Every setting the server reads from its environment, validated once at start. */
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -88,6 +89,21 @@ const schema = z.object({
   /** /healthz answers 503 when the event loop's delay p99 (last ~10 s) is above this, ms. */
   HEALTH_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(1).max(600000).default(1000),
   // ---- operations (issue 18: server/metrics, server/hooks) ----
+  /**
+   * TCP peers whose X-Forwarded-For names the client (a reverse proxy or cache in front): addresses, CIDR blocks,
+   * `loopback`, `private`, comma-separated. Unset: trust none (server/http/trust-proxy.ts).
+   */
+  TRUST_PROXY: z
+    .string()
+    .max(4096)
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        TrustProxy.parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    }),
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is open. */
   METRICS_TOKEN: z
     .string()
@@ -197,6 +213,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   healthMaxEventLoopDelayMs: number;
   metricsToken: string | undefined;
+  /** TRUST_PROXY: which peers' X-Forwarded-For is believed. */
+  trustProxy: TrustProxy;
   webhooks: { urls: string[]; secret: string | undefined; maxQueue: number; timeoutMs: number };
   publishHook: { url: string; timeoutMs: number; onTimeout: 'allow' | 'deny' } | null;
   record: boolean;
@@ -307,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     healthMaxEventLoopDelayMs: c.HEALTH_MAX_EVENT_LOOP_DELAY_MS,
     metricsToken: c.METRICS_TOKEN,
+    trustProxy: TrustProxy.parse(c.TRUST_PROXY),
     webhooks: {
       urls: (c.WEBHOOK_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean),
       secret: c.WEBHOOK_SECRET,

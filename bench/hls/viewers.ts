@@ -3,7 +3,13 @@
  *
  *   npx tsx bench/hls/viewers.ts [--viewers 1,100,500,1000] [--seconds 30] [--ramp 10] [--settle 3]
  *     [--profile] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
- *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1]
+ *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1] [--via direct,nginx]
+ *
+ * --via nginx puts a real nginx (Debian's) running the shipped docs/deploy/nginx-cache.conf between the viewers and
+ * the server (`direct,nginx`: each viewer count both ways, one after the other). Then the table also shows the
+ * origin's LL-HLS requests per second (golive_hls_requests_total over the window) and nginx's CPU (master and
+ * workers); "server CPU" is the origin's. The part delays are still from the part's creation at the origin to the
+ * viewer, so direct vs nginx is the delay the cache adds.
  *
  * Processes per point, all on 127.0.0.1: the server (`node --import tsx server/index.ts
  * --api-only`, fresh for each point), ffmpeg publishing the pre-encoded file in real time
@@ -43,6 +49,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, kernelThreadsSeconds, machineExtras, machinePct, machineTicks, renice, rssMiB } from '../proc';
 import { freePort } from '../tools';
+import { startNginxCache, type NginxCache } from '../../server/testing/nginx';
 import {
   CACHE, ROOT, ensureMedia, fmt, log, parsePlaylist, publishArgs, sleep, wallNow, type Summary,
 } from './common';
@@ -68,8 +75,11 @@ const { values: args } = parseArgs({
     'server-flags': { type: 'string', default: '' },
     client: { type: 'string', default: 'hint' },
     loadgens: { type: 'string', default: '1' },
+    via: { type: 'string', default: 'direct' },
   },
 });
+const vias = args.via!.split(',').map((v) => v.trim());
+for (const v of vias) if (v !== 'direct' && v !== 'nginx') throw new Error(`--via ${v}: direct or nginx`);
 const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const seconds = Number(args.seconds);
 const rampS = Number(args.ramp);
@@ -105,6 +115,10 @@ const PROFILE_DIR = path.join(CACHE, 'profiles-hls');
 
 interface PointResult {
   viewers: number;
+  via: string;
+  /** LL-HLS requests the origin answered per second over the window. */
+  originReqPerSec: number;
+  nginxCpuPct: number;
   serverCpuPct: number;
   loadgenCpuPct: number;
   ffmpegCpuPct: number;
@@ -143,9 +157,16 @@ async function waitQuiet(): Promise<number> {
   }
 }
 
-async function runPoint(n: number, runTag: string): Promise<PointResult> {
+/** golive_hls_requests_total from the origin's /metrics. */
+async function originRequests(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = /^golive_hls_requests_total (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function runPoint(n: number, runTag: string, via: string): Promise<PointResult> {
   const idle = await waitQuiet();
-  log(`--- ${n} viewers (machine load before start: ${idle.toFixed(0)} %)`);
+  log(`--- ${n} viewers ${via} (machine load before start: ${idle.toFixed(0)} %)`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'golive-hls-viewers-'));
   const [port, rtmpPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${port}`;
@@ -165,8 +186,9 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   server.stderr?.on('data', (d: Buffer) => (serverErr = (serverErr + d.toString()).slice(-4000)));
   let ffmpeg: ChildProcess | null = null;
   const lgs: ChildProcess[] = [];
+  let nginx: NginxCache | null = null;
   const result: PointResult = {
-    viewers: n, serverCpuPct: NaN, loadgenCpuPct: NaN, ffmpegCpuPct: NaN, kernelCpuPct: NaN, machineCpuPct: NaN, otherCpuPct: NaN, softirqPct: NaN, stealPct: NaN,
+    viewers: n, via, originReqPerSec: NaN, nginxCpuPct: NaN, serverCpuPct: NaN, loadgenCpuPct: NaN, ffmpegCpuPct: NaN, kernelCpuPct: NaN, machineCpuPct: NaN, otherCpuPct: NaN, softirqPct: NaN, stealPct: NaN,
     rssMiB: { start: NaN, max: NaN, end: NaN }, load: null,
   };
   try {
@@ -190,6 +212,16 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       if (r?.ok && parsePlaylist(await r.text()).parts.length >= 3) break;
       await sleep(200);
     }
+    let viewBase = base;
+    if (via === 'nginx') {
+      nginx = await startNginxCache(port);
+      viewBase = nginx.base;
+      const nginxBy = Date.now() + 20_000;
+      while ((await fetch(`${viewBase}/hls/${id}/index.m3u8`).then((r) => r.status, () => 0)) !== 200) {
+        if (Date.now() > nginxBy) throw new Error(`nginx not serving the stream after 20 s: ${nginx.errors()}`);
+        await sleep(200);
+      }
+    }
     const start = wallNow() + 500;
     const from = start + (rampS + settleS) * 1000;
     const to = from + seconds * 1000;
@@ -207,7 +239,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       const out = k === 1 ? ['--out', outFile] : ['--raw-out', rawFiles[i], '--first', String(first)];
       lgs.push(own(spawn(
         process.execPath,
-        [...(process.env.BENCH_LOADGEN_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', base, '--id', id, '--viewers', String(share), '--ramp', String(rampS), '--from', String(from), '--to', String(to), ...out, '--client', args.client!, ...(args.plain || k > 1 ? [] : ['--probe-file', probeFile])],
+        [...(process.env.BENCH_LOADGEN_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bench/hls/viewer-load.ts', '--base', viewBase, '--id', id, '--viewers', String(share), '--ramp', String(rampS), '--from', String(from), '--to', String(to), ...out, '--client', args.client!, ...(args.plain || k > 1 ? [] : ['--probe-file', probeFile])],
         { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
       )));
       first += share;
@@ -221,7 +253,8 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       const c = cpuSeconds(lg.pid);
       return a === null || c === null ? null : a + c;
     }, 0);
-    const snap = () => ({ at: wallNow(), m: machineTicks(), s: cpuSeconds(server.pid), l: lgSeconds(), f: cpuSeconds(ffmpeg!.pid), k: kernelThreadsSeconds() });
+    const snap = () => ({ at: wallNow(), m: machineTicks(), s: cpuSeconds(server.pid), l: lgSeconds(), f: cpuSeconds(ffmpeg!.pid), k: kernelThreadsSeconds(), x: nginx ? nginx.cpuSeconds() : 0 });
+    const r0 = await originRequests(base);
     const s0 = snap();
     let rssMax = rssMiB(server.pid) ?? NaN;
     while (wallNow() < to) {
@@ -230,6 +263,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
       if (server.exitCode !== null) throw new Error(`server exited ${server.exitCode} during the window: ${serverErr}`);
     }
     const s1 = snap();
+    const r1 = await originRequests(base);
     result.rssMiB.max = rssMax;
     result.rssMiB.end = rssMiB(server.pid) ?? NaN;
     const dt = (s1.at - s0.at) / 1000;
@@ -238,12 +272,14 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
     result.loadgenCpuPct = pct(s0.l, s1.l);
     result.ffmpegCpuPct = pct(s0.f, s1.f);
     result.kernelCpuPct = pct(s0.k, s1.k);
+    result.nginxCpuPct = pct(s0.x, s1.x);
+    result.originReqPerSec = (r1 - r0) / dt;
     result.machineCpuPct = machinePct(s0.m, s1.m);
     const extras = machineExtras(s0.m, s1.m);
     result.softirqPct = extras.softirq;
     result.stealPct = extras.steal;
     // softirq time is in no process's utime/stime: take it out of "other" too.
-    result.otherCpuPct = result.machineCpuPct - result.serverCpuPct - result.loadgenCpuPct - result.ffmpegCpuPct - result.kernelCpuPct - result.softirqPct;
+    result.otherCpuPct = result.machineCpuPct - result.serverCpuPct - result.loadgenCpuPct - result.ffmpegCpuPct - result.nginxCpuPct - result.kernelCpuPct - result.softirqPct;
 
     const codes = await Promise.race([Promise.all(lgExits), sleep(30_000).then(() => null)]);
     if (!codes) throw new Error('load generator(s) still running 30 s after the window');
@@ -262,6 +298,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
     log(`point ${n}: ${result.error}`);
   } finally {
     for (const lg of lgs) await stop(lg, 'SIGKILL');
+    await nginx?.stop();
     await stop(ffmpeg);
     await stop(server);
     rmSync(dataDir, { recursive: true, force: true });
@@ -279,7 +316,7 @@ async function runPoint(n: number, runTag: string): Promise<PointResult> {
   }
   const l = result.load;
   log(
-    `${n} viewers: server CPU ${fmt(result.serverCpuPct)} %, RSS max ${fmt(result.rssMiB.max)} MiB; loadgen ${fmt(result.loadgenCpuPct)} %, ffmpeg ${fmt(result.ffmpegCpuPct)} %, kernel ${fmt(result.kernelCpuPct + result.softirqPct)} %, steal ${fmt(result.stealPct)} %, other ${fmt(result.otherCpuPct)} %` +
+    `${n} viewers ${via}: server CPU ${fmt(result.serverCpuPct)} %, origin ${fmt(result.originReqPerSec, 0)} req/s, nginx CPU ${fmt(result.nginxCpuPct)} %, RSS max ${fmt(result.rssMiB.max)} MiB; loadgen ${fmt(result.loadgenCpuPct)} %, ffmpeg ${fmt(result.ffmpegCpuPct)} %, kernel ${fmt(result.kernelCpuPct + result.softirqPct)} %, steal ${fmt(result.stealPct)} %, other ${fmt(result.otherCpuPct)} %` +
       (l ? `; ready→viewer p50 ${fmt(l.delays.fromReady.p50)} p99 ${fmt(l.delays.fromReady.p99)} ms; PDT end→viewer p50 ${fmt(l.delays.abs.p50)} p99 ${fmt(l.delays.abs.p99)} ms, spread p99 ${fmt(l.delays.spread.p99)} ms, server part written p50 ${fmt(l.serverSentMs?.p50)} p99 ${fmt(l.serverSentMs?.p99)} ms, playlist written p50 ${fmt(l.serverPlaylistMs?.p50)} p99 ${fmt(l.serverPlaylistMs?.p99)} ms${l.serverLateRequestMs?.sent.n ? ` (part requests sent after ready, p50 / p99: ready → sent ${fmt(l.serverLateRequestMs.sent.p50)} / ${fmt(l.serverLateRequestMs.sent.p99)}, sent → handled ${fmt(l.serverLateRequestMs.queued.p50)} / ${fmt(l.serverLateRequestMs.queued.p99)}, handled → written ${fmt(l.serverLateRequestMs.inServer.p50)} / ${fmt(l.serverLateRequestMs.inServer.p99)} ms)` : ''}, ${fmt(l.rates.requestsPerSec, 0)} req/s` : ''),
   );
   return result;
@@ -294,7 +331,10 @@ function table(results: PointResult[]): string {
     const fits = l && delay ? (r.serverCpuPct < 100 && delay.p99 < 100 && l.rates.partsPerViewerPerSec > 4.9 ? 'yes' : 'no') : '–';
     const cells = [
       r.viewers,
+      r.via,
       fmt(r.serverCpuPct),
+      fmt(r.originReqPerSec, 0),
+      r.via === 'nginx' ? fmt(r.nginxCpuPct) : '–',
       fmt(r.rssMiB.max, 0),
       l ? fmt(l.rates.requestsPerSec, 0) : '–',
       l ? fmt(l.rates.partsPerViewerPerSec, 2) : '–',
@@ -315,8 +355,8 @@ function table(results: PointResult[]): string {
     return `| ${cells.join(' | ')} |`;
   });
   return [
-    '| viewers | server CPU % | server RSS MiB max | req/s | parts / viewer / s | part ready → first byte, ms p50 / p99 | part ready → whole part, ms p50 / p99 / max | PDT part end → whole part, ms p50 / p99 | spread vs fastest viewer, ms p50 / p99 | server: part ready → part response written, ms p50 / p99 | server fan-out burst per part, ms p50 / p99 | server event-loop delay, ms p99 (median s) / max | conn. errors / playlist non-200 | load gen CPU % (loop delay p99 ms) | ffmpeg CPU % | kernel (softirq + kthreads) % | other processes % | 1 core and p99 < 100 ms |',
-    `|${' --- |'.repeat(18)}`,
+    '| viewers | via | server (origin) CPU % | origin LL-HLS req/s | nginx CPU % | server RSS MiB max | req/s | parts / viewer / s | part ready → first byte, ms p50 / p99 | part ready → whole part, ms p50 / p99 / max | PDT part end → whole part, ms p50 / p99 | spread vs fastest viewer, ms p50 / p99 | server: part ready → part response written, ms p50 / p99 | server fan-out burst per part, ms p50 / p99 | server event-loop delay, ms p99 (median s) / max | conn. errors / playlist non-200 | load gen CPU % (loop delay p99 ms) | ffmpeg CPU % | kernel (softirq + kthreads) % | other processes % | 1 core and p99 < 100 ms |',
+    `|${' --- |'.repeat(21)}`,
     ...rows,
   ].join('\n');
 }
@@ -333,7 +373,7 @@ async function main(): Promise<void> {
   };
   log(`LL-HLS viewers benchmark: points ${counts.join(', ')}; ramp ${rampS} s, settle ${settleS} s, window ${seconds} s; ${versions.cores} cores (${versions.cpu})${args['server-flags'] ? `; server flags ${args['server-flags']}` : ''}; viewers: ${args.client}${loadgens > 1 ? `; ${loadgens} load generators` : ''}`);
   const results: PointResult[] = [];
-  for (const n of counts) results.push(await runPoint(n, runTag));
+  for (const n of counts) for (const via of vias) results.push(await runPoint(n, runTag, via));
   console.log(`\n${table(results)}\n`);
   const out = args.json ?? path.join(CACHE, 'results', `hls-viewers-${runTag}.json`);
   mkdirSync(path.dirname(out), { recursive: true });

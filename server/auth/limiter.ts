@@ -7,6 +7,7 @@
  * - RateLimiter: a token bucket per address (stream creation in BROADCAST_AUTH=open).
  */
 import type { IncomingMessage } from 'node:http';
+import { clientAddress } from '../http/trust-proxy';
 
 export type Verdict = { ok: true } | { ok: false; retryAfterSeconds: number };
 
@@ -20,7 +21,7 @@ export function addressKey(address: string | undefined): string {
 }
 
 export function requestAddress(req: IncomingMessage): string {
-  return addressKey(req.socket.remoteAddress);
+  return addressKey(clientAddress(req));
 }
 
 function expandIpv6(a: string): string[] | null {

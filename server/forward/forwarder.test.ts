@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import type { MediaPacket } from '../codec/flv';
-import { Forwarder, MAX_GOP_BYTES } from './forwarder';
+import { Forwarder, MAX_GOP_BYTES, withoutKey } from './forwarder';
 import { parseForwardUrl } from './url';
 
 const packet = (kind: 'audio' | 'video', dts: number, size: number, keyframe = false, config = false): MediaPacket => {
@@ -68,5 +68,14 @@ describe('Forwarder without a reachable target', () => {
     assert.equal(stopped, 1);
     f.end('stream ended'); // after stop: nothing more
     assert.equal(stopped, 1);
+  });
+});
+
+describe('withoutKey', () => {
+  test('a key a platform echoes is masked, also its bare part before a ?query', () => {
+    const key = 'abcd-efgh-ijkl-mnop?s_bl=1';
+    assert.equal(withoutKey(`bad stream abcd-efgh-ijkl-mnop?s_bl=1 refused`, key), 'bad stream ••••mnop refused');
+    assert.equal(withoutKey('name abcd-efgh-ijkl-mnop is taken', key), 'name ••••mnop is taken');
+    assert.equal(withoutKey('connect ECONNREFUSED', key), 'connect ECONNREFUSED');
   });
 });

@@ -16,7 +16,7 @@ import type { MediaPacket } from '../codec/flv';
 import type { Metadata, StreamInit, SubscriberSink } from '../media/hub';
 import { RateMeter } from '../media/rate';
 import { ForwardConnection, type CloseKind, type ConnectionOptions } from './connection';
-import { maskUrl, type ForwardUrl } from './url';
+import { maskKey, maskUrl, type ForwardUrl } from './url';
 
 export const MAX_GOP_BYTES = 8 * 1024 * 1024;
 const PACKET_OVERHEAD = 512;
@@ -63,6 +63,10 @@ export class Forwarder implements SubscriberSink {
   private connections = 0;
   private liveSince = 0;
   private readonly meter = new RateMeter();
+  /** Bytes of media handed to the target's connections, all of them. */
+  bytesSent = 0;
+  /** The connection went down: `failed` (refused) or `retrying`, with the reason (the key masked) and the wait. */
+  onDown: ((state: 'failed' | 'retrying', reason: string, retryInMs: number) => void) | null = null;
   /** Timestamp 0 of the current connection, on the stream's timeline. */
   private base: number | null = null;
   // What a new connection starts with.
@@ -238,10 +242,13 @@ export class Forwarder implements SubscriberSink {
     if (this.base === null) this.base = dts;
     conn.media(p.kind, Math.max(0, dts - this.base), p.flv);
     this.meter.add(p.flv.length);
+    this.bytesSent += p.flv.length;
   }
 
-  private closed(kind: CloseKind, reason: string): void {
+  private closed(kind: CloseKind, said: string): void {
     if (this.stopped || kind === 'local') return;
+    // A platform may echo the stream name back: it goes nowhere (state, logs, webhooks) unmasked.
+    const reason = withoutKey(said, this.url.key);
     const now = Date.now();
     if (this.stateValue === 'live' && now - this.liveSince >= HEALTHY_MS) this.failures = 0;
     this.failures++;
@@ -254,5 +261,13 @@ export class Forwarder implements SubscriberSink {
     this.retryTimer = setTimeout(() => this.connect(), jittered);
     this.retryTimer.unref();
     this.log.warn({ target: this.targetId, url: maskUrl(this.url), reason, retryInMs: jittered }, 'forward target down, retrying');
+    this.onDown?.(this.stateValue, reason, jittered);
   }
+}
+
+/** A platform's reason with the stream key (and its bare part, before any ?query) masked, wherever it appears. */
+export function withoutKey(reason: string, key: string): string {
+  let out = reason;
+  for (const k of [key, key.split('?')[0]]) if (k.length >= 4) out = out.split(k).join(maskKey(key));
+  return out;
 }

@@ -5,6 +5,7 @@
  * (`reconcile`). States for the API come from here; the URLs in them, and in every log line, are masked.
  */
 import type { Hub } from '../media/hub';
+import { TypedEmitter } from '../media/typed-emitter';
 import type { Logger } from '../log';
 import { Forwarder, type ForwarderOptions, type ForwardState } from './forwarder';
 import type { ForwardRecord, ForwardStore } from './store';
@@ -24,6 +25,16 @@ export interface ForwardView {
   createdAt: string;
 }
 
+/** A forward target's connection went down (webhooks: `forward.failed`). No URL, no key. */
+export interface ForwardDown {
+  streamId: string;
+  targetId: string;
+  label: string;
+  state: 'failed' | 'retrying';
+  reason: string;
+  retryInSeconds: number;
+}
+
 interface Running {
   streamId: string;
   url: string;
@@ -33,6 +44,10 @@ interface Running {
 export class ForwardService {
   private readonly running = new Map<string, Running>();
   private closed = false;
+  /** What the targets do, for others (webhooks) to hear; forwarding knows nothing of them. */
+  readonly events = new TypedEmitter<{ down: ForwardDown }>();
+  /** Bytes sent by forwarders no longer running (with the running ones': `bytesSent`). */
+  private bytesOfStopped = 0;
 
   constructor(
     private readonly hub: Hub,
@@ -76,8 +91,11 @@ export class ForwardService {
         this.log,
         (f) => {
           if (this.running.get(r.id)?.forwarder === f) this.running.delete(r.id);
+          this.bytesOfStopped += f.bytesSent;
         },
       );
+      forwarder.onDown = (state, reason, retryInMs) =>
+        this.events.emit('down', { streamId, targetId: r.id, label: r.label, state, reason, retryInSeconds: Math.ceil(retryInMs / 1000) });
       this.running.set(r.id, { streamId, url: r.url, forwarder });
       this.log.info({ stream: streamId, target: r.id, url: maskRawUrl(r.url) }, 'forward target starting');
       forwarder.begin();
@@ -107,6 +125,20 @@ export class ForwardService {
 
   get activeCount(): number {
     return this.running.size;
+  }
+
+  /** Running targets by state (metrics). */
+  countsByState(): Record<'connecting' | 'live' | 'retrying' | 'failed', number> {
+    const c = { connecting: 0, live: 0, retrying: 0, failed: 0 };
+    for (const run of this.running.values()) c[run.forwarder.status().state]++;
+    return c;
+  }
+
+  /** Bytes of media sent to forward targets since start. */
+  get bytesSent(): number {
+    let n = this.bytesOfStopped;
+    for (const run of this.running.values()) n += run.forwarder.bytesSent;
+    return n;
   }
 
   /** Stop every target (a clean end where the socket still takes it). */

@@ -4,15 +4,11 @@
  * playlist update and per part (proxy_cache_lock collapses the concurrent misses).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parsePlaylist } from '../../bench/hls/common';
-import { ROOT_DIR } from '../app';
 import { onPath } from '../ffmpeg/locate';
-import { publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
-import { freePort } from '../testing/sockets';
+import { publishTestStream, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
+import { startNginxCache, type NginxCache } from '../testing/nginx';
 
 /** One LL-HLS viewer step, like hls.js at the live edge: the blocking reload for the hinted part, and that part. */
 async function step(base: string, msn: number, index: number, partUri: string): Promise<{ text: string; part: number; cache: string | null }> {
@@ -25,44 +21,33 @@ async function step(base: string, msn: number, index: number, partUri: string): 
 describe('LL-HLS behind a real nginx cache (docs/deploy/nginx-cache.conf)', () => {
   let server: TestServer;
   let pub: Proc;
-  let nginx: Proc;
-  let dir: string;
+  let nginx: NginxCache | undefined;
   let id: string;
   let viaCache: string;
   before(async () => {
     if (!onPath('nginx')) throw new Error('nginx is needed (apt-get install -y nginx; npm test installs it as root)');
-    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1' });
+    // The origin trusts loopback (this nginx): a viewer is the client its X-Forwarded-For names.
+    server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '1', TRUST_PROXY: 'loopback' });
     const s = await server.createStream('cache');
     id = s.id;
     pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { fps: 25, gop: 25 });
     await waitLive(server, id);
 
-    dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-'));
-    await chmod(dir, 0o777); // the workers run as nobody: they write the cache and temp files here
-    const port = await freePort();
-    const conf = (await readFile(path.join(ROOT_DIR, 'docs/deploy/nginx-cache.conf'), 'utf8'))
-      .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
-      .replaceAll('{{ORIGIN}}', `127.0.0.1:${server.httpPort}`)
-      .replaceAll('{{CACHE_DIR}}', path.join(dir, 'cache'))
-      .replaceAll('{{PREFIX}}', dir);
-    assert.doesNotMatch(conf, /\{\{/, 'every placeholder replaced');
-    await writeFile(path.join(dir, 'nginx.conf'), conf);
-    nginx = run('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;']);
-    viaCache = `http://127.0.0.1:${port}/hls/${id}`;
+    nginx = await startNginxCache(server.httpPort);
+    viaCache = `${nginx.base}/hls/${id}`;
     await waitFor('nginx up and the stream packaged', async () => (await fetch(`${viaCache}/index.m3u8`)).status === 200, 20000, 200);
     await waitFor('two complete segments', () => (server.hls.segmenter(id)?.segments.filter((x) => x.complete).length ?? 0) >= 2, 20000);
   });
   after(async () => {
     await pub?.kill('SIGKILL');
-    // Stopped by its PID: SIGTERM to the master, which stops its workers.
-    if (nginx) assert.notEqual(await nginx.kill('SIGTERM'), 'SIGKILL');
+    // Stopped by its PID: SIGTERM to the master, which stops its workers (a SIGKILL needed is an error).
+    await nginx?.stop();
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   test('the shipped config passes nginx -t', async () => {
-    const t = run('nginx', ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')]);
-    assert.equal(await t.exited, 0, t.stderr());
+    const t = await nginx!.check();
+    assert.equal(t.code, 0, t.output);
   });
 
   test('a viewer through nginx plays with blocking reloads; parts are cached, errors are not', async () => {
@@ -87,6 +72,56 @@ describe('LL-HLS behind a real nginx cache (docs/deploy/nginx-cache.conf)', () =
     const before = server.hls.requests;
     for (let i = 0; i < 3; i++) assert.equal((await fetch(`${viaCache}/nope.m4s`)).status, 404);
     assert.equal(server.hls.requests - before, 3, 'each 404 reached the origin (no-store)');
+  });
+
+  test('viewers through nginx are counted by their beacon: N viewers (N addresses) are N, within its window', async (t) => {
+    const N = 40;
+    // Each test viewer claims its own address to nginx, which appends the address it saw (loopback, trusted).
+    const addr = (i: number) => `192.0.2.${i + 1}`;
+    const start = parsePlaylist(await (await fetch(`${viaCache}/index.m3u8`)).text()).hint!;
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const headers = { 'X-Forwarded-For': addr(i), 'User-Agent': 'same-player/1' };
+        let hint = start;
+        for (let k = 0; k < 3; k++) {
+          const [pl] = await Promise.all([fetch(`${viaCache}/index.m3u8?_HLS_msn=${hint.msn}&_HLS_part=${hint.index}`, { headers }), fetch(`${viaCache}/${hint.uri}`, { headers })]);
+          hint = parsePlaylist(await pl.text()).hint!;
+        }
+      }),
+    );
+    // The cache answered most playlist requests: from those alone the origin sees only some of the N viewers.
+    const fromPlaylists = server.hls.viewers(id);
+    t.diagnostic(`viewers counted from the playlist requests that reached the origin: ${fromPlaylists} of ${N}`);
+    assert.ok(fromPlaylists < N, `${fromPlaylists} of ${N} before any beacon`);
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const headers = { 'X-Forwarded-For': addr(i), 'User-Agent': 'same-player/1' };
+        const ping = await fetch(`${viaCache}/ping?sid=viewer-${i}-0123456789`, { headers });
+        assert.equal(ping.status, 204);
+        assert.equal(ping.headers.get('cache-control'), 'no-store');
+        assert.notEqual(ping.headers.get('x-cache-status'), 'HIT');
+      }),
+    );
+    const direct = server.hls.viewers(id);
+    assert.equal(direct, N, `viewers counted: ${direct}`);
+    // A viewer pinging again is still one viewer; a second player session at one address is another.
+    await fetch(`${viaCache}/ping?sid=viewer-0-0123456789`, { headers: { 'X-Forwarded-For': addr(0) } });
+    assert.equal(server.hls.viewers(id), N);
+    await fetch(`${viaCache}/ping?sid=another-tab-0123456789`, { headers: { 'X-Forwarded-For': addr(0) } });
+    assert.equal(server.hls.viewers(id), N + 1);
+  });
+
+  test('hostile beacons: bad session ids are refused, one address cannot mint viewers', async () => {
+    const before = server.hls.viewers(id);
+    for (const q of ['', '?sid=', '?sid=short', `?sid=${'x'.repeat(65)}`, '?sid=has%20space', '?sid=a/b/c/d/e/f/g', '?sid=ok-ok-ok-ok&x=1']) {
+      const r = await fetch(`${viaCache}/ping${q}`, { headers: { 'X-Forwarded-For': '198.51.100.7' } });
+      assert.ok(r.status === 400 || r.status === 404, `${q}: ${r.status}`);
+    }
+    // 200 sessions from one address: at most 64 (VIEWERS_PER_ADDRESS) are counted.
+    for (let i = 0; i < 200; i++) await fetch(`${viaCache}/ping?sid=flood-${i}-0123456789`, { headers: { 'X-Forwarded-For': '198.51.100.8' } });
+    const after = server.hls.viewers(id);
+    assert.ok(after - before <= 64, `${after - before} viewers from one address`);
+    assert.ok(after - before >= 1);
   });
 
   test('200 viewers through nginx: the origin gets about one request per playlist update and per part', async (t) => {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MediaPacket } from '../codec/flv';
 import type { Hub, StreamInit, SubscriberSink } from '../media/hub';
 import { STREAM_ID_PATTERN } from '../media/registry';
+import { clientAddress } from '../http/trust-proxy';
 import { type PlaylistOptions, renderPlaylist, targetDuration } from './playlist';
 import { parseHlsQuery } from './query';
 import { Segmenter, type Part, type Segment } from './segmenter';
@@ -104,6 +105,20 @@ const VIEWER_WINDOW_MS = 6_000;
 /** Viewers counted per client address (distinct User-Agents), and per stream in all. */
 const VIEWERS_PER_ADDRESS = 64;
 const MAX_VIEWERS = 50_000;
+/**
+ * The viewer beacon, GET /hls/<id>/ping?sid=<session id>: players send it every ~10 s (the watch page does), never
+ * cached (no-store), so viewers are counted behind an HTTP cache too, where the playlist requests that reach us are
+ * the cache's misses only. A viewer is (client address, sid), counted for BEACON_WINDOW_MS; the per-address cap and the
+ * bound of the set are the playlist viewers'. A stream's count is the larger of the two sets (a viewer is in both
+ * when it reaches us directly).
+ */
+const BEACON_WINDOW_MS = 25_000;
+const SID = /^sid=([A-Za-z0-9_-]{8,64})$/;
+const NO_CONTENT: RawHeaders = [
+  'Cache-Control', 'no-store',
+  'Access-Control-Allow-Origin', '*',
+  'Content-Length', '0',
+];
 /** Seconds a refused request (429, 503) is told to wait before it tries again. */
 const RETRY_AFTER_S = '1';
 /** How long a plain playlist request waits for a new stream's first part, ms. */
@@ -152,6 +167,8 @@ class HlsStream implements SubscriberSink {
   private lastPart: Part | undefined;
   endTimer: ReturnType<typeof setTimeout> | null = null;
   readonly viewers = new ViewerSet(VIEWER_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
+  /** Viewers by beacon (see BEACON_WINDOW_MS). */
+  readonly beacons = new ViewerSet(BEACON_WINDOW_MS, VIEWERS_PER_ADDRESS, MAX_VIEWERS);
   /** performance.now() of the latest request (for on-demand packaging). */
   lastUsed = performance.now();
   /**
@@ -329,7 +346,7 @@ class HlsStream implements SubscriberSink {
   }
 
   viewerCount(now: number): number {
-    return this.viewers.count(now);
+    return Math.max(this.viewers.count(now), this.beacons.count(now));
   }
 
   close(): void {
@@ -385,7 +402,7 @@ export class NodeReply implements HlsReply {
   }
 
   address(): string {
-    return this.req.socket.remoteAddress ?? '';
+    return clientAddress(this.req);
   }
 
   connection(): object {
@@ -429,15 +446,16 @@ function userAgent(req: IncomingMessage): string {
 }
 
 /** Viewer key per connection (address and User-Agent), so a keep-alive viewer does not build it per request. */
-const viewerKeys = new WeakMap<object, { ua: string; key: string }>();
+const viewerKeys = new WeakMap<object, { ua: string; address: string; key: string }>();
 
 function viewerKey(req: IncomingMessage): string {
   const ua = userAgent(req).slice(0, 200);
   const sock = req.socket;
+  const address = clientAddress(req);
   const known = viewerKeys.get(sock);
-  if (known && known.ua === ua) return known.key;
-  const key = `${sock.remoteAddress ?? ''}|${ua}`;
-  viewerKeys.set(sock, { ua, key });
+  if (known && known.ua === ua && known.address === address) return known.key;
+  const key = `${address}|${ua}`;
+  viewerKeys.set(sock, { ua, address, key });
   return key;
 }
 
@@ -624,12 +642,16 @@ export class HlsService {
       sendStatus(reply, 404, 'not found');
       return true;
     }
+    const file = m[2];
+    if (file === 'ping') {
+      this.ping(reply, search, m[1]);
+      return true;
+    }
     const st = this.packager(m[1]);
     if (!st) {
       sendStatus(reply, 404, 'no such live stream');
       return true;
     }
-    const file = m[2];
     if (file === 'index.m3u8') {
       this.servePlaylist(reply, search, st, head);
       return true;
@@ -673,6 +695,24 @@ export class HlsService {
       if (!head) this.bytesOut += part.data.length;
     } else sendStatus(reply, 404, 'no such part');
     return true;
+  }
+
+  /**
+   * The viewer beacon. Counted while the stream is packaged; otherwise (ended, not live) answered alike and not counted:
+   * a ping never starts packaging, and a player's last pings after the end are no errors in its console.
+   */
+  private ping(reply: HlsReply, search: string, id: string): void {
+    const sid = SID.exec(search.slice(1));
+    if (!sid) {
+      sendStatus(reply, 400, 'ping needs ?sid=<8 to 64 of A-Z a-z 0-9 _ ->');
+      return;
+    }
+    const st = this.streams.get(id);
+    if (st) {
+      const address = reply.address();
+      st.beacons.note(address, `${address}|${sid[1]}`, Date.now());
+    }
+    reply.send(204, NO_CONTENT, NO_BODY, true);
   }
 
   private servePlaylist(reply: HlsReply, search: string, st: HlsStream, head: boolean): void {

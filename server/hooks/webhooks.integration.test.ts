@@ -79,7 +79,7 @@ describe('webhooks', () => {
       assert.notEqual(g.headers['x-golive-signature'], signature('another-secret-0123456789', ts, g.body));
       assert.equal(g.headers['content-type'], 'application/json');
       return JSON.parse(g.body) as WebhookEvent;
-    });
+    }).filter((e) => e.type.startsWith('stream.') || e.type.startsWith('publisher.')); // the hub's (RECORD=on adds recording.ready)
     assert.deepEqual(
       events.map((e) => e.type),
       ['stream.live', 'publisher.dropped', 'publisher.resumed', 'publisher.dropped', 'stream.ended'],

@@ -9,9 +9,12 @@
  * A receiver recomputes it over the raw body and refuses timestamps more than a few minutes off (replays).
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import type { ForwardDown } from '../forward/service';
 import type { Hub } from '../media/hub';
+import type { TypedEmitter } from '../media/typed-emitter';
+import type { RecordingReady } from '../record/service';
 
-export type WebhookEventType = 'stream.live' | 'stream.ended' | 'publisher.dropped' | 'publisher.resumed';
+export type WebhookEventType = 'stream.live' | 'stream.ended' | 'publisher.dropped' | 'publisher.resumed' | 'recording.ready' | 'forward.failed';
 
 export interface WebhookEvent {
   /** Unique per event; the same in every retry (receivers de-duplicate with it). */
@@ -21,6 +24,10 @@ export interface WebhookEvent {
   at: string;
   streamId: string;
   reason?: string;
+  /** recording.ready: the recording (id, times, duration, bytes, URLs). */
+  recording?: Omit<RecordingReady, 'streamId'>;
+  /** forward.failed: the target (id and label, never its URL or key), its state and the platform's reason. */
+  forward?: Omit<ForwardDown, 'streamId'>;
 }
 
 export interface WebhookOptions {
@@ -69,14 +76,24 @@ export class WebhookSender {
     );
   }
 
+  /** Recordings that ended and are playable: `recording.ready`. */
+  attachRecording(events: TypedEmitter<{ ready: RecordingReady }>): void {
+    this.offs.push(events.on('ready', ({ streamId, ...recording }) => this.emit('recording.ready', streamId, undefined, { recording })));
+  }
+
+  /** Forward targets that went down (refused or retrying): `forward.failed`. */
+  attachForwarding(events: TypedEmitter<{ down: ForwardDown }>): void {
+    this.offs.push(events.on('down', ({ streamId, ...forward }) => this.emit('forward.failed', streamId, forward.reason, { forward })));
+  }
+
   /** Events waiting, over all receivers. */
   get queued(): number {
     return this.receivers.reduce((n, r) => n + r.queue.length, 0);
   }
 
-  emit(type: WebhookEventType, streamId: string, reason?: string): void {
+  emit(type: WebhookEventType, streamId: string, reason?: string, extra: Pick<WebhookEvent, 'recording' | 'forward'> = {}): void {
     if (this.closed || this.receivers.length === 0) return;
-    const event: WebhookEvent = { id: randomUUID(), type, at: new Date().toISOString(), streamId, ...(reason ? { reason } : {}) };
+    const event: WebhookEvent = { id: randomUUID(), type, at: new Date().toISOString(), streamId, ...(reason ? { reason } : {}), ...extra };
     const body = JSON.stringify(event);
     for (const r of this.receivers) {
       r.queue.push(body);

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { createStreamAt, TEST_ADMIN_TOKEN } from '../testing/harness';
-import { testWebm } from './media';
+import { testWebm } from '../testing/media';
 import { descendantPids, ROOT, startServerProcess } from './server-process';
 import { LONG } from './suite';
 

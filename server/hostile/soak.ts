@@ -37,7 +37,7 @@ import { logStrings } from './attacks/item12-log-strings';
 import { registryFailure } from './attacks/item13-registry-failure';
 import { badEscapes } from './attacks/item14-bad-escapes';
 import { httpSlowloris, wsSlowloris } from './attacks/slowloris';
-import { loopPublisher, testWebm } from './media';
+import { loopPublisher, testWebm } from '../testing/media';
 import { ffmpegChildren, openFds, rssBytes, startServerProcess, type ServerProcess } from './server-process';
 import { attackContext, type Attack, type AttackContext } from './suite';
 import { HlsViewer, mb, Victims } from './victims';

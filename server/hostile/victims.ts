@@ -16,7 +16,7 @@
  */
 import type { Proc } from '../testing/harness';
 import { connectPlayer, type RtmpPlayer } from '../testing/rtmp-client';
-import { loopPublisher } from './media';
+import { loopPublisher } from '../testing/media';
 import { rssBytes, type ServerProcess } from './server-process';
 
 /** Bounds a victim must keep, during and after an attack. Generous: this runs on busy 2-core machines. */

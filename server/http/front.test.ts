@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RawHttp } from '../testing/raw-http';
 import { HttpFront, parseHead, type FastReply } from './front';
+import { TrustProxy } from './trust-proxy';
 
 const BODY = Buffer.from('part-bytes');
 const HEAD = ['Content-Type', 'video/mp4', 'Content-Length', String(BODY.length), 'Cache-Control', 'immutable'];
@@ -21,7 +22,7 @@ interface Setup {
   nodeRequests: string[];
 }
 
-async function setup(opts: { idleTimeoutMs?: number; big?: Buffer } = {}): Promise<Setup> {
+async function setup(opts: { idleTimeoutMs?: number; big?: Buffer; trust?: TrustProxy; maxConnectionsPerAddress?: number } = {}): Promise<Setup> {
   const nodeRequests: string[] = [];
   const server = http.createServer((req, res) => {
     nodeRequests.push(`${req.method} ${req.url}`);
@@ -35,6 +36,8 @@ async function setup(opts: { idleTimeoutMs?: number; big?: Buffer } = {}): Promi
     http: server,
     prefix: '/hls/',
     idleTimeoutMs: opts.idleTimeoutMs,
+    trust: opts.trust,
+    maxConnectionsPerAddress: opts.maxConnectionsPerAddress,
     route: (method, target, reply) => {
       const q = target.indexOf('?');
       const pathname = q < 0 ? target : target.slice(0, q);
@@ -50,7 +53,7 @@ async function setup(opts: { idleTimeoutMs?: number; big?: Buffer } = {}): Promi
         return true;
       }
       if (pathname === '/hls/echo') {
-        const text = Buffer.from(`${method} ${search} ${reply.viewerKey()}`);
+        const text = Buffer.from(`${method} ${search} ${reply.viewerKey()} ${reply.address()}`);
         reply.send(200, ['Content-Length', String(text.length)], text, method === 'HEAD');
         return true;
       }
@@ -73,7 +76,8 @@ const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost:
 describe('parseHead', () => {
   it('reads the request line and the headers that matter', () => {
     const h = parseHead('GET /hls/a/index.m3u8?_HLS_msn=3 HTTP/1.1\r\nHost: a\r\nUser-Agent:  UA 1 \r\nConnection: keep-alive, Close');
-    assert.deepEqual(h, { method: 'GET', target: '/hls/a/index.m3u8?_HLS_msn=3', host: true, close: true, unusual: false, userAgent: 'UA 1' });
+    assert.deepEqual(h, { method: 'GET', target: '/hls/a/index.m3u8?_HLS_msn=3', host: true, close: true, unusual: false, userAgent: 'UA 1', forwardedFor: '' });
+    assert.equal(parseHead('GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2')?.forwardedFor, '1.1.1.1,2.2.2.2');
   });
   it('refuses other request lines and flags what Node must handle', () => {
     assert.equal(parseHead('GET /hls/a HTTP/1.0\r\nHost: a'), null);
@@ -106,7 +110,7 @@ describe('HttpFront', () => {
     assert.equal(a.headers.get('cache-control'), 'immutable');
     assert.ok(Math.abs(Date.parse(a.headers.get('date') ?? '') - Date.now()) < 5000, 'a Date header');
     assert.match(c.data, /^HTTP\/1\.1 200 OK\r\n/);
-    assert.equal(b.body, 'GET ?x=1 127.0.0.1|test-agent');
+    assert.equal(b.body, 'GET ?x=1 127.0.0.1|test-agent 127.0.0.1');
     assert.deepEqual(s.nodeRequests, [], 'Node saw none of them');
     c.close();
   });
@@ -156,7 +160,7 @@ describe('HttpFront', () => {
     await c.until('three responses', (r) => r.answers().length === 3);
     assert.deepEqual(
       c.answers().map((r) => r.body),
-      ['held', 'GET ?2 127.0.0.1|test-agent', 'GET ?3 127.0.0.1|test-agent'],
+      ['held', 'GET ?2 127.0.0.1|test-agent 127.0.0.1', 'GET ?3 127.0.0.1|test-agent 127.0.0.1'],
     );
     c.close();
   });
@@ -189,7 +193,7 @@ describe('HttpFront', () => {
     await c.until('closed after both answers', (r) => r.closed);
     assert.deepEqual(
       c.answers().map((r) => r.body),
-      ['held', 'GET ?after 127.0.0.1|test-agent'],
+      ['held', 'GET ?after 127.0.0.1|test-agent 127.0.0.1'],
     );
     assert.equal(c.answers()[1].headers.get('connection'), 'close');
     const idle = new RawHttp(s.port);
@@ -275,6 +279,48 @@ describe('HttpFront limits', () => {
       const answered = s.front.counts.requests - before;
       assert.ok(answered >= 1 && answered < 40, `answered ${answered} of 400 while the client read nothing`);
       c.destroy();
+    } finally {
+      await teardown(s);
+    }
+  });
+});
+
+describe('HttpFront with TRUST_PROXY', () => {
+  it('an untrusted peer is itself, whatever X-Forwarded-For says, and is held to its connection cap', async () => {
+    const s = await setup({ trust: TrustProxy.parse('10.0.0.0/8'), maxConnectionsPerAddress: 1 });
+    try {
+      const c = new RawHttp(s.port).send(get('/hls/echo', 'X-Forwarded-For: 198.51.100.1\r\n'));
+      await c.until('an answer', (r) => r.answers().length === 1);
+      assert.equal(c.answers()[0].body, 'GET  127.0.0.1|test-agent 127.0.0.1');
+      const second = new RawHttp(s.port).send(get('/hls/echo', 'X-Forwarded-For: 198.51.100.2\r\n'));
+      await second.until('a refusal', (r) => r.answers().length === 1);
+      assert.equal(second.answers()[0].status, 503);
+      c.socket.destroy();
+    } finally {
+      await teardown(s);
+    }
+  });
+
+  it('a trusted peer: each request is its forwarded client, and the proxy is not held to the per-address cap', async () => {
+    const s = await setup({ trust: TrustProxy.parse('loopback'), maxConnectionsPerAddress: 1 });
+    try {
+      const c = new RawHttp(s.port).send(get('/hls/echo', 'X-Forwarded-For: 6.6.6.6, 198.51.100.1\r\n'));
+      await c.until('one', (r) => r.answers().length === 1);
+      c.send(get('/hls/echo', 'X-Forwarded-For: 198.51.100.2\r\n'));
+      await c.until('two', (r) => r.answers().length === 2);
+      c.send(get('/hls/echo', 'X-Forwarded-For: garbage\r\n'));
+      await c.until('three', (r) => r.answers().length === 3);
+      c.send(get('/hls/echo'));
+      await c.until('four', (r) => r.answers().length === 4);
+      assert.deepEqual(
+        c.answers().map((a) => a.body),
+        ['GET  198.51.100.1|test-agent 198.51.100.1', 'GET  198.51.100.2|test-agent 198.51.100.2', 'GET  127.0.0.1|test-agent 127.0.0.1', 'GET  127.0.0.1|test-agent 127.0.0.1'],
+      );
+      const second = new RawHttp(s.port).send(get('/hls/echo', 'X-Forwarded-For: 198.51.100.3\r\n'));
+      await second.until('an answer', (r) => r.answers().length === 1);
+      assert.equal(second.answers()[0].status, 200);
+      c.socket.destroy();
+      second.socket.destroy();
     } finally {
       await teardown(s);
     }

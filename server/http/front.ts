@@ -21,6 +21,7 @@
  */
 import { STATUS_CODES, type Server as HttpServer } from 'node:http';
 import type net from 'node:net';
+import type { TrustProxy } from './trust-proxy';
 
 /** The response side of a fast request. The LL-HLS service's `HlsReply` has this shape. */
 export interface FastReply {
@@ -62,6 +63,11 @@ export interface FrontOptions {
    * for `https` (the TLS socket, after the handshake; server/tls/guard.ts caps the TCP connections before it).
    */
   connectionEvent?: 'connection' | 'secureConnection';
+  /**
+   * TRUST_PROXY: a trusted peer's requests are its X-Forwarded-For client's (`address()`, `viewerKey()`), and its
+   * connections are not held to `maxConnectionsPerAddress` (a proxy carries many clients).
+   */
+  trust?: TrustProxy;
 }
 
 /** Longest request head (request line and headers) read here: Node's default `maxHeaderSize` is 16 KiB. */
@@ -103,6 +109,12 @@ export class HttpFront {
 
   private accept(socket: net.Socket): void {
     const addr = socket.remoteAddress ?? '';
+    const trusted = this.options.trust?.trusts(addr) ?? false;
+    if (trusted) {
+      socket.setNoDelay(true);
+      this.conns.add(new FrontConnection(this, socket, true));
+      return;
+    }
     const open = this.perAddress.get(addr) ?? 0;
     if (open >= this.maxConnectionsPerAddress) {
       this.refuse(socket);
@@ -115,7 +127,7 @@ export class HttpFront {
       else this.perAddress.delete(addr);
     });
     socket.setNoDelay(true);
-    this.conns.add(new FrontConnection(this, socket));
+    this.conns.add(new FrontConnection(this, socket, false));
   }
 
   /** Over its address's limit: a 503, then closed (whatever it sends is discarded); cut if it does not go soon. */
@@ -214,6 +226,8 @@ interface Head {
   /** A header that makes the request Node's business: a body, an upgrade, Expect, a folded line. */
   unusual: boolean;
   userAgent: string;
+  /** X-Forwarded-For, several joined with ','; '' without. */
+  forwardedFor: string;
 }
 
 /** Parse a request head (without its final CRLF CRLF); null if the request line is not `METHOD SP target SP HTTP/1.1`. */
@@ -224,7 +238,7 @@ export function parseHead(text: string): Head | null {
   const sp1 = line.indexOf(' ');
   const sp2 = line.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0 || line.slice(sp2 + 1) !== 'HTTP/1.1') return null;
-  const h: Head = { method: line.slice(0, sp1), target: line.slice(sp1 + 1, sp2), host: false, close: false, unusual: false, userAgent: '' };
+  const h: Head = { method: line.slice(0, sp1), target: line.slice(sp1 + 1, sp2), host: false, close: false, unusual: false, userAgent: '', forwardedFor: '' };
   let at = eol + 2;
   while (at < text.length) {
     let end = text.indexOf('\r\n', at);
@@ -247,6 +261,9 @@ export function parseHead(text: string): Head | null {
         break;
       case 'user-agent':
         h.userAgent = value;
+        break;
+      case 'x-forwarded-for':
+        h.forwardedFor = h.forwardedFor ? `${h.forwardedFor},${value}` : value;
         break;
       case 'content-length':
         if (value !== '0') h.unusual = true;
@@ -281,6 +298,9 @@ class FrontConnection implements FastReply {
   gone = false;
   private ua = '';
   private key = '';
+  /** The request's X-Forwarded-For (a trusted peer's only) and the client address it names. */
+  private xff = '';
+  private client: string;
   private readonly onData = (d: Buffer) => this.data(d);
   private readonly onDrain = () => this.drained();
   private readonly onTimeout = () => this.timedOut();
@@ -289,7 +309,9 @@ class FrontConnection implements FastReply {
   constructor(
     private readonly front: HttpFront,
     readonly socket: net.Socket,
+    private readonly trusted: boolean,
   ) {
+    this.client = socket.remoteAddress ?? '';
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.gone = true;
@@ -351,6 +373,11 @@ class FrontConnection implements FastReply {
         }
         if (h.userAgent !== this.ua) {
           this.ua = h.userAgent;
+          this.key = '';
+        }
+        if (this.trusted && h.forwardedFor !== this.xff) {
+          this.xff = h.forwardedFor;
+          this.client = this.front.options.trust!.client(this.socket.remoteAddress, h.forwardedFor);
           this.key = '';
         }
         this.busy = true;
@@ -417,12 +444,12 @@ class FrontConnection implements FastReply {
   }
 
   viewerKey(): string {
-    if (!this.key) this.key = `${this.socket.remoteAddress ?? ''}|${this.ua.slice(0, 200)}`;
+    if (!this.key) this.key = `${this.client}|${this.ua.slice(0, 200)}`;
     return this.key;
   }
 
   address(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.client;
   }
 
   connection(): object {

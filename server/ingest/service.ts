@@ -12,6 +12,7 @@ import { RateMeter } from '../media/rate';
 import type { StreamRegistry } from '../media/registry';
 import { FfmpegBridge } from './bridge';
 import { Close, MAX_MESSAGE_BYTES, closeReason, mediaFormat, parseClientMessage, startsMediaFile, type StartMessage } from './protocol';
+import { clientAddress } from '../http/trust-proxy';
 
 export interface IngestLog {
   info(obj: object, msg: string): void;
@@ -94,7 +95,7 @@ class IngestSession {
       setInterval(() => this.tick(), 1000),
     );
     const failed = (err: unknown, what: string) => {
-      deps.log.error({ err, stream: this.streamId || undefined, state: this.state, remote: req.socket.remoteAddress }, `ingest ${what} failed`);
+      deps.log.error({ err, stream: this.streamId || undefined, state: this.state, remote: clientAddress(req) }, `ingest ${what} failed`);
       this.close(Close.InternalError, 'internal server error');
       if (this.bridge) this.bridge.kill();
       else service.releaseSlot(this);
@@ -188,7 +189,7 @@ class IngestSession {
     }
     const record = deps.registry.verifyKey(msg.key);
     if (!record || record.id !== msg.streamId) {
-      deps.log.warn({ stream: msg.streamId }, 'ingest refused: wrong stream key');
+      deps.log.warn({ stream: msg.streamId, remote: clientAddress(this.req) }, 'ingest refused: wrong stream key');
       this.close(Close.Unauthorized, 'wrong stream key for this stream: create a new stream');
       return;
     }
@@ -199,7 +200,7 @@ class IngestSession {
     }
     if (deps.publishHook) {
       this.hookPending = true; // no second start while the hook decides
-      const d = await deps.publishHook({ streamId: msg.streamId, address: this.req.socket.remoteAddress ?? '', kind: 'browser' });
+      const d = await deps.publishHook({ streamId: msg.streamId, address: clientAddress(this.req), kind: 'browser' });
       this.hookPending = false;
       if (this.ws.readyState !== this.ws.OPEN || this.state !== 'await-start') return;
       if (!d.ok) {
@@ -263,7 +264,7 @@ class IngestSession {
     }
     this.bridge = bridge;
     this.liveSince = Date.now();
-    deps.log.info({ stream: a.id, pid: bridge.pid, mimeType: a.mimeType, transcode: a.transcode }, 'browser ingest started');
+    deps.log.info({ stream: a.id, pid: bridge.pid, mimeType: a.mimeType, transcode: a.transcode, remote: clientAddress(this.req) }, 'browser ingest started');
     return bridge;
   }
 
@@ -421,7 +422,7 @@ export class IngestService {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\r\n');
       return;
     }
-    const address = req.socket.remoteAddress ?? '?';
+    const address = clientAddress(req) || '?';
     const open = this.perAddress.get(address) ?? 0;
     this.perAddress.set(address, open + 1);
     let counted = true;

@@ -7,9 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import type { SubscriberSink } from '../media/hub';
+import { startNginxRtmp } from '../testing/nginx';
 import { makeRecording, startBroadcast } from '../testing/process';
-import { publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
+import { operatorHeaders, publishTestStream, run, startTestServer, waitFor, waitLive, type Proc, type TestServer } from '../testing/harness';
 import { parseExposition, type Exposition } from './prom-text';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
@@ -18,7 +20,7 @@ describe('/metrics', () => {
   let server: TestServer;
   const procs: Proc[] = [];
   before(async () => {
-    server = await startTestServer({ METRICS_TOKEN: TOKEN, PUBLISHER_GRACE_SECONDS: '30' });
+    server = await startTestServer({ METRICS_TOKEN: TOKEN, PUBLISHER_GRACE_SECONDS: '30', FORWARD_RETRY_MIN_SECONDS: '0.3', FORWARD_RETRY_MAX_SECONDS: '1' });
   });
   after(async () => {
     for (const p of procs) await p.kill('SIGKILL');
@@ -124,6 +126,59 @@ describe('/metrics', () => {
     // Counters never go back, closed connections included.
     assert.ok(m.get('golive_sent_bytes_total', { protocol: 'rtmp' })! > rtmpOut);
     assert.ok(m.get('golive_received_bytes_total', { source: 'rtmp' })! >= rtmpIn);
+  });
+
+  test('recordings, forward targets and realtime viewers: by state, bytes recorded and forwarded', async () => {
+    const nginx = await startNginxRtmp();
+    try {
+      let m = await scrape();
+      const recording0 = m.get('golive_recordings', { state: 'recording' })!;
+      const ended0 = m.get('golive_recordings', { state: 'ended' })!;
+      const recorded0 = m.get('golive_recorded_bytes_total')!;
+      const forwarded0 = m.get('golive_forward_sent_bytes_total')!;
+      assert.equal(m.get('golive_forward_targets', { state: 'live' }), 0);
+      assert.equal(m.get('golive_viewers', { protocol: 'realtime' }), 0);
+      const s = await server.createStream('metrics-more');
+      for (const t of [
+        { url: nginx.url('metrics-forward-key-0123456789'), label: 'ok' },
+        { url: nginx.url('metrics-forward-key-0123456789', 'wrongapp'), label: 'refused' },
+      ]) {
+        const res = await fetch(`${server.http}/api/streams/${s.id}/forwards`, { method: 'POST', headers: operatorHeaders(), body: JSON.stringify(t) });
+        assert.equal(res.status, 201);
+      }
+      const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`);
+      procs.push(pub);
+      await waitLive(server, s.id);
+      const ws = new WebSocket(`ws://127.0.0.1:${server.httpPort}/realtime/${s.id}`);
+      ws.on('error', () => undefined);
+      m = await waitFor('recording, forwarding, a realtime viewer', async () => {
+        const x = await scrape();
+        return (
+          x.get('golive_recordings', { state: 'recording' }) === recording0 + 1 &&
+          x.get('golive_recorded_bytes_total')! > recorded0 + 50_000 &&
+          x.get('golive_forward_targets', { state: 'live' }) === 1 &&
+          x.get('golive_forward_targets', { state: 'failed' })! + x.get('golive_forward_targets', { state: 'retrying' })! >= 1 &&
+          x.get('golive_forward_sent_bytes_total')! > forwarded0 + 50_000 &&
+          x.get('golive_viewers', { protocol: 'realtime' }) === 1 &&
+          x
+        );
+      }, 20_000);
+      const forwarded = m.get('golive_forward_sent_bytes_total')!;
+      ws.close();
+      await waitFor('no realtime viewer', async () => (await scrape()).get('golive_viewers', { protocol: 'realtime' }) === 0);
+      // The publisher stops on purpose (as a browser's Stop): the stream ends as it leaves, no grace period.
+      server.hub.finish(s.id);
+      await pub.kill('SIGKILL');
+      m = await waitFor('the recording ended, the targets stopped', async () => {
+        const x = await scrape();
+        return x.get('golive_recordings', { state: 'ended' }) === ended0 + 1 && x.get('golive_forward_targets', { state: 'live' }) === 0 && x;
+      });
+      assert.equal(m.get('golive_recordings', { state: 'recording' }), recording0);
+      // Totals keep what stopped forwarders sent.
+      assert.ok(m.get('golive_forward_sent_bytes_total')! >= forwarded);
+    } finally {
+      await nginx.dispose();
+    }
   });
 
   test('a browser broadcast: one browser publisher and one ingest ffmpeg while it runs, none after', async () => {

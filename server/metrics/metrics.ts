@@ -23,6 +23,8 @@ export interface MetricsSources {
   snapshotFfmpeg(): number;
   /** LL-HLS viewers of a stream (distinct clients in the last few seconds). */
   hlsViewers(id: string): number;
+  /** Realtime (WebSocket fMP4) viewers of a stream. */
+  realtimeViewers?(id: string): number;
   hlsHeldRequests(): number;
   hlsBytesOut(): number;
   hlsRequests(): number;
@@ -93,18 +95,21 @@ export class Metrics {
     });
     new Gauge({
       name: 'golive_viewers',
-      help: 'Viewers by protocol: rtmp (players connected), hls (distinct clients that fetched a playlist in the last few seconds)',
+      help: 'Viewers by protocol: rtmp (players connected), hls (distinct clients that fetched a playlist in the last few seconds), realtime (WebSocket viewers)',
       labelNames: ['protocol'],
       registers: [r],
       collect() {
         let rtmp = 0;
         let hls = 0;
+        let realtime = 0;
         for (const s of src.activeStreams()) {
           rtmp += s.subscribers.rtmp ?? 0;
           hls += src.hlsViewers(s.id);
+          realtime += src.realtimeViewers?.(s.id) ?? 0;
         }
         this.set({ protocol: 'rtmp' }, rtmp);
         this.set({ protocol: 'hls' }, hls);
+        this.set({ protocol: 'realtime' }, realtime);
       },
     });
     mirroredCounter(r, 'golive_received_bytes_total', 'Bytes received: rtmp (RTMP sockets), media (audio/video payload into the hub, all publishers)', ['source'], () => [
@@ -230,4 +235,32 @@ export function webhooksMetrics(r: Registry, w: { counts: Record<'delivered' | '
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
+}
+
+/** Recordings (server/record): by state in the index, and bytes written since start. */
+export function recordingMetrics(r: Registry, rec: { countsByState(): Record<'recording' | 'ended' | 'failed', number>; bytesRecorded: number }): void {
+  new Gauge({
+    name: 'golive_recordings',
+    help: 'Recordings in the index by state: recording, ended, failed',
+    labelNames: ['state'],
+    registers: [r],
+    collect() {
+      for (const [state, n] of Object.entries(rec.countsByState())) this.set({ state }, n);
+    },
+  });
+  mirroredCounter(r, 'golive_recorded_bytes_total', 'Bytes written to recordings and indexed, since start', [], () => [[{}, rec.bytesRecorded]]);
+}
+
+/** Forward targets (server/forward): running ones by state, and media bytes sent to them since start. */
+export function forwardMetrics(r: Registry, fwd: { countsByState(): Record<'connecting' | 'live' | 'retrying' | 'failed', number>; bytesSent: number }): void {
+  new Gauge({
+    name: 'golive_forward_targets',
+    help: 'Forward targets of live streams by state: connecting, live, retrying, failed (refused, retried later)',
+    labelNames: ['state'],
+    registers: [r],
+    collect() {
+      for (const [state, n] of Object.entries(fwd.countsByState())) this.set({ state }, n);
+    },
+  });
+  mirroredCounter(r, 'golive_forward_sent_bytes_total', 'Media bytes (FLV tag bodies) sent to forward targets, since start', [], () => [[{}, fwd.bytesSent]]);
 }

@@ -13,6 +13,7 @@ import { FanoutGroup, fanoutDefaults } from '../relay/fanout';
 import { FragmentEncoder } from './encoder';
 import { binaryFrame } from './frame';
 import { RealtimeViewer } from './viewer';
+import { clientAddress } from '../http/trust-proxy';
 
 export const REALTIME_PREFIX = '/realtime/';
 
@@ -112,7 +113,7 @@ export class RealtimeService {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const address = req.socket.remoteAddress ?? '?';
+    const address = clientAddress(req) || '?';
     const open = this.perAddress.get(address) ?? 0;
     const total = this.total;
     this.perAddress.set(address, open + 1);

@@ -16,7 +16,7 @@
 import { open as fsOpen, mkdir, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Segment } from '../hls/segmenter';
-import type { RecordingStore, SegmentRow } from './store';
+import type { RecordingRow, RecordingStore, SegmentRow } from './store';
 import { thumbnailFile } from './thumbnail';
 
 /** What the recorder needs of an open file (node's FileHandle; tests inject failures). */
@@ -54,6 +54,10 @@ export interface RecorderOptions {
   onStarted?: (id: string, streamId: string) => void;
   /** A recording finished (ended or failed): retention may run. */
   onFinished?: () => void;
+  /** A recording ended and is playable (indexed, file closed): its row. */
+  onReady?: (row: RecordingRow) => void;
+  /** A segment's bytes are written and indexed. */
+  onIndexed?: (bytes: number) => void;
   now?: () => number;
 }
 
@@ -222,6 +226,7 @@ export class Recorder {
       await writeAll(r.file!, data, row.offset);
       r.queuedBytes -= size;
       this.opts.store.addSegment(r.id, row);
+      this.opts.onIndexed?.(size);
       const now = this.now();
       if (now - r.lastSync >= SYNC_EVERY_MS) {
         r.lastSync = now;
@@ -326,6 +331,8 @@ export class Recorder {
       await rec.file?.close();
       this.opts.store.finish(rec.id, state, this.now());
       this.opts.log.info({ streamId: rec.streamId, recording: rec.id }, `recording ${rec.streamId} ${state}`);
+      const row = this.opts.store.get(rec.id);
+      if (row && row.durationUs > 0) this.opts.onReady?.(row);
       this.opts.onFinished?.();
     });
   }

@@ -6,13 +6,26 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Segment } from '../hls/segmenter';
 import type { Access } from '../http/access';
 import type { Hub } from '../media/hub';
+import { TypedEmitter } from '../media/typed-emitter';
 import type { Db } from '../store/db';
 import { handleRecordings } from './http';
 import { Recorder, type RecorderLog, type RecorderOptions } from './recorder';
 import { repairRecordings } from './repair';
 import { applyRetention } from './retention';
-import { RecordingStore } from './store';
+import { RecordingStore, type RecordingRow, type RecordingState } from './store';
 import { Thumbnails, type TakeSnapshot } from './thumbnail';
+
+/** A recording that ended and can be played (webhooks: `recording.ready`). */
+export interface RecordingReady {
+  rid: string;
+  streamId: string;
+  startedAt: string;
+  endedAt: string;
+  durationSeconds: number;
+  bytes: number;
+  /** Absolute with PUBLIC_URL, else paths on this server. */
+  urls: { playlist: string; mp4: string; watch: string };
+}
 
 export interface RecordingServiceOptions {
   db: Db;
@@ -48,6 +61,10 @@ export class RecordingService {
   private readonly offs: Array<() => void> = [];
   /** Per live broadcast: is it recorded (decided at its publish, kept through a reconnect within the grace period). */
   private readonly decided = new Map<string, boolean>();
+  /** What recording does, for others (webhooks, metrics) to hear; recording knows nothing of them. */
+  readonly events = new TypedEmitter<{ ready: RecordingReady }>();
+  /** Bytes written to recordings since start (the index's, so what is playable). */
+  bytesRecorded = 0;
 
   private constructor(private readonly opts: RecordingServiceOptions) {
     this.store = new RecordingStore(opts.db);
@@ -60,6 +77,8 @@ export class RecordingService {
       minFreeBytes: opts.minFreeBytes,
       onStarted: (rid, streamId) => this.thumbnails.started(rid, streamId),
       onFinished: () => this.sweep(),
+      onReady: (row) => this.events.emit('ready', this.ready(row)),
+      onIndexed: (bytes) => (this.bytesRecorded += bytes),
     });
     this.offs.push(
       opts.hub.events.on('publish', ({ id, resumed }) => this.published(id, resumed)),
@@ -96,6 +115,25 @@ export class RecordingService {
   /** Whether this broadcast is being recorded. */
   recording(id: string): boolean {
     return this.decided.get(id) === true;
+  }
+
+  private ready(r: RecordingRow): RecordingReady {
+    const origin = this.opts.publicUrl ?? '';
+    const base = `${origin}/api/recordings/${r.id}`;
+    return {
+      rid: r.id,
+      streamId: r.streamId,
+      startedAt: new Date(r.startedAt).toISOString(),
+      endedAt: new Date(r.endedAt ?? Date.now()).toISOString(),
+      durationSeconds: Math.round(r.durationUs / 1000) / 1000,
+      bytes: r.bytes,
+      urls: { playlist: `${base}/index.m3u8`, mp4: `${base}/download.mp4`, watch: `${origin}/watch/${encodeURIComponent(r.streamId)}?recording=${r.id}` },
+    };
+  }
+
+  /** Recordings by state, from the index (metrics). */
+  countsByState(): Record<RecordingState, number> {
+    return this.store.countsByState();
   }
 
   /** For HlsService: package recorded streams from publish to end. */

@@ -141,6 +141,7 @@ export class RecordingStore {
       olderThan: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state != 'recording' AND started_at < ? ORDER BY started_at LIMIT ?`),
       oldestDone: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state != 'recording' ORDER BY started_at LIMIT ?`),
       totalBytes: db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM recordings'),
+      byState: db.prepare('SELECT state, COUNT(*) AS n FROM recordings GROUP BY state'),
     };
   }
 
@@ -227,6 +228,13 @@ export class RecordingStore {
 
   totalBytes(): number {
     return (this.q.totalBytes.get() as { b: number }).b;
+  }
+
+  /** Recordings per state (every state, 0 included). */
+  countsByState(): Record<RecordingState, number> {
+    const c: Record<RecordingState, number> = { recording: 0, ended: 0, failed: 0 };
+    for (const r of this.q.byState.all() as Array<{ state: RecordingState; n: number }>) if (r.state in c) c[r.state] = r.n;
+    return c;
   }
 }
 

@@ -6,17 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { ROOT_DIR } from '../app';
 import { makeServerCert, makeTestCa, type TestCa } from '../testing/certs';
-import { operatorHeaders, run, startTestServer, waitFor, type TestServer } from '../testing/harness';
+import { operatorHeaders, startTestServer, waitFor, type TestServer } from '../testing/harness';
 import { httpsRequest } from '../testing/https-client';
+import { testWebm } from '../testing/media';
 import { openIngest } from '../testing/ingest-client';
-import { freePort, startNginx, type RunningNginx } from '../testing/nginx-run';
+import { startNginx, type RunningNginx } from '../testing/nginx';
+import { freePort } from '../testing/sockets';
 import { RawHttp } from '../testing/raw-http';
 
 let dir: string;
@@ -80,10 +82,7 @@ test('API writes through nginx: the browser Origin of the proxy is accepted (Hos
 });
 
 test('WSS /ingest through nginx goes live; LL-HLS blocking reloads and a held part come through', async () => {
-  const file = path.join(dir, 'rec.mkv');
-  const p = run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=20', '-t', '12', '-map', '0:a', '-map', '1:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-g', '20', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '64k', '-f', 'matroska', '-y', file], { timeoutMs: 120000 });
-  assert.equal(await p.exited, 0, p.stderr());
-  const media = await readFile(file);
+  const media = await testWebm(12);
   const created = JSON.parse((await httpsRequest(`${base}/api/streams`, { ca: ca.ca, method: 'POST', headers: operatorHeaders(), body: '{}' })).body) as { id: string; key: string };
 
   const c = await openIngest(base, { ca: ca.ca, origin: base });

@@ -32,12 +32,14 @@ export function createWebServer(opts: {
   keeper: CertificateKeeper | null;
   headTimeoutMs: number;
   maxConnectionsPerAddress: number;
+  /** Peers not held to maxConnectionsPerAddress (TRUST_PROXY: a proxy carries many clients). */
+  exempt?: (address: string) => boolean;
   log: Log;
 }): { server: http.Server; connectionEvent: 'connection' | 'secureConnection' } {
   const { keeper } = opts;
   if (!keeper) return { server: http.createServer(opts.options), connectionEvent: 'connection' };
   const server = https.createServer({ ...opts.options, ...keeper.secureOptions(), handshakeTimeout: opts.headTimeoutMs });
   keeper.attach(server);
-  guardHandshakes(server, { maxPerAddress: opts.maxConnectionsPerAddress, log: opts.log });
+  guardHandshakes(server, { maxPerAddress: opts.maxConnectionsPerAddress, exempt: opts.exempt, log: opts.log });
   return { server, connectionEvent: 'secureConnection' };
 }

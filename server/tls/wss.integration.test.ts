@@ -4,15 +4,16 @@
  * its LL-HLS playlist is served over HTTPS. A foreign Origin is refused on the TLS port as on plain HTTP.
  */
 import assert from 'node:assert/strict';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { connectIngest, openIngest } from '../testing/ingest-client';
 import { makeServerCert, makeTestCa, type TestCa } from '../testing/certs';
-import { operatorHeaders, run, startTestServer, waitFor, type TestServer } from '../testing/harness';
+import { operatorHeaders, startTestServer, waitFor, type TestServer } from '../testing/harness';
 import { httpsRequest } from '../testing/https-client';
+import { testWebm } from '../testing/media';
 
 let dir: string;
 let ca: TestCa;
@@ -35,10 +36,7 @@ test('WSS /ingest from this server\'s own https origin goes live; a foreign orig
   const foreign = connectIngest(base, { ca: ca.ca, origin: 'https://evil.example' });
   assert.equal(await foreign.opened, false, 'a foreign Origin is refused');
 
-  const file = path.join(dir, 'rec.mkv');
-  const p = run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=20', '-t', '6', '-map', '0:a', '-map', '1:v', '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-g', '20', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '64k', '-f', 'matroska', '-y', file], { timeoutMs: 120000 });
-  assert.equal(await p.exited, 0, p.stderr());
-  const media = await readFile(file);
+  const media = await testWebm(6);
 
   const created = JSON.parse((await httpsRequest(`${base}/api/streams`, { ca: ca.ca, method: 'POST', headers: operatorHeaders(), body: '{}' })).body) as { id: string; key: string };
   const c = await openIngest(base, { ca: ca.ca, origin: base });

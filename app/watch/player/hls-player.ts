@@ -2,6 +2,7 @@ import type Hls from 'hls.js';
 import { attachCatchUp } from '../catch-up';
 import { WATCH_HLS_CONFIG } from '../hls-config';
 import { partPrefetch } from '../part-prefetch';
+import { startBeacon } from './beacon';
 import { clearSource, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
 
@@ -10,10 +11,28 @@ type SafariVideo = HTMLVideoElement & { getStartDate?: () => Date };
 /** LL-HLS into `video`: hls.js with our part prefetch and catch-up, or the browser's own HLS (Safari on iOS). */
 export async function createHlsPlayer(video: HTMLVideoElement, src: string, events: PlayerEvents): Promise<Player | null> {
   const { default: HlsCtor } = await import('hls.js');
-  if (HlsCtor.isSupported()) return hlsJsPlayer(HlsCtor, video, src, events);
-  if (video.canPlayType('application/vnd.apple.mpegurl')) return nativePlayer(video, src);
-  events.onUnsupported('This browser cannot play HLS video.');
-  return null;
+  // Counted as a viewer behind an HTTP cache too (beacon.ts), until the player goes or gives up.
+  let stopBeacon = (): void => undefined;
+  const ours: PlayerEvents = {
+    ...events,
+    onFatal: () => {
+      stopBeacon();
+      events.onFatal();
+    },
+  };
+  const player = HlsCtor.isSupported() ? hlsJsPlayer(HlsCtor, video, src, ours) : video.canPlayType('application/vnd.apple.mpegurl') ? nativePlayer(video, src) : null;
+  if (!player) {
+    events.onUnsupported('This browser cannot play HLS video.');
+    return null;
+  }
+  stopBeacon = startBeacon(src);
+  return {
+    ...player,
+    destroy: () => {
+      stopBeacon();
+      player.destroy();
+    },
+  };
 }
 
 function hlsJsPlayer(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, events: PlayerEvents): Player {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { MessageType } from '../../rtmp/messages';
 import { readFlv } from '../../testing/flv-file';
-import { testFlv } from '../media';
+import { testFlv } from '../../testing/media';
 import type { Attack } from '../suite';
 import { attackerStream, destroyAll, pick, rtmpPlayer, rtmpPublisher, sleep } from './tools';
 import type { RtmpClient } from '../../testing/rtmp-client';

@@ -4,7 +4,7 @@
  * session that sent none, and never more than the ingest limit in all, whatever the number of sockets.
  */
 import WebSocket from 'ws';
-import { testWebm } from '../media';
+import { testWebm } from '../../testing/media';
 import { ffmpegChildren } from '../server-process';
 import type { Attack, AttackContext } from '../suite';
 import { attackerStream, pick, sleep } from './tools';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFlv } from '../../testing/flv-file';
 import type { RtmpClient } from '../../testing/rtmp-client';
-import { testFlv } from '../media';
+import { testFlv } from '../../testing/media';
 import type { Attack } from '../suite';
 import { attackerStream, commandBytes, destroyAll, over, pick, rtmpOpen, rtmpPublisher, sleep } from './tools';
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFlv } from '../../testing/flv-file';
 import type { RtmpPublisher } from '../../testing/rtmp-client';
-import { testFlv } from '../media';
+import { testFlv } from '../../testing/media';
 import type { Attack, AttackContext } from '../suite';
 import { attackerStream, destroyAll, over, pick, rtmpPublisher, sleep } from './tools';
 

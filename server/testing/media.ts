@@ -7,7 +7,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { run, type Proc } from '../testing/harness';
+import { run, type Proc } from './harness';
 
 let dirP: Promise<string> | null = null;
 const made = new Map<string, Promise<string>>();
