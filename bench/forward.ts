@@ -11,7 +11,6 @@
  * media packet sent to a target, the wall time from the packet's arrival at our server (MediaPacket.receivedAt) to
  * its bytes being handed to the target's socket (Date.now(), 1 ms resolution).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +26,7 @@ import { createLogger } from '../server/log';
 import type { MediaPacket } from '../server/codec/flv';
 import { operatorHeaders, run, TEST_ADMIN_TOKEN, waitFor } from '../server/testing/harness';
 import { startNginxRtmp } from '../server/testing/nginx';
+import { runLoadgen } from './loadgen';
 import { encodeTestFile } from './tools';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -86,30 +86,8 @@ connProto.socketWrite = function (this: object, b: Buffer) {
 
 /** Server CPU (this process) while N RTMP players (bench/rtmp-players.ts, another process) play the stream. */
 async function playersCpu(rtmpPort: number, name: string, n: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/rtmp-players.ts', '--port', String(rtmpPort), '--name', name, '--players', String(n), '--seconds', String(seconds), '--settle', values.settle], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  let c0: NodeJS.CpuUsage | null = null;
-  let t0 = 0n;
-  let pctOut = NaN;
-  let buf = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.includes('"steady-start"')) {
-        c0 = process.cpuUsage();
-        t0 = process.hrtime.bigint();
-      } else if (line.includes('"steady-end"') && c0) {
-        const c = process.cpuUsage(c0);
-        pctOut = ((c.user + c.system) / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9)) * 100;
-      }
-    }
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 60) * 1000);
-  await new Promise((r) => child.once('exit', r));
-  clearTimeout(killer);
-  return pctOut;
+  const args = ['--port', String(rtmpPort), '--name', name, '--players', String(n), '--seconds', String(seconds), '--settle', values.settle];
+  return (await runLoadgen(ROOT, 'bench/rtmp-players.ts', args, seconds + 60)).cpuPct;
 }
 
 /** The options server/forward/setup.ts gives with the default settings. */

@@ -11,7 +11,6 @@
  * Delay: realtime probes time each video fragment against its decode time; RTMP probes each audio and video message
  * against its timestamp (both above their best case in the window: see the two load generators).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +21,7 @@ import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import { createLogger } from '../server/log';
 import { operatorHeaders, run, TEST_ADMIN_TOKEN, waitFor } from '../server/testing/harness';
+import { runLoadgen, type LoadResult } from './loadgen';
 import { encodeTestFile } from './tools';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,46 +41,9 @@ const seconds = Number(values.seconds);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.error(`[bench:realtime] ${m}`);
 
-interface LoadResult {
-  cpuPct: number;
-  result: Record<string, unknown> | null;
-}
-
-/** Runs a load generator and reads this process's CPU between its steady-start and steady-end lines. */
-async function loadgen(script: string, args: string[]): Promise<LoadResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, '--seconds', String(seconds), '--settle', values.settle, '--rate', values.rate], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let c0: NodeJS.CpuUsage | null = null;
-  let t0 = 0n;
-  const out: LoadResult = { cpuPct: NaN, result: null };
-  let buf = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let o: Record<string, unknown>;
-      try {
-        o = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      if (o.event === 'steady-start') {
-        c0 = process.cpuUsage();
-        t0 = process.hrtime.bigint();
-      } else if (o.event === 'steady-end' && c0) {
-        const c = process.cpuUsage(c0);
-        out.cpuPct = ((c.user + c.system) / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9)) * 100;
-      } else if (o.event === 'result') out.result = o;
-    }
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
-  await new Promise((r) => child.once('exit', r));
-  clearTimeout(killer);
-  return out;
+/** A load generator against the server, with the bench's window settings. */
+function loadgen(script: string, args: string[]): Promise<LoadResult> {
+  return runLoadgen(ROOT, script, [...args, '--seconds', String(seconds), '--settle', values.settle, '--rate', values.rate], seconds + 120);
 }
 
 async function baseline(): Promise<number> {

@@ -3,6 +3,7 @@
  * `Content-Type: application/json` (the server refuses writes without it). No React here.
  */
 import { apiCall } from '../lib/api';
+import type { Recording } from '../lib/recording';
 
 export type StreamState = 'idle' | 'live' | 'reconnecting';
 
@@ -30,18 +31,7 @@ export interface ManagedStream {
 }
 
 /** One of a stream's recordings (GET /api/streams/<id>/recordings). */
-export interface StreamRecording {
-  id: string;
-  streamId: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationSeconds: number;
-  bytes: number;
-  state: 'recording' | 'ended' | 'failed';
-  error: string | null;
-  thumbnail: string | null;
-  urls: { playlist: string; mp4: string; watch: string };
-}
+export type StreamRecording = Recording & { thumbnail: string | null };
 
 /** A stream key, as the server shows it: once, when created or rotated. */
 export interface IssuedKey {

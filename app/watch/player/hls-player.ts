@@ -2,6 +2,7 @@ import type Hls from 'hls.js';
 import { attachCatchUp } from '../catch-up';
 import { WATCH_HLS_CONFIG } from '../hls-config';
 import { partPrefetch } from '../part-prefetch';
+import { onFatalErrors } from './hls-errors';
 import { startBeacon } from './beacon';
 import { clearSource, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
@@ -42,13 +43,8 @@ function hlsJsPlayer(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
   let destroyed = false;
   hls.once(HlsCtor.Events.DESTROYING, () => prefetch.prefetcher.stop());
   hls.on(HlsCtor.Events.ERROR, (_e, data) => prefetch.prefetcher.onPlayerError(data.details));
-  hls.on(HlsCtor.Events.ERROR, (_e, data) => {
-    if (!data.fatal) return;
-    if (data.type === HlsCtor.ErrorTypes.MEDIA_ERROR) {
-      hls.recoverMediaError();
-      return;
-    }
-    // The stream went away (or the network did).
+  // The stream went away (or the network did).
+  onFatalErrors(HlsCtor, hls, () => {
     destroy();
     events.onFatal();
   });

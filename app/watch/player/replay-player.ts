@@ -1,4 +1,5 @@
 import type Hls from 'hls.js';
+import { onFatalErrors } from './hls-errors';
 import { clearSource } from './media';
 import type { Player, PlayerEvents } from './types';
 
@@ -36,12 +37,7 @@ function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
     manifestLoadingMaxRetry: 2,
   });
   let destroyed = false;
-  hls.on(HlsCtor.Events.ERROR, (_e, data) => {
-    if (!data.fatal) return;
-    if (data.type === HlsCtor.ErrorTypes.MEDIA_ERROR) {
-      hls.recoverMediaError();
-      return;
-    }
+  onFatalErrors(HlsCtor, hls, () => {
     destroy();
     events.onFatal();
   });

@@ -1,18 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Recording } from '../../lib/recording';
 import type { Phase } from '../useStreamStatus';
 
-/** What `/api/recordings/<rid>` answers (public, as is the list). */
-export type Recording = {
-  id: string;
-  streamId: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationSeconds: number;
-  bytes: number;
-  state: 'recording' | 'ended' | 'failed';
-  error: string | null;
-  urls: { playlist: string; mp4: string; watch: string };
-};
+export type { Recording };
 
 /** Recording ids as the server makes them; anything else in `?recording=` is not looked up. */
 export const RECORDING_ID = /^[0-9a-f]{16}$/;
