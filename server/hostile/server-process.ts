@@ -122,6 +122,20 @@ export function ffmpegChildren(pid: number): number {
 }
 
 /**
+ * The server's ingest ffmpeg processes only (they push to our RTMP relay): not the snapshot ones, which the live
+ * directory and recording thumbnails start for the victims' stream whatever an attacker does.
+ */
+export function ingestFfmpegChildren(pid: number): number {
+  return childPids(pid, 'ffmpeg').filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith('rtmp://'));
+    } catch {
+      return false; // gone
+    }
+  }).length;
+}
+
+/**
  * The ingest cap the attacks are run against: below the 12+ sockets item 4 opens, so the cap itself is what is
  * tested (the default, 16, is what the 2-core benchmark machine keeps in real time).
  */

@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws';
 import { testWebm } from '../../testing/media';
-import { ffmpegChildren } from '../server-process';
+import { ingestFfmpegChildren } from '../server-process';
 import type { Attack, AttackContext } from '../suite';
 import { attackerStream, pick, sleep } from './tools';
 
@@ -53,7 +53,7 @@ export const ingestIdle: Attack = {
     const notes: string[] = [];
     const problems: string[] = [];
     const clients: IngestClient[] = [];
-    const base = ffmpegChildren(ctx.server.pid);
+    const base = ingestFfmpegChildren(ctx.server.pid);
     try {
       const streams = await Promise.all(Array.from({ length: n }, () => attackerStream(ctx)));
       const opened = await Promise.allSettled(streams.map((_, i) => ingestClient(ctx, i % 4)));
@@ -62,7 +62,7 @@ export const ingestIdle: Attack = {
       let maxIdle = 0;
       for (let t = 0; t < 8; t++) {
         await sleep(250);
-        maxIdle = Math.max(maxIdle, ffmpegChildren(ctx.server.pid) - base);
+        maxIdle = Math.max(maxIdle, ingestFfmpegChildren(ctx.server.pid) - base);
       }
       const started = clients.filter((c) => c.messages.some((m) => m.type === 'started')).length;
       notes.push(`${clients.length}/${n} sockets open, ${started} got "started"; ffmpeg children with no media sent: up to ${maxIdle}`);
@@ -73,7 +73,7 @@ export const ingestIdle: Attack = {
       let maxHead = 0;
       for (let t = 0; t < 8; t++) {
         await sleep(250);
-        maxHead = Math.max(maxHead, ffmpegChildren(ctx.server.pid) - base);
+        maxHead = Math.max(maxHead, ingestFfmpegChildren(ctx.server.pid) - base);
       }
       notes.push(`after one 32 KiB WebM chunk each: up to ${maxHead} ffmpeg children (bound ${MAX_INGEST_FFMPEG})`);
       if (maxHead > MAX_INGEST_FFMPEG) problems.push(`${maxHead} ffmpeg processes for ${clients.length} ingest sockets (bound ${MAX_INGEST_FFMPEG})`);
@@ -91,7 +91,7 @@ export const ingestIdle: Attack = {
       for (const c of clients) c.ws.terminate();
     }
     // Let the server reap what it started.
-    for (let t = 0; t < 20 && ffmpegChildren(ctx.server.pid) > base; t++) await sleep(250);
+    for (let t = 0; t < 20 && ingestFfmpegChildren(ctx.server.pid) > base; t++) await sleep(250);
     return { notes, problems };
   },
 };
