@@ -4,10 +4,9 @@ import { WATCH_HLS_CONFIG } from '../hls-config';
 import { partPrefetch } from '../part-prefetch';
 import { onFatalErrors } from './hls-errors';
 import { startBeacon } from './beacon';
-import { clearSource, startMuted } from './media';
+import { clearSource, nativePlayingDate, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
 
-type SafariVideo = HTMLVideoElement & { getStartDate?: () => Date };
 
 /** LL-HLS into `video`: hls.js with our part prefetch and catch-up, or the browser's own HLS (Safari on iOS). */
 export async function createHlsPlayer(video: HTMLVideoElement, src: string, events: PlayerEvents): Promise<Player | null> {
@@ -75,15 +74,11 @@ function hlsJsPlayer(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
   };
 }
 
-function nativePlayer(video: SafariVideo, src: string): Player {
+function nativePlayer(video: HTMLVideoElement, src: string): Player {
   video.src = src; // Safari on iOS: native HLS (LL-HLS included)
   startMuted(video);
   return {
-    playingDate: () => {
-      if (typeof video.getStartDate !== 'function') return null;
-      const start = video.getStartDate();
-      return Number.isNaN(start.getTime()) ? null : new Date(start.getTime() + video.currentTime * 1000);
-    },
+    playingDate: () => nativePlayingDate(video),
     behindLive: () => null,
     jumpToLive: () => {
       const end = video.seekable.length ? video.seekable.end(video.seekable.length - 1) : NaN;

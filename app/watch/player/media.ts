@@ -6,6 +6,13 @@ export function startMuted(video: HTMLVideoElement): void {
   video.play().catch(() => undefined);
 }
 
+/** Wall-clock time of the frame on screen in the browser's own HLS player (Safari: the playlist's PROGRAM-DATE-TIME). */
+export function nativePlayingDate(video: HTMLVideoElement & { getStartDate?: () => Date }): Date | null {
+  if (typeof video.getStartDate !== 'function') return null;
+  const start = video.getStartDate();
+  return Number.isNaN(start.getTime()) ? null : new Date(start.getTime() + video.currentTime * 1000);
+}
+
 export function clearSource(video: HTMLVideoElement): void {
   if (video.getAttribute('src') !== null || video.src) {
     video.removeAttribute('src');

@@ -1,6 +1,6 @@
 import type Hls from 'hls.js';
 import { onFatalErrors } from './hls-errors';
-import { clearSource } from './media';
+import { clearSource, nativePlayingDate, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
 
 export interface ReplayOptions {
@@ -43,8 +43,7 @@ function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
   });
   hls.loadSource(src);
   hls.attachMedia(video);
-  video.muted = true;
-  video.play().catch(() => undefined);
+  startMuted(video);
 
   function destroy() {
     if (destroyed) return;
@@ -60,16 +59,12 @@ function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, 
   };
 }
 
-function nativeReplay(video: HTMLVideoElement & { getStartDate?: () => Date }, src: string, startAt: number): Player {
+function nativeReplay(video: HTMLVideoElement, src: string, startAt: number): Player {
   video.src = src;
   if (startAt > 0) video.addEventListener('loadedmetadata', () => (video.currentTime = startAt), { once: true });
-  video.muted = true;
-  video.play().catch(() => undefined);
+  startMuted(video);
   return {
-    playingDate: () => {
-      const start = typeof video.getStartDate === 'function' ? video.getStartDate() : null;
-      return start && !Number.isNaN(start.getTime()) ? new Date(start.getTime() + video.currentTime * 1000) : null;
-    },
+    playingDate: () => nativePlayingDate(video),
     behindLive: () => null,
     jumpToLive: () => undefined,
     destroy: () => clearSource(video),
