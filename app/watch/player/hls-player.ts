@@ -7,7 +7,6 @@ import { startBeacon } from './beacon';
 import { clearSource, nativePlayingDate, startMuted } from './media';
 import type { Player, PlayerEvents } from './types';
 
-
 /** LL-HLS into `video`: hls.js with our part prefetch and catch-up, or the browser's own HLS (Safari on iOS). */
 export async function createHlsPlayer(video: HTMLVideoElement, src: string, events: PlayerEvents): Promise<Player | null> {
   const { default: HlsCtor } = await import('hls.js');
