@@ -1,4 +1,4 @@
-// `npm test`: system packages, typecheck, lint, unit + integration, production build, e2e.
+// `npm test`: system packages, typecheck + lint, production build, unit + integration, e2e.
 // Ends with one line `N passed, N failed` summing every suite (typecheck, lint and build count as one each).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +17,18 @@ function run(cmd, args, env = {}) {
   });
 }
 
+/** Like run, but the output is kept and handed back, so steps running at the same time do not interleave. */
+function runQuiet(cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const out = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => out.push(d));
+    child.on('close', (code) => resolve({ code: code ?? 1, output: Buffer.concat(out).toString() }));
+    child.on('error', (err) => resolve({ code: 127, output: String(err) }));
+  });
+}
+
 function record(name, passed, failed) {
   totals.passed += passed;
   totals.failed += failed;
@@ -31,6 +43,17 @@ async function step(name, cmd, args, env) {
   return code === 0;
 }
 
+/** Steps that only use the CPU (no sockets, no timing), run at once: each is single-threaded for most of its time. */
+async function parallelSteps(steps) {
+  const results = await Promise.all(steps.map(([, cmd, args]) => runQuiet(cmd, args)));
+  return steps.map(([name, cmd, args], i) => {
+    console.log(`\n[test] ${name}: ${cmd} ${args.join(' ')}`);
+    process.stdout.write(results[i].output);
+    record(name, results[i].code === 0 ? 1 : 0, results[i].code === 0 ? 0 : 1);
+    return results[i].code === 0;
+  });
+}
+
 const started = Date.now();
 try {
   await ensureSystemDeps();
@@ -41,21 +64,29 @@ try {
   process.exit(1);
 }
 
-await step('typecheck', 'npx', ['tsc', '--noEmit']);
-await step('lint', 'npx', ['eslint', '.', '--max-warnings=0']);
+await parallelSteps([
+  ['typecheck', 'npx', ['tsc', '--noEmit']],
+  ['lint', 'npx', ['eslint', '.', '--max-warnings=0']],
+]);
+// The production build (for e2e) runs after typecheck (which would read the route types it writes under .next) and
+// before any test that keeps time, as it takes both cores.
+const built = await step('build', 'npx', ['next', 'build']);
 
 console.log('\n[test] unit + integration');
 // Most files wait on real time (ffmpeg -re, sockets, timers), so two run at once; the hostile suite measures the
 // server's memory and its victims' lag under attack, so its files run alone after the others.
 const files = findTestFiles();
 const alone = files.filter((f) => f.includes(`${path.sep}hostile${path.sep}`));
-const together = files.filter((f) => !alone.includes(f));
+// The long files (a real server, ffmpeg, browsers) start first, so the short unit files fill the gaps at the end
+// instead of one long file running by itself at the tail.
+const LONG = /\.integration\.test\.ts$|startTestServer|startServerProcess|publishTestStream|chromium/;
+const slow = (f) => (LONG.test(f) || LONG.test(readFileSync(f, 'utf8')) ? 0 : 1);
+const together = files.filter((f) => !alone.includes(f)).sort((a, b) => slow(a) - slow(b) || a.localeCompare(b));
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const first = await runNodeTests(together, { extraArgs: [`--test-concurrency=${concurrency}`] });
 const second = alone.length ? await runNodeTests(alone, { extraArgs: ['--test-concurrency=1'] }) : { passed: 0, failed: 0 };
 record('unit + integration', first.passed + second.passed, first.failed + second.failed);
 
-const built = await step('build', 'npx', ['next', 'build']);
 if (built) {
   const report = 'playwright-report/e2e-report.json';
   rmSync(report, { force: true });

@@ -57,6 +57,8 @@ export interface StartOptions {
   withNext: boolean;
   /** Tests: how recording files are opened (to inject write errors). */
   recordOpenFile?: Parameters<typeof RecordingService.start>[0]['openFile'];
+  /** Tests: how long a failed recording waits before it tries again, ms (default 10 s). */
+  recordRetryMs?: number;
 }
 
 export interface RunningServer {
@@ -222,6 +224,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       rtmpPort: () => rtmpPort,
       log: logger.child({ component: 'record' }),
       openFile: opts.recordOpenFile,
+      retryMs: opts.recordRetryMs,
     });
   } catch (err) {
     registry.db.close();

@@ -131,10 +131,13 @@ test('a kill -9 during writes loses no committed stream', async () => {
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`writer printed too little: ${err.slice(0, 500)}`)), 60_000);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`writer printed ${out.split('\n').length - 1} ids in 60 s: ${err.slice(0, 500)}`));
+    }, 60_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.split('\n').length > 3000) {
+      if (out.split('\n').length > 300) {
         clearTimeout(t);
         resolve();
       }
@@ -143,7 +146,7 @@ test('a kill -9 during writes loses no committed stream', async () => {
   child.kill('SIGKILL');
   await new Promise((r) => child.once('close', r));
   const committed = out.split('\n').slice(0, -1); // the last line may be cut
-  assert.ok(committed.length >= 3000);
+  assert.ok(committed.length >= 300);
   const reg = await StreamRegistry.open(dir, 1_000_000);
   const missing = committed.filter((id) => !reg.get(id));
   assert.deepEqual(missing, [], 'every stream whose commit returned is there');

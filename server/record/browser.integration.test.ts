@@ -25,7 +25,7 @@ describe('recording download in Chromium', () => {
   before(async () => {
     server = await startTestServer({ PUBLISHER_GRACE_SECONDS: '0' });
     const s = await server.createStream('browser');
-    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 10 });
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 10, speed: 4 });
     assert.equal(await pub.exited, 0, pub.stderr());
     const rec = await waitFor('recording ended', async () => {
       const l = ((await (await fetch(`${server.http}/api/streams/${s.id}/recordings`)).json()) as { recordings: Array<{ state: string; urls: { mp4: string } }> }).recordings;

@@ -52,10 +52,10 @@ describe('recording onto a full disk (tmpfs)', () => {
     // Leave ~100 KB: about 3 s of the test stream.
     const filler = path.join(dir, 'filler');
     await writeFile(filler, Buffer.alloc(1024 * 1024 - 100 * 1024));
-    const server = await startTestServer({ RECORDINGS_DIR: dir, RECORD_MIN_FREE_BYTES: '0', PUBLISHER_GRACE_SECONDS: '1' });
+    const server = await startTestServer({ RECORDINGS_DIR: dir, RECORD_MIN_FREE_BYTES: '0', PUBLISHER_GRACE_SECONDS: '1' }, { recordRetryMs: 3000 });
     try {
       const s = await server.createStream('full');
-      const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 26 });
+      const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 16 });
       await waitLive(server, s.id);
       const player = await connectPlayer(`${server.rtmpUrl}/${s.id}`);
       const [failed] = await waitFor('the recording failed', async () => {
@@ -65,7 +65,7 @@ describe('recording onto a full disk (tmpfs)', () => {
       assert.match(failed.error ?? '', /ENOSPC|no space/i);
       const t0 = Date.now();
       const m0 = player.media.lastTimestamp;
-      // Space is back: the next try (10 s after the failure) records again, as a new recording.
+      // Space is back: the next try (3 s after the failure here) records again, as a new recording.
       await rm(filler);
       const [resumed] = await waitFor('recording resumed', async () => {
         const l = await list(server, s.id);

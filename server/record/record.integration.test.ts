@@ -66,7 +66,7 @@ describe('recording (real ffmpeg over RTMP)', () => {
 
   it('records a 20 s broadcast: H.264 + AAC, its duration, every frame; Range; a VOD playlist', async () => {
     const s = await server.createStream('twenty');
-    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 20 });
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 20, speed: 2 });
     await waitLive(server, s.id);
     // While it records: listed as recording, an EVENT playlist without an end.
     const live = (await waitRecording(server, s.id, 'recording'))[0];
@@ -128,9 +128,9 @@ describe('recording (real ffmpeg over RTMP)', () => {
 
   it('a publisher back within the grace period continues the recording; a new broadcast starts a new one', async () => {
     const s = await server.createStream('reconnect');
-    const first = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 4 });
+    const first = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 4, speed: 4 });
     assert.equal(await first.exited, 0, first.stderr());
-    const second = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 4 });
+    const second = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 4, speed: 4 });
     assert.equal(await second.exited, 0, second.stderr());
     const [rec] = await waitRecording(server, s.id, 'ended');
     assert.equal((await recordings(server, s.id)).recordings.length, 1, 'one recording for the broadcast');
@@ -140,7 +140,7 @@ describe('recording (real ffmpeg over RTMP)', () => {
     assert.equal(await decodedFrames(rec.urls.playlist), 200);
 
     // After the end: a new broadcast, a new recording, listed first.
-    const third = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 3 });
+    const third = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 3, speed: 4 });
     assert.equal(await third.exited, 0, third.stderr());
     const list = await waitRecording(server, s.id, 'ended', 2);
     assert.equal(list.length, 2);

@@ -45,6 +45,8 @@ export interface RecordingServiceOptions {
   log: RecorderLog;
   /** Tests: how files are opened (to inject write errors). */
   openFile?: RecorderOptions['openFile'];
+  /** Tests: see RecorderOptions.retryMs. */
+  retryMs?: number;
   /** A recording's thumbnail is taken this long after it starts, ms (default 3000). */
   thumbnailDelayMs?: number;
 }
@@ -74,6 +76,7 @@ export class RecordingService {
       store: this.store,
       log: opts.log,
       openFile: opts.openFile,
+      retryMs: opts.retryMs,
       minFreeBytes: opts.minFreeBytes,
       onStarted: (rid, streamId) => this.thumbnails.started(rid, streamId),
       onFinished: () => this.sweep(),

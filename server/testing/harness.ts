@@ -26,11 +26,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, opts: { recordOpenFile?: StartOptions['recordOpenFile'] } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: Pick<StartOptions, 'recordOpenFile' | 'recordRetryMs'> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-test-'));
   const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel, false);
-  const running = await startServer({ config, logger, withNext: false, recordOpenFile: opts.recordOpenFile });
+  const running = await startServer({ config, logger, withNext: false, ...opts });
   const http = `http://127.0.0.1:${running.httpPort}`;
   return {
     ...running,
@@ -104,11 +104,17 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; std
 /** ffmpeg publishing a synthetic H.264 + AAC stream in real time (`-re`). */
 export function publishTestStream(
   url: string,
-  opts: { seconds?: number; size?: string; fps?: number; gop?: number; videoBitrate?: string; extra?: string[] } = {},
+  opts: {
+    seconds?: number; size?: string; fps?: number; gop?: number; videoBitrate?: string; extra?: string[];
+    /** Media seconds sent per wall-clock second (ffmpeg -readrate); 1 is real time. Tests that check what was recorded
+     * or packaged, not real-time behaviour, send faster to keep the suite short. */
+    speed?: number;
+  } = {},
 ): Proc {
   const fps = opts.fps ?? 25;
+  const pace = opts.speed && opts.speed !== 1 ? ['-readrate', String(opts.speed)] : ['-re'];
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-re',
+    '-hide_banner', '-loglevel', 'error', ...pace,
     '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=${fps}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
     ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
