@@ -73,6 +73,19 @@ test('the sign-in link signs in and leaves no token behind; go live; sign out; /
   expect(id).toBeTruthy();
   await expect.poll(async () => (await directory(request)).some((s) => s.id === id && s.live), { timeout: 30_000 }).toBe(true);
 
+  // The sign-in ends behind the page's back while on air (the forward targets poll answers 401): the page asks to sign
+  // in again, and the broadcast goes on; signing in again from that panel keeps it on air.
+  await context.clearCookies();
+  await expect(page.getByTestId('signin-panel')).toContainText('Your sign-in has ended', { timeout: 15_000 });
+  await expect(page.getByTestId('status')).toHaveText('live');
+  expect(await page.evaluate(() => (window as unknown as { __golive: { state(): { reconnects: number } } }).__golive.state().reconnects)).toBe(0);
+  expect((await directory(request)).some((s) => s.id === id && s.live)).toBe(true);
+  await page.getByLabel('Operator token', { exact: true }).fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('operator-bar')).toContainText('Signed in', { timeout: 15_000 });
+  await expect(page.getByTestId('signin-panel')).toHaveCount(0);
+  await expect(page.getByTestId('status')).toHaveText('live');
+
   // Sign out: the broadcast ends, the page asks to sign in, and the server agrees.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByTestId('signin-panel')).toBeVisible();

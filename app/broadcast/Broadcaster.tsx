@@ -37,8 +37,9 @@ const noop = () => undefined;
 /**
  * The whole /broadcast page below its heading: devices, preview, go live, figures, forward targets, OBS settings.
  * `onSignedOut`: the server wanted the operator to sign in (creating a stream answered 401).
+ * `onAirChange`: whether a broadcast is connecting, on air or reconnecting (so a lost sign-in does not end it).
  */
-export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }) {
+export function Broadcaster({ onSignedOut = noop, onAirChange = noop }: { onSignedOut?: () => void; onAirChange?: (onAir: boolean) => void }) {
   const ingestInfo = useIngestInfo();
   const identity = useStreamIdentity();
   // The source ended by itself: stop the broadcast, if any (the client exists only below).
@@ -62,6 +63,10 @@ export function Broadcaster({ onSignedOut = noop }: { onSignedOut?: () => void }
   const forwards = useForwards(identity, onSignedOut);
   const { snap, status, busy } = broadcast;
   const { support, mediaError } = media;
+  useEffect(() => {
+    onAirChange(busy);
+    return () => onAirChange(false);
+  }, [busy, onAirChange]);
 
   const newStream = () => {
     identity.forget();
