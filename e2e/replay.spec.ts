@@ -95,6 +95,8 @@ test('a broadcast from /broadcast replays after Stop: a banner, no latency reado
     await expect(banner).toContainText(/The broadcast ended at .+; replaying/, { timeout: 30_000 });
     await expect(viewer.getByTestId('phase')).toHaveText('Replay');
     await expect(viewer.getByTestId('latency')).toHaveCount(0);
+    // No live audience after the end: no "N watching".
+    await expect(viewer.getByTestId('viewers')).toHaveCount(0);
     // Plays, with the native controls (a seek bar) and not the live overlay.
     await expect.poll(async () => (await videoState(viewer)).t, { timeout: 20_000 }).toBeGreaterThan(1);
     const a = await videoState(viewer);
@@ -142,6 +144,8 @@ test('rewind while live shows the broadcast so far, back to live returns to LL-H
     await expect(page.getByTestId('phase')).toHaveText('Rewind');
     await expect(page.getByTestId('replay-banner')).toContainText('Rewound');
     await expect(page.getByTestId('latency')).toHaveCount(0);
+    // Still live: its audience is said to be the live one.
+    await expect(page.getByTestId('viewers')).toHaveText(/^\d+ watching live$/);
     // Under 30 s in: from the start, and playing.
     await expect.poll(async () => (await videoState(page)).t, { timeout: 20_000 }).toBeGreaterThan(0.5);
     const r = await videoState(page);

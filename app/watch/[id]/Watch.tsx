@@ -159,9 +159,12 @@ export function Watch({ id, recording = null }: { id: string; recording?: string
               {replaying ? (replay.rewinding ? 'Rewind' : 'Replay') : phase === 'live' ? 'Live' : phase === 'reconnecting' ? 'Reconnecting' : phase === 'ended' ? 'Ended' : phase === 'waiting' ? 'Offline' : '…'}
             </span>
             {onAir && (phase === 'live' || phase === 'reconnecting') && <span className="muted">{onAir} on air</span>}
-            <span className="muted" data-testid="viewers">
-              {view?.viewers ?? 0} watching
-            </span>
+            {/* Viewers of the live stream: while it is live only (a replay after the end has no live audience). */}
+            {(phase === 'live' || phase === 'reconnecting') && (
+              <span className="muted" data-testid="viewers">
+                {view?.viewers ?? 0} watching{replaying ? ' live' : ''}
+              </span>
+            )}
             {onLive && (
               <span className="muted" data-testid="latency" title="Time from capture to your screen">
                 {latency !== null ? `${latency.toFixed(1)} s behind live` : 'latency —'}
