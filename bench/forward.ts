@@ -104,7 +104,7 @@ async function main() {
     encodeTestFile(MEDIA, 44100, 300_000);
   }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'golive-bench-fwd-'));
-  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent' });
+  const config = loadConfig({ PORT: '0', RTMP_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'silent', RECORD: process.env.RECORD ?? 'off' });
   const server = await startServer({ config, logger: createLogger('silent', false), withNext: false });
   const http = `http://127.0.0.1:${server.httpPort}`;
   const nginx = await startNginxRtmp();
