@@ -32,16 +32,21 @@ export function runNodeTests(files, { extraArgs = [] } = {}) {
   return new Promise((resolve) => {
     const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...extraArgs, ...files];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
-    let tail = '';
+    // The runner's summary (`ℹ pass N`, ...) comes before its list of failures, which can be long: the summary lines
+    // are picked out as they pass, not looked for at the end.
+    const summary = {};
+    let partial = '';
     child.stdout.on('data', (d) => {
       process.stdout.write(d);
-      tail = (tail + d.toString()).slice(-4000);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^(?:ℹ|#) (pass|fail|cancelled) (\d+)\s*$/.exec(line);
+        if (m) summary[m[1]] = Number(m[2]);
+      }
     });
     child.on('close', (code) => {
-      const num = (label) => {
-        const m = new RegExp(`(?:ℹ|#) ${label} (\\d+)`).exec(tail);
-        return m ? Number(m[1]) : 0;
-      };
+      const num = (label) => summary[label] ?? 0;
       const failed = num('fail') + num('cancelled');
       const passed = num('pass');
       resolve({ passed, failed: failed || (code !== 0 && passed === 0 ? 1 : failed), code: code ?? 1 });
