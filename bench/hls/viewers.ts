@@ -6,7 +6,8 @@
  *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1] [--via direct,nginx]
  *
  * --via nginx puts a real nginx (Debian's) running the shipped docs/deploy/nginx-cache.conf between the viewers and
- * the server (`direct,nginx`: each viewer count both ways, one after the other). Then the table also shows the
+ * the server (`direct,nginx`: each viewer count both ways, one after the other). `nginx=FILE` runs another config
+ * with the same placeholders instead (the variants in bench/hls/nginx/), e.g. `--via direct,nginx,nginx=bench/hls/nginx/x.conf`. Then the table also shows the
  * origin's LL-HLS requests per second (golive_hls_requests_total over the window) and nginx's CPU (master and
  * workers); "server CPU" is the origin's. The part delays are still from the part's creation at the origin to the
  * viewer, so direct vs nginx is the delay the cache adds.
@@ -79,7 +80,10 @@ const { values: args } = parseArgs({
   },
 });
 const vias = args.via!.split(',').map((v) => v.trim());
-for (const v of vias) if (v !== 'direct' && v !== 'nginx') throw new Error(`--via ${v}: direct or nginx`);
+for (const v of vias) {
+  if (v !== 'direct' && v !== 'nginx' && !v.startsWith('nginx=')) throw new Error(`--via ${v}: direct, nginx or nginx=<conf file>`);
+  if (v.startsWith('nginx=') && !existsSync(v.slice('nginx='.length))) throw new Error(`--via ${v}: no such file`);
+}
 const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const seconds = Number(args.seconds);
 const rampS = Number(args.ramp);
@@ -213,8 +217,8 @@ async function runPoint(n: number, runTag: string, via: string): Promise<PointRe
       await sleep(200);
     }
     let viewBase = base;
-    if (via === 'nginx') {
-      nginx = await startNginxCache(port);
+    if (via === 'nginx' || via.startsWith('nginx=')) {
+      nginx = await startNginxCache(port, '127.0.0.1', via === 'nginx' ? undefined : path.resolve(via.slice('nginx='.length)));
       viewBase = nginx.base;
       const nginxBy = Date.now() + 20_000;
       while ((await fetch(`${viewBase}/hls/${id}/index.m3u8`).then((r) => r.status, () => 0)) !== 200) {
@@ -334,7 +338,7 @@ function table(results: PointResult[]): string {
       r.via,
       fmt(r.serverCpuPct),
       fmt(r.originReqPerSec, 0),
-      r.via === 'nginx' ? fmt(r.nginxCpuPct) : '–',
+      r.via !== 'direct' ? fmt(r.nginxCpuPct) : '–',
       fmt(r.rssMiB.max, 0),
       l ? fmt(l.rates.requestsPerSec, 0) : '–',
       l ? fmt(l.rates.partsPerViewerPerSec, 2) : '–',

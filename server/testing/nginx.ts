@@ -263,12 +263,15 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** The shipped cache config, its placeholders filled in (a free loopback port, the origin, files in a new directory). */
-export async function startNginxCache(originPort: number, originHost = '127.0.0.1'): Promise<NginxCache> {
+/**
+ * The shipped cache config, its placeholders filled in (a free loopback port, the origin, files in a new directory).
+ * `confPath`: another file with the same placeholders instead (the benchmark's variants, bench/hls/nginx/).
+ */
+export async function startNginxCache(originPort: number, originHost = '127.0.0.1', confPath = CACHE_CONF): Promise<NginxCache> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-cache-'));
   await chmod(dir, 0o777); // the workers run as nobody when we are root: they write the cache and temp files here
   const port = await freePort();
-  const conf = (await readFile(CACHE_CONF, 'utf8'))
+  const conf = (await readFile(confPath, 'utf8'))
     .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
     .replaceAll('{{ORIGIN}}', `${originHost}:${originPort}`)
     .replaceAll('{{CACHE_DIR}}', path.join(dir, 'cache'))
