@@ -6,8 +6,9 @@
  *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1] [--via direct,nginx]
  *
  * --via nginx puts a real nginx (Debian's) running the shipped docs/deploy/nginx-cache.conf between the viewers and
- * the server (`direct,nginx`: each viewer count both ways, one after the other). `nginx=FILE` runs another config
- * with the same placeholders instead (the variants in bench/hls/nginx/), e.g. `--via direct,nginx,nginx=bench/hls/nginx/x.conf`. Then the table also shows the
+ * the server (`direct,nginx`: each viewer count both ways, one after the other). Variants: `nginx=FILE` runs another
+ * config with the same placeholders (bench/hls/nginx/), `nginx:directive=value[+directive=value]` the shipped one with
+ * those directives set anew, e.g. `--via direct,nginx,nginx:proxy_cache_lock_timeout=190ms`. Then the table also shows the
  * origin's LL-HLS requests per second (golive_hls_requests_total over the window) and nginx's CPU (master and
  * workers); "server CPU" is the origin's. The part delays are still from the part's creation at the origin to the
  * viewer, so direct vs nginx is the delay the cache adds.
@@ -50,7 +51,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, kernelThreadsSeconds, machineExtras, machinePct, machineTicks, renice, rssMiB } from '../proc';
 import { freePort } from '../tools';
-import { startNginxCache, type NginxCache } from '../../server/testing/nginx';
+import { startNginxCache, type NginxCache, type NginxCacheVariant } from '../../server/testing/nginx';
 import {
   CACHE, ROOT, ensureMedia, fmt, log, parsePlaylist, publishArgs, sleep, wallNow, type Summary,
 } from './common';
@@ -80,10 +81,27 @@ const { values: args } = parseArgs({
   },
 });
 const vias = args.via!.split(',').map((v) => v.trim());
-for (const v of vias) {
-  if (v !== 'direct' && v !== 'nginx' && !v.startsWith('nginx=')) throw new Error(`--via ${v}: direct, nginx or nginx=<conf file>`);
-  if (v.startsWith('nginx=') && !existsSync(v.slice('nginx='.length))) throw new Error(`--via ${v}: no such file`);
+/** What nginx runs for a --via value: null for direct. */
+function nginxVariant(via: string): NginxCacheVariant | null {
+  if (via === 'direct') return null;
+  if (via === 'nginx') return {};
+  if (via.startsWith('nginx=')) {
+    const confPath = path.resolve(via.slice('nginx='.length));
+    if (!existsSync(confPath)) throw new Error(`--via ${via}: no such file`);
+    return { confPath };
+  }
+  if (via.startsWith('nginx:')) {
+    const set: Record<string, string> = {};
+    for (const kv of via.slice('nginx:'.length).split('+')) {
+      const eq = kv.indexOf('=');
+      if (eq < 1) throw new Error(`--via ${via}: nginx:directive=value[+directive=value]`);
+      set[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    return { set };
+  }
+  throw new Error(`--via ${via}: direct, nginx, nginx=<conf file> or nginx:directive=value`);
 }
+for (const v of vias) nginxVariant(v);
 const counts = args.viewers!.split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const seconds = Number(args.seconds);
 const rampS = Number(args.ramp);
@@ -217,8 +235,9 @@ async function runPoint(n: number, runTag: string, via: string): Promise<PointRe
       await sleep(200);
     }
     let viewBase = base;
-    if (via === 'nginx' || via.startsWith('nginx=')) {
-      nginx = await startNginxCache(port, '127.0.0.1', via === 'nginx' ? undefined : path.resolve(via.slice('nginx='.length)));
+    const variant = nginxVariant(via);
+    if (variant) {
+      nginx = await startNginxCache(port, '127.0.0.1', variant);
       viewBase = nginx.base;
       const nginxBy = Date.now() + 20_000;
       while ((await fetch(`${viewBase}/hls/${id}/index.m3u8`).then((r) => r.status, () => 0)) !== 200) {

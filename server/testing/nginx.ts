@@ -263,15 +263,35 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** A variant of a cache config for the benchmark: another file with the same placeholders, and directives set anew. */
+export interface NginxCacheVariant {
+  /** Default: the shipped docs/deploy/nginx-cache.conf. */
+  confPath?: string;
+  /** Directive name -> the value that replaces its value wherever the file sets it (it must set it). */
+  set?: Record<string, string>;
+}
+
+/** Set each directive of `set` to its new value everywhere the config sets it (a directive it never sets is an error). */
+export function setDirectives(conf: string, set: Record<string, string>): string {
+  let out = conf;
+  for (const [name, value] of Object.entries(set)) {
+    if (!/^[a-z_]+$/.test(name) || /[;{}\n]/.test(value)) throw new Error(`not a directive to set: ${name} ${value}`);
+    const re = new RegExp(`^(\\s*${name}\\s)[^;]*;`, 'gm');
+    if (!re.test(out)) throw new Error(`the config does not set ${name}`);
+    out = out.replace(re, `$1${value};`);
+  }
+  return out;
+}
+
 /**
- * The shipped cache config, its placeholders filled in (a free loopback port, the origin, files in a new directory).
- * `confPath`: another file with the same placeholders instead (the benchmark's variants, bench/hls/nginx/).
+ * The shipped cache config, its placeholders filled in (a free loopback port, the origin, files in a new directory);
+ * or a variant of it (the benchmark's, bench/hls/viewers.ts --via).
  */
-export async function startNginxCache(originPort: number, originHost = '127.0.0.1', confPath = CACHE_CONF): Promise<NginxCache> {
+export async function startNginxCache(originPort: number, originHost = '127.0.0.1', variant: NginxCacheVariant = {}): Promise<NginxCache> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'golive-nginx-cache-'));
   await chmod(dir, 0o777); // the workers run as nobody when we are root: they write the cache and temp files here
   const port = await freePort();
-  const conf = (await readFile(confPath, 'utf8'))
+  const conf = setDirectives(await readFile(variant.confPath ?? CACHE_CONF, 'utf8'), variant.set ?? {})
     .replaceAll('{{LISTEN}}', `127.0.0.1:${port}`)
     .replaceAll('{{ORIGIN}}', `${originHost}:${originPort}`)
     .replaceAll('{{CACHE_DIR}}', path.join(dir, 'cache'))
