@@ -29,6 +29,7 @@ export async function createReplayPlayer(video: HTMLVideoElement, src: string, e
 function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, events: PlayerEvents, startAt: number): Player {
   const hls = new HlsCtor({
     lowLatencyMode: false,
+    startFragPrefetch: true,
     startPosition: startAt,
     // An EVENT playlist is "live" to hls.js; its default liveMaxLatencyDurationCount (Infinity) never pulls the
     // viewer back towards the end, and no catch-up speeds them up.
