@@ -1,15 +1,24 @@
 /**
  * Recent broadcasts (GET /api/recordings) and recording thumbnails, with real parts: ffmpeg publishing over RTMP, the
  * real server taking a snapshot while live, ffprobe decoding the thumbnail; and a hostile client (bad cursor and
- * limit, a huge limit, unknown recordings). Also: the MP4 download plays in VLC (decoded to null).
+ * limit, a huge limit, unknown recordings). Also: the MP4 download plays in VLC (decoded to null), and VLC started at
+ * a given time shows that moment (the broadcast's picture is a pixel clock; VLC's scene filter writes what it shows).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { operatorHeaders, publishTestStream, run, startTestServer, waitFor, waitLive, type TestServer } from '../testing/harness';
+import { clockFilter, readClock } from '../testing/media';
+
+/** cvlc with `args`; VLC refuses to run as root: then as nobody (HOME in `home`). */
+function vlc(args: string[], home: string) {
+  return process.getuid?.() === 0
+    ? run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${home}`, 'cvlc', ...args], { timeoutMs: 60000 })
+    : run('cvlc', args, { timeoutMs: 60000 });
+}
 
 interface Recent {
   id: string;
@@ -45,7 +54,8 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
     const hidden = await server.createStream('Secret');
     const patch = await fetch(`${server.http}/api/streams/${hidden.id}`, { method: 'PATCH', headers: operatorHeaders(), body: JSON.stringify({ listed: false }) });
     assert.equal(patch.status, 200);
-    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 8 });
+    // The picture is a pixel clock (the second since the start), for the seek in VLC below.
+    const pub = publishTestStream(`${server.rtmpUrl}/${s.key}`, { seconds: 8, extra: ['-vf', clockFilter()] });
     const pubHidden = publishTestStream(`${server.rtmpUrl}/${hidden.key}`, { seconds: 8 });
     await waitLive(server, s.id);
     // While it records, it is not among the recent broadcasts.
@@ -83,18 +93,30 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
     const mp4 = path.join(tmp, 'download.mp4');
     await writeFile(mp4, Buffer.from(await (await fetch(r.urls.mp4)).arrayBuffer()), { mode: 0o644 });
     await chmod(tmp, 0o755);
-    const vlcArgs = ['-I', 'dummy', '--aout=dummy', '--vout=dummy', '--play-and-exit', '-vv', mp4];
-    // VLC refuses to run as root: then as nobody.
-    const vlc = process.getuid?.() === 0
-      ? run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${tmp}`, 'cvlc', ...vlcArgs], { timeoutMs: 60000 })
-      : run('cvlc', vlcArgs, { timeoutMs: 60000 });
-    const vlcCode = await vlc.exited;
-    const log = vlc.stderr().toString() + vlc.stdout().toString();
+    const player = vlc(['-I', 'dummy', '--aout=dummy', '--vout=dummy', '--play-and-exit', '-vv', mp4], tmp);
+    const vlcCode = await player.exited;
+    const log = player.stderr().toString() + player.stdout().toString();
     assert.equal(vlcCode, 0, log.slice(-2000));
     for (const line of ['using demux module "mp4"', 'using video decoder module "avcodec"', 'using audio decoder module', 'Received first picture', 'EOF reached']) {
       assert.ok(log.includes(line), `VLC: ${line}`);
     }
     assert.doesNotMatch(log, /mp4 demux error|cannot create decoder|no suitable decoder/i);
+
+    // Seek: VLC started 5.5 s in shows second 5 of the clock from its first picture on (the recording starts at 0).
+    assert.deepEqual(await readClock(mp4), { second: 0, clock: true }, 'the download starts at the start of the broadcast');
+    const snaps = path.join(tmp, 'snaps');
+    await mkdir(snaps, { mode: 0o777 });
+    await chmod(snaps, 0o777);
+    const seek = vlc(['-I', 'dummy', '--aout=dummy', '--vout=dummy', '--play-and-exit', '--no-audio', '--start-time=5.5', '--stop-time=6.5',
+      '--video-filter=scene', '--scene-format=png', '--scene-ratio=1', `--scene-path=${snaps}`, '--scene-prefix=at', '--no-scene-replace', mp4], tmp);
+    assert.equal(await seek.exited, 0, seek.stderr().slice(-2000));
+    const shots = (await readdir(snaps)).filter((f) => f.endsWith('.png')).sort();
+    assert.ok(shots.length > 0, 'VLC showed pictures');
+    // The first pictures and the last one (an ffmpeg each, one at a time).
+    const seen = [];
+    for (const f of [...shots.slice(0, 3), ...shots.slice(3).slice(-1)]) seen.push(await readClock(path.join(snaps, f)));
+    assert.deepEqual(seen[0], { second: 5, clock: true }, `VLC's first picture after --start-time=5.5: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((c) => c.clock && (c.second === 5 || c.second === 6)), JSON.stringify(seen));
 
     // Deleting the recording deletes its thumbnail.
     const thumbFile = path.join(server.dataDir, 'recordings', `${r.id}.jpg`);
