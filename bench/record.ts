@@ -312,9 +312,21 @@ async function listing(rows: Row[]): Promise<void> {
       }
       if (got !== n) throw new Error(`paged ${got} of ${n}`);
     }, 5);
+    const perStream = n / streams;
+    const streamPaged = time(() => {
+      let cursor: { startedAt: number; id: string } | null = null;
+      let got = 0;
+      for (;;) {
+        const page = store.byStream('stream-7', 21, cursor);
+        got += Math.min(20, page.length);
+        if (page.length <= 20) break;
+        cursor = { startedAt: page[19].startedAt, id: page[19].id };
+      }
+      if (got !== perStream) throw new Error(`paged ${got} of ${perStream}`);
+    }, 20);
     db.close();
     log(`inserted ${n} in ${f1(insertMs)} ms`);
-    rows.push({ what: `listing ${n} recordings (SQLite): the public first page (50)`, result: `p50 ${f2(firstPage.p50)} / max ${f2(firstPage.max)} ms; one stream's page (100) p50 ${f2(streamPage.p50)} ms` });
+    rows.push({ what: `listing ${n} recordings (SQLite): the public first page (50)`, result: `p50 ${f2(firstPage.p50)} / max ${f2(firstPage.max)} ms; one stream's page (100) p50 ${f2(streamPage.p50)} ms; one stream's ${perStream} page by page (20 each, cursor) p50 ${f2(streamPaged.p50)} / max ${f2(streamPaged.max)} ms in all` });
     rows.push({ what: `listing ${n} recordings (SQLite): all of them`, result: `one query p50 ${f1(all.p50)} / max ${f1(all.max)} ms; page by page (50 each, cursor) p50 ${f1(paged.p50)} ms in all (insert of ${n}: ${f1(insertMs)} ms)` });
   } finally {
     await rm(dbDir, { recursive: true, force: true });

@@ -154,6 +154,52 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
     assert.equal((await fetch(`${server.http}/api/recordings/${'0'.repeat(16)}/thumbnail.jpg`)).status, 404, 'no thumbnail taken');
   });
 
+  it("a stream's recordings page newest first through the cursor: ties in start time, no duplicates or gaps, other streams apart", async () => {
+    const s = await server.createStream('Paged');
+    const other = await server.createStream('Other');
+    const db = server.recording.store.db;
+    const insert = db.prepare(
+      `INSERT INTO recordings (id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error) VALUES (?, ?, ?, ?, 1000000, 100, 100, ?, NULL)`,
+    );
+    // 250 rows, five to a start time (ties broken by id), states mixed; 40 of another stream in between.
+    const ids: string[] = [];
+    db.transaction(() => {
+      for (let i = 0; i < 250; i++) {
+        const id = `a${i.toString(16).padStart(15, '0')}`;
+        ids.push(id);
+        insert.run(id, s.id, 1_700_000_000_000 + Math.floor(i / 5) * 1000, null, i % 7 === 0 ? 'failed' : 'ended');
+      }
+      for (let i = 0; i < 40; i++) insert.run(`b${i.toString(16).padStart(15, '0')}`, other.id, 1_700_000_000_000 + i * 1000, null, 'ended');
+    })();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: Response = await fetch(`${server.http}/api/streams/${s.id}/recordings?limit=17${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(res.status, 200);
+      const page = (await res.json()) as { recordings: Array<{ id: string; streamId: string }>; next: string | null };
+      assert.ok(page.recordings.length === 17 || !page.next, 'a full page unless it is the last');
+      assert.ok(page.recordings.every((r) => r.streamId === s.id));
+      seen.push(...page.recordings.map((r) => r.id));
+      cursor = page.next;
+      pages++;
+    } while (cursor && pages < 100);
+    assert.equal(pages, Math.ceil(250 / 17));
+    assert.deepEqual(seen, [...ids].reverse(), 'every row once, newest first (ties by id, descending)');
+
+    // Hostile cursors: 400, never a page or a crash.
+    for (const c of ['garbage', '..%2F..', 'zzzzzzzzzzzz.0000000000000000', 'zzzzzzzzzzz.0000000000000000', '-1.0000000000000000', '1.ZZZZZZZZZZZZZZZZ',
+      `1.${'0'.repeat(15)}`, `1.${'0'.repeat(17)}`, '1.0000000000000000%00', "1.0000000000000000' OR 1=1 --", encodeURIComponent('(1,1)'), 'a'.repeat(5000), '%E0%A4%A']) {
+      const res = await fetch(`${server.http}/api/streams/${s.id}/recordings?cursor=${c}`);
+      assert.equal(res.status, 400, c);
+      await res.arrayBuffer();
+    }
+    // A well-formed cursor past the oldest row: an empty last page.
+    const past = await fetch(`${server.http}/api/streams/${s.id}/recordings?cursor=0.0000000000000000`);
+    assert.deepEqual(await past.json(), { recordings: [], next: null });
+    db.prepare('DELETE FROM recordings WHERE stream_id IN (?, ?)').run(s.id, other.id);
+  });
+
   it('hostile: bad cursor and limit are 400, unknown recordings 404, no writes', async () => {
     for (const q of ['?limit=0', '?limit=-1', '?limit=abc', '?limit=1.5', '?limit=1e3', '?limit=99999999999', '?before=nope', '?before=zzzzzzzzzzzz.0000000000000000', `?before=${'a'.repeat(5000)}`]) {
       const res = await fetch(`${server.http}/api/recordings${q}`);

@@ -125,8 +125,9 @@ export class RecordingStore {
       totals: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(duration_us), 0) AS d, MAX(offset + size) AS e FROM recording_segments WHERE recording_id = ?'),
       setTotals: db.prepare('UPDATE recordings SET bytes = ?, duration_us = ? WHERE id = ?'),
       open: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state = 'recording'`),
+      // The row-value cursor is one range of recordings_by_stream (stream_id, started_at), as in `listed`.
       byStream: db.prepare(
-        `SELECT ${COLUMNS} FROM recordings WHERE stream_id = ? AND (started_at < ? OR (started_at = ? AND id < ?))
+        `SELECT ${COLUMNS} FROM recordings WHERE stream_id = ? AND (started_at, id) < (?, ?)
          ORDER BY started_at DESC, id DESC LIMIT ?`,
       ),
       // The public listing: ended, playable recordings of listed streams (a stream deleted since: no title, not listed).
@@ -197,7 +198,7 @@ export class RecordingStore {
   byStream(streamId: string, limit: number, cursor: { startedAt: number; id: string } | null): RecordingRow[] {
     const at = cursor?.startedAt ?? Number.MAX_SAFE_INTEGER;
     const id = cursor?.id ?? '';
-    return (this.q.byStream.all(streamId, at, at, id, limit) as RawRecording[]).map(toRecording);
+    return (this.q.byStream.all(streamId, at, id, limit) as RawRecording[]).map(toRecording);
   }
 
   /** The public listing (newest first, after the cursor): ended recordings with media, of listed streams. */
