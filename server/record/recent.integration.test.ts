@@ -118,6 +118,19 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
     assert.deepEqual(seen[0], { second: 5, clock: true }, `VLC's first picture after --start-time=5.5: ${JSON.stringify(seen)}`);
     assert.ok(seen.every((c) => c.clock && (c.second === 5 || c.second === 6)), JSON.stringify(seen));
 
+    // Renamed after the broadcast: the recording keeps the title it was broadcast under, in every listing.
+    const rename = await fetch(`${server.http}/api/streams/${s.id}`, { method: 'PATCH', headers: operatorHeaders(), body: JSON.stringify({ title: 'Evening show' }) });
+    assert.equal(rename.status, 200);
+    assert.equal((await recent(server)).recordings[0].title, 'Morning show');
+    const one = (await (await fetch(`${server.http}/api/recordings/${r.id}`)).json()) as { title: string };
+    assert.equal(one.title, 'Morning show');
+    const ofStream = (await (await fetch(`${server.http}/api/streams/${s.id}/recordings`)).json()) as { recordings: Array<{ title: string }> };
+    assert.deepEqual(ofStream.recordings.map((x) => x.title), ['Morning show']);
+    // A recording made before titles were kept (no title in its row) shows its stream's title.
+    server.recording.store.db.prepare('UPDATE recordings SET title = NULL WHERE id = ?').run(r.id);
+    assert.equal((await recent(server)).recordings[0].title, 'Evening show');
+    assert.equal(((await (await fetch(`${server.http}/api/recordings/${r.id}`)).json()) as { title: string }).title, 'Evening show');
+
     // Deleting the recording deletes its thumbnail.
     const thumbFile = path.join(server.dataDir, 'recordings', `${r.id}.jpg`);
     assert.ok(existsSync(thumbFile));
@@ -140,6 +153,7 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
     })();
     const capped = await recent(server, '?limit=100000');
     assert.equal(capped.recordings.length, 50);
+    assert.ok(capped.recordings.every((r) => r.title === 'Many'), 'rows without a kept title: the stream title');
     assert.ok(capped.next);
     const seen: string[] = [];
     let before: string | null = null;
