@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { operatorHeaders, publishTestStream, run, startTestServer, waitFor, waitLive, type TestServer } from '../testing/harness';
 import { clockFilter, readClock } from '../testing/media';
+import { checkMp4 } from '../testing/mp4-check';
 
 /** cvlc with `args`; VLC refuses to run as root: then as nobody (HOME in `home`). */
 function vlc(args: string[], home: string) {
@@ -91,7 +92,57 @@ describe('recent broadcasts and thumbnails (real ffmpeg over RTMP)', () => {
 
     // The downloaded MP4 plays in VLC to its end: demuxed as MP4, H.264 and AAC decoded (to dummy outputs).
     const mp4 = path.join(tmp, 'download.mp4');
-    await writeFile(mp4, Buffer.from(await (await fetch(r.urls.mp4)).arrayBuffer()), { mode: 0o644 });
+    const body = Buffer.from(await (await fetch(r.urls.mp4)).arrayBuffer());
+    await writeFile(mp4, body, { mode: 0o644 });
+
+    // What QuickTime needs of it (no QuickTime here): server/testing/mp4-check.ts, on the download and broken copies.
+    const checked = checkMp4(body);
+    assert.deepEqual(checked.problems, []);
+    assert.deepEqual(checked.facts.tracks.map((t) => `${t.kind}:${t.codec}`).sort(), ['soun:mp4a', 'vide:avc1']);
+    assert.deepEqual(checked.facts.topLevel.slice(0, 4), ['ftyp', 'moov', 'sidx', 'moof']);
+    assert.ok(Math.abs(checked.facts.durationSeconds - r.durationSeconds) < 0.1, `mehd ${checked.facts.durationSeconds} s, listed ${r.durationSeconds} s`);
+    assert.ok(checked.facts.fragments >= 7, String(checked.facts.fragments));
+    const broken = (what: string, fix: (b: Buffer) => void, expect: RegExp) => {
+      const copy = Buffer.from(body);
+      fix(copy);
+      const found = checkMp4(copy).problems;
+      assert.ok(found.some((m) => expect.test(m)), `${what}: ${JSON.stringify(found)}`);
+    };
+    const at = (b: Buffer, type: string, nth = 0) => {
+      let i = -1;
+      for (let k = 0; k <= nth; k++) i = b.indexOf(type, i + 1, 'latin1');
+      return i;
+    };
+    broken('major brand', (b) => b.write('xxxx', 8, 'latin1'), /major brand/);
+    broken('no avcC', (b) => b.write('avcX', at(b, 'avcC'), 'latin1'), /without avcC/);
+    broken('no esds', (b) => b.write('esdX', at(b, 'esds'), 'latin1'), /without esds/);
+    broken('no stco', (b) => b.write('stcX', at(b, 'stco'), 'latin1'), /no stco/);
+    broken('mfhd order', (b) => b.writeUInt32BE(1, at(b, 'mfhd', 1) + 8), /mfhd sequence/);
+    broken('mehd', (b) => b.writeUInt32BE(b.readUInt32BE(at(b, 'mehd') + 12) * 2, at(b, 'mehd') + 12), /mehd says/);
+    const videoId = checked.facts.tracks.find((t) => t.kind === 'vide')!.id;
+    /** Where the k-th video traf's first sample flags are (first_sample_flags, else its sample_flags). */
+    const firstFlagsOf = (b: Buffer, k: number) => {
+      let tfhd = -1;
+      for (let seen = -1, i = 0; seen < k; i++) if (b.readUInt32BE((tfhd = at(b, 'tfhd', i)) + 8) === videoId) seen++;
+      const trun = b.indexOf('trun', tfhd, 'latin1');
+      const flags = b.readUInt32BE(trun + 4) & 0xffffff;
+      assert.ok(flags & 4 || flags & 0x400, 'sample flags in the trun');
+      const first = trun + 12 + (flags & 1 ? 4 : 0);
+      return flags & 4 ? first : first + (flags & 0x100 ? 4 : 0) + (flags & 0x200 ? 4 : 0);
+    };
+    const unsync = (b: Buffer, pos: number) => b.writeUInt32BE(b.readUInt32BE(pos) | 0x10000, pos);
+    broken('sync flag', (b) => unsync(b, firstFlagsOf(b, 0)), /does not start with a sync sample/);
+    broken('a keyframe unflagged mid-file', (b) => {
+      // The next fragment that starts with a keyframe (a sidx seek point) after the first: marked non-sync.
+      let k = 1;
+      while (b.readUInt32BE(firstFlagsOf(b, k)) & 0x10000) k++;
+      unsync(b, firstFlagsOf(b, k));
+    }, /claims to start with a keyframe/);
+    broken('moov last', (b) => {
+      // Swap the moov's and the first moof's types: a moof where moov was, the media before any moov.
+      b.write('moof', at(b, 'moov'), 'latin1');
+      b.write('moov', at(b, 'moof', 1), 'latin1');
+    }, /moov after the media|moov without|no moov/);
     await chmod(tmp, 0o755);
     const player = vlc(['-I', 'dummy', '--aout=dummy', '--vout=dummy', '--play-and-exit', '-vv', mp4], tmp);
     const vlcCode = await player.exited;
