@@ -15,6 +15,8 @@
  *    segment by its byte range; and ffmpeg's first decoded frame from the playlist (process start included).
  * 4. Listing: `--rows` recordings inserted into a temp SQLite DB; the public listing's first page, one stream's first
  *    page, and every row through the public listing's cursor.
+ * 5. Replay in Chromium (bench/record-replay.ts): hls.js on the recording's VOD playlist, the watch page's replay
+ *    player and stock hls.js, `--runs` each: time to the first presented frame, and a seek to the middle.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +31,7 @@ import { createLogger } from '../server/log';
 import { RecordingStore } from '../server/record/store';
 import { openDb } from '../server/store/db';
 import { operatorHeaders, run, TEST_ADMIN_TOKEN, waitFor, type Proc } from '../server/testing/harness';
+import { replayInChromium } from './record-replay';
 import { encodeTestFile } from './tools';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,8 +44,10 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '20' },
     rows: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '20' },
-    /** Which parts to run: cpu (1, 2, 3) and/or list (4). */
-    parts: { type: 'string', default: 'cpu,list' },
+    /** Runs of each hls.js config in Chromium (5). */
+    runs: { type: 'string', default: '10' },
+    /** Which parts to run: cpu (1, 2, 3), list (4), browser (5; without cpu it records a `--seconds` stream first). */
+    parts: { type: 'string', default: 'cpu,list,browser' },
   },
 });
 const parts = new Set(values.parts.split(','));
@@ -107,7 +112,7 @@ async function main(): Promise<void> {
     encodeTestFile(MEDIA, 44100, 300_000);
   }
   const rows: Row[] = [];
-  if (parts.has('cpu')) await media(rows);
+  if (parts.has('cpu') || parts.has('browser')) await media(rows);
   if (parts.has('list')) await listing(rows);
   console.log('| what | result |');
   console.log('| --- | --- |');
@@ -129,9 +134,9 @@ async function media(rows: Row[]): Promise<void> {
   const recordingsOf = async (id: string) => ((await (await fetch(`${base}/api/streams/${id}/recordings`)).json()) as { recordings: Array<{ id: string; state: string; bytes: number; durationSeconds: number; urls: { playlist: string } }> }).recordings;
   let replayId: string | null = null;
   try {
-    // 1. One stream, recorded then not.
+    // 1. One stream, recorded then not (browser alone: recorded only).
     const single: Record<string, { cpuPct: number; writeBps: number }> = {};
-    for (const mode of ['on', 'off', 'off+hls'] as const) {
+    for (const mode of parts.has('cpu') ? (['on', 'off', 'off+hls'] as const) : (['on'] as const)) {
       const record = mode === 'on';
       const s = await create(`bench ${mode}`, record);
       const pub = publish(rtmp, s.key);
@@ -154,34 +159,38 @@ async function media(rows: Row[]): Promise<void> {
       }
       log(`record ${mode}: ${f2(single[mode].cpuPct)} % of a core, ${f1(single[mode].writeBps / 1024)} KiB/s written`);
     }
-    rows.push({
-      what: 'one recorded 2.5 Mbit/s stream: CPU, on vs off',
-      result: `on ${f2(single.on.cpuPct)} % / off ${f2(single.off.cpuPct)} % / off but packaged for HLS ${f2(single['off+hls'].cpuPct)} % of a core: recording costs **${f2(single.on.cpuPct - single.off.cpuPct)} %** with the packaging it keeps running, **${f2(single.on.cpuPct - single['off+hls'].cpuPct)} %** for the writes alone; disk writes ${f1(single.on.writeBps / 1024)} KiB/s on vs ${f1(single.off.writeBps / 1024)} KiB/s off`,
-    });
+    if (parts.has('cpu')) {
+      rows.push({
+        what: 'one recorded 2.5 Mbit/s stream: CPU, on vs off',
+        result: `on ${f2(single.on.cpuPct)} % / off ${f2(single.off.cpuPct)} % / off but packaged for HLS ${f2(single['off+hls'].cpuPct)} % of a core: recording costs **${f2(single.on.cpuPct - single.off.cpuPct)} %** with the packaging it keeps running, **${f2(single.on.cpuPct - single['off+hls'].cpuPct)} %** for the writes alone; disk writes ${f1(single.on.writeBps / 1024)} KiB/s on vs ${f1(single.off.writeBps / 1024)} KiB/s off`,
+      });
+    }
 
     // 2. N recorded streams at once.
-    const n = Number(values.streams);
-    const many = await Promise.all(Array.from({ length: n }, (_, i) => create(`bench many ${i}`, null)));
-    const pubs = many.map((s) => publish(rtmp, s.key));
-    try {
-      await waitFor(`${n} live`, () => many.every((s) => server.hub.isLive(s.id)), 60000);
-      await sleep(Number(values.settle) * 1000);
-      const before = await Promise.all(many.map(async (s) => (await recordingsOf(s.id))[0]?.bytes ?? 0));
-      const m = await measure(seconds);
-      const after = await Promise.all(many.map(async (s) => (await recordingsOf(s.id))[0]?.bytes ?? 0));
-      const grown = after.filter((b, i) => b > before[i]).length;
-      const indexedBps = after.reduce((sum, b, i) => sum + b - before[i], 0) / seconds;
-      log(`${n} streams: ${f2(m.cpuPct)} % of a core, ${f1(m.writeBps / 1048576)} MiB/s written, ${grown}/${n} recordings growing`);
-      rows.push({
-        what: `${n} recorded 2.5 Mbit/s streams at once`,
-        result: `${f1(m.cpuPct)} % of a core (${f2(m.cpuPct / n)} % per stream, ingest and packaging included); disk ${f1(m.writeBps / 1048576)} MiB/s written (${f1(indexedBps / 1048576)} MiB/s of media indexed); ${grown}/${n} recordings growing`,
-      });
-    } finally {
-      await stopAll(pubs);
+    if (parts.has('cpu')) {
+      const n = Number(values.streams);
+      const many = await Promise.all(Array.from({ length: n }, (_, i) => create(`bench many ${i}`, null)));
+      const pubs = many.map((s) => publish(rtmp, s.key));
+      try {
+        await waitFor(`${n} live`, () => many.every((s) => server.hub.isLive(s.id)), 60000);
+        await sleep(Number(values.settle) * 1000);
+        const before = await Promise.all(many.map(async (s) => (await recordingsOf(s.id))[0]?.bytes ?? 0));
+        const m = await measure(seconds);
+        const after = await Promise.all(many.map(async (s) => (await recordingsOf(s.id))[0]?.bytes ?? 0));
+        const grown = after.filter((b, i) => b > before[i]).length;
+        const indexedBps = after.reduce((sum, b, i) => sum + b - before[i], 0) / seconds;
+        log(`${n} streams: ${f2(m.cpuPct)} % of a core, ${f1(m.writeBps / 1048576)} MiB/s written, ${grown}/${n} recordings growing`);
+        rows.push({
+          what: `${n} recorded 2.5 Mbit/s streams at once`,
+          result: `${f1(m.cpuPct)} % of a core (${f2(m.cpuPct / n)} % per stream, ingest and packaging included); disk ${f1(m.writeBps / 1048576)} MiB/s written (${f1(indexedBps / 1048576)} MiB/s of media indexed); ${grown}/${n} recordings growing`,
+        });
+      } finally {
+        await stopAll(pubs);
+      }
     }
 
     // 3. Replay.
-    if (replayId) {
+    if (replayId && parts.has('cpu')) {
       const rounds = Number(values.rounds);
       const pl: number[] = [];
       const firstTtfb: number[] = [];
@@ -232,11 +241,32 @@ async function media(rows: Row[]): Promise<void> {
       const sk = sorted(seek);
       rows.push({ what: 'replay: seek (the middle segment by its byte range)', result: `p50 ${f1(pct(sk, 0.5))} / max ${f1(sk[sk.length - 1])} ms; ffmpeg -ss 8 to its first frame p50 ${f1(pct(sorted(ffSeek), 0.5))} ms` });
     }
+    // 5. Replay in Chromium.
+    if (replayId && parts.has('browser')) await browserReplay(rows, `${base}/api/recordings/${replayId}/index.m3u8`);
   } finally {
     await server.close();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
 
+async function browserReplay(rows: Row[], playlistUrl: string): Promise<void> {
+  const runs = Number(values.runs);
+  const r = await replayInChromium(playlistUrl, runs, log);
+  const sorted = (a: number[]) => a.slice().sort((x, y) => x - y);
+  const stat = (a: number[]) => `p50 **${f1(pct(sorted(a), 0.5))}** / p95 ${f1(pct(sorted(a), 0.95))} ms`;
+  const firstSegEnd = (x: (typeof r.ours)[number]) => {
+    const media = (x.loads.media ?? []).slice().sort((a, b) => a.end - b.end);
+    return media.length >= 2 ? media[1].end - x.t0 : NaN;
+  };
+  const playlistEnd = (x: (typeof r.ours)[number]) => (x.loads.playlist?.[0]?.end ?? NaN) - x.t0;
+  for (const kind of ['ours', 'stock'] as const) {
+    const label = kind === 'ours' ? "the watch page's replay player" : 'stock hls.js (`new Hls()`)';
+    rows.push({
+      what: `replay in Chromium, ${label}: first frame`,
+      result: `${stat(r[kind].map((x) => x.ttff))} over ${runs} (playlist loaded at p50 ${f1(pct(sorted(r[kind].map(playlistEnd)), 0.5))} ms, init + first segment at ${f1(pct(sorted(r[kind].map(firstSegEnd)), 0.5))} ms)`,
+    });
+    rows.push({ what: `replay in Chromium, ${label}: seek to the middle → that frame presented`, result: `${stat(r[kind].map((x) => x.seek))} over ${runs}` });
+  }
 }
 
 async function listing(rows: Row[]): Promise<void> {
@@ -282,9 +312,21 @@ async function listing(rows: Row[]): Promise<void> {
       }
       if (got !== n) throw new Error(`paged ${got} of ${n}`);
     }, 5);
+    const perStream = n / streams;
+    const streamPaged = time(() => {
+      let cursor: { startedAt: number; id: string } | null = null;
+      let got = 0;
+      for (;;) {
+        const page = store.byStream('stream-7', 21, cursor);
+        got += Math.min(20, page.length);
+        if (page.length <= 20) break;
+        cursor = { startedAt: page[19].startedAt, id: page[19].id };
+      }
+      if (got !== perStream) throw new Error(`paged ${got} of ${perStream}`);
+    }, 20);
     db.close();
     log(`inserted ${n} in ${f1(insertMs)} ms`);
-    rows.push({ what: `listing ${n} recordings (SQLite): the public first page (50)`, result: `p50 ${f2(firstPage.p50)} / max ${f2(firstPage.max)} ms; one stream's page (100) p50 ${f2(streamPage.p50)} ms` });
+    rows.push({ what: `listing ${n} recordings (SQLite): the public first page (50)`, result: `p50 ${f2(firstPage.p50)} / max ${f2(firstPage.max)} ms; one stream's page (100) p50 ${f2(streamPage.p50)} ms; one stream's ${perStream} page by page (20 each, cursor) p50 ${f2(streamPaged.p50)} / max ${f2(streamPaged.max)} ms in all` });
     rows.push({ what: `listing ${n} recordings (SQLite): all of them`, result: `one query p50 ${f1(all.p50)} / max ${f1(all.max)} ms; page by page (50 each, cursor) p50 ${f1(paged.p50)} ms in all (insert of ${n}: ${f1(insertMs)} ms)` });
   } finally {
     await rm(dbDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * Recordings outside the watch page, against the real server and real ffmpeg: the stream manager's per-stream
- * recording switch, "Recent broadcasts" on / (title, duration, a thumbnail taken while live, the replay link), and
- * deleting a recording from the manager.
+ * recording switch, "Recent broadcasts" on / (title, duration, a thumbnail taken while live, the replay link), the
+ * title a broadcast was made under kept through a rename (on / and /watch), and deleting a recording from the manager.
  */
 import { expect, test, type APIRequestContext } from '@playwright/test';
 import { createStream, operatorHeaders, publish, signInContext, waitLive } from './support';
@@ -54,6 +54,18 @@ test('switch recording off and on in the manager; the broadcast is on / with its
   const thumb = card.getByTestId('recent-thumbnail');
   await expect(thumb).toBeVisible();
   await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(480);
+
+  // Renamed after the broadcast: / and the watch page's past broadcasts keep the title it was broadcast under.
+  const renamed = `${title} (renamed)`;
+  const rename = async (to: string) => expect((await request.patch(`/api/streams/${s.id}`, { headers: operatorHeaders(), data: { title: to } })).status()).toBe(200);
+  await rename(renamed);
+  await page.goto('/');
+  await expect(page.locator(`[data-testid="recent-card"][href="/watch/${s.id}?recording=${rec.id}"] h3`)).toHaveText(title);
+  await page.goto(`/watch/${s.id}?recording=${rec.id}`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(renamed);
+  await expect(page.locator(`[data-testid="recording-item"][data-rid="${rec.id}"] [data-testid="recording-title"]`)).toHaveText(title);
+  await expect(page.getByTestId('replay-title')).toHaveText(title);
+  await rename(title);
 
   // Delete it from the manager (asked first).
   await page.goto('/streams');

@@ -2,6 +2,8 @@
 export interface Recording {
   id: string;
   streamId: string;
+  /** The stream's title when this broadcast started ('' for none). */
+  title: string;
   startedAt: string;
   endedAt: string | null;
   durationSeconds: number;

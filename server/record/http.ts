@@ -53,6 +53,8 @@ export function recordingView(req: IncomingMessage, deps: RecordingsHttpDeps, r:
   return {
     id: r.id,
     streamId: r.streamId,
+    /** The stream's title when the broadcast started. */
+    title: r.title ?? '',
     startedAt: new Date(r.startedAt).toISOString(),
     endedAt: r.endedAt === null ? null : new Date(r.endedAt).toISOString(),
     durationSeconds: Math.round(r.durationUs / 1000) / 1000,
@@ -96,7 +98,7 @@ function recentRoute(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
     recordings: page.map((r) => {
       const v = recordingView(req, deps, r);
       // Public: nothing of how the file is written or why a recording failed.
-      return { id: v.id, streamId: v.streamId, title: r.title, startedAt: v.startedAt, endedAt: v.endedAt, durationSeconds: v.durationSeconds, thumbnail: v.thumbnail, urls: v.urls };
+      return { id: v.id, streamId: v.streamId, title: v.title, startedAt: v.startedAt, endedAt: v.endedAt, durationSeconds: v.durationSeconds, thumbnail: v.thumbnail, urls: v.urls };
     }),
     next: rows.length > take ? cursorOf(page[page.length - 1]) : null,
   });

@@ -92,7 +92,7 @@ describe('recordings: MP4 download boxes', () => {
 
   it('the download is init (with mehd) + sidx + the file after its init', () => {
     const i = init();
-    const rec = { id: 'a'.repeat(16), streamId: 's', startedAt: 0, endedAt: 1, durationUs: 4e6, bytes: i.length + 4500, initSize: i.length, state: 'ended' as const, error: null, thumbnail: false };
+    const rec = { id: 'a'.repeat(16), streamId: 's', startedAt: 0, endedAt: 1, durationUs: 4e6, bytes: i.length + 4500, initSize: i.length, state: 'ended' as const, error: null, thumbnail: false, title: null };
     const shifted = segs.map((s) => ({ ...s, offset: s.offset + i.length }));
     const d = download(i, rec, shifted);
     assert.equal(d.fileStart, i.length);
@@ -103,7 +103,7 @@ describe('recordings: MP4 download boxes', () => {
 });
 
 describe('recordings: playlist', () => {
-  const rec = { id: 'b'.repeat(16), streamId: 's', startedAt: Date.UTC(2026, 0, 1), endedAt: null, durationUs: 0, bytes: 0, initSize: 800, state: 'recording' as const, error: null, thumbnail: false };
+  const rec = { id: 'b'.repeat(16), streamId: 's', startedAt: Date.UTC(2026, 0, 1), endedAt: null, durationUs: 0, bytes: 0, initSize: 800, state: 'recording' as const, error: null, thumbnail: false, title: null };
   const segs: SegmentRow[] = [
     { seq: 0, offset: 800, size: 100, mediaTimeUs: 0, durationUs: 1_000_000, independent: true, discontinuity: false },
     { seq: 1, offset: 900, size: 200, mediaTimeUs: 5_000_000, durationUs: 2_500_000, independent: true, discontinuity: true },

@@ -22,9 +22,14 @@ export interface RecordingRow {
   error: string | null;
   /** A thumbnail (RECORDINGS_DIR/<rid>.jpg) was taken while live. */
   thumbnail: boolean;
+  /**
+   * The stream's title when the broadcast started. From `get`, `byStream` and `listed`: the stream's title for rows
+   * recorded before titles were kept ('' when the stream is gone too); elsewhere null for those.
+   */
+  title: string | null;
 }
 
-/** A recording in the public listing: with its stream's title. */
+/** A recording in the public listing: with a title. */
 export interface ListedRecording extends RecordingRow {
   title: string;
 }
@@ -58,6 +63,7 @@ interface RawRecording {
   state: RecordingState;
   error: string | null;
   thumbnail: number;
+  title: string | null;
 }
 
 interface RawSegment {
@@ -70,10 +76,15 @@ interface RawSegment {
   discontinuity: number;
 }
 
-const COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error, thumbnail';
-const INSERT_COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error';
-/** COLUMNS of `r` in a join. */
-const R_COLUMNS = COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
+const COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error, thumbnail, title';
+const INSERT_COLUMNS = 'id, stream_id, started_at, ended_at, duration_us, bytes, init_size, state, error, title';
+/**
+ * COLUMNS of `r` joined with its stream `s`, for what is shown: the title kept at the broadcast's start, else (rows from
+ * before migration 6) the stream's.
+ */
+const SHOWN_COLUMNS = COLUMNS.split(', ')
+  .map((c) => (c === 'title' ? "COALESCE(r.title, s.title, '') AS title" : `r.${c}`))
+  .join(', ');
 
 function toRecording(r: RawRecording): RecordingRow {
   return {
@@ -87,6 +98,7 @@ function toRecording(r: RawRecording): RecordingRow {
     state: r.state,
     error: r.error,
     thumbnail: r.thumbnail === 1,
+    title: r.title,
   };
 }
 
@@ -108,9 +120,11 @@ export class RecordingStore {
   constructor(readonly db: Db) {
     this.q = {
       insert: db.prepare(
-        `INSERT INTO recordings (${INSERT_COLUMNS}) VALUES (@id, @streamId, @startedAt, NULL, 0, @initSize, @initSize, 'recording', NULL)`,
+        // The title is the stream's as the broadcast starts (its first segment); later renames leave it.
+        `INSERT INTO recordings (${INSERT_COLUMNS})
+         VALUES (@id, @streamId, @startedAt, NULL, 0, @initSize, @initSize, 'recording', NULL, (SELECT title FROM streams WHERE id = @streamId))`,
       ),
-      get: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE id = ?`),
+      get: db.prepare(`SELECT ${SHOWN_COLUMNS} FROM recordings r LEFT JOIN streams s ON s.id = r.stream_id WHERE r.id = ?`),
       addSegment: db.prepare(
         `INSERT INTO recording_segments (recording_id, seq, offset, size, media_time_us, duration_us, independent, discontinuity)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -125,14 +139,15 @@ export class RecordingStore {
       totals: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(duration_us), 0) AS d, MAX(offset + size) AS e FROM recording_segments WHERE recording_id = ?'),
       setTotals: db.prepare('UPDATE recordings SET bytes = ?, duration_us = ? WHERE id = ?'),
       open: db.prepare(`SELECT ${COLUMNS} FROM recordings WHERE state = 'recording'`),
+      // The row-value cursor is one range of recordings_by_stream (stream_id, started_at), as in `listed`.
       byStream: db.prepare(
-        `SELECT ${COLUMNS} FROM recordings WHERE stream_id = ? AND (started_at < ? OR (started_at = ? AND id < ?))
-         ORDER BY started_at DESC, id DESC LIMIT ?`,
+        `SELECT ${SHOWN_COLUMNS} FROM recordings r LEFT JOIN streams s ON s.id = r.stream_id
+         WHERE r.stream_id = ? AND (r.started_at, r.id) < (?, ?) ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       ),
       // The public listing: ended, playable recordings of listed streams (a stream deleted since: no title, not listed).
       // The row-value cursor seeks in recordings_by_start (started_at, then the key id): a deep page costs a page.
       listed: db.prepare(
-        `SELECT ${R_COLUMNS}, s.title AS title FROM recordings r JOIN streams s ON s.id = r.stream_id
+        `SELECT ${SHOWN_COLUMNS} FROM recordings r JOIN streams s ON s.id = r.stream_id
          WHERE r.state = 'ended' AND r.duration_us > 0 AND s.listed = 1 AND (r.started_at, r.id) < (?, ?)
          ORDER BY r.started_at DESC, r.id DESC LIMIT ?`,
       ),
@@ -197,7 +212,7 @@ export class RecordingStore {
   byStream(streamId: string, limit: number, cursor: { startedAt: number; id: string } | null): RecordingRow[] {
     const at = cursor?.startedAt ?? Number.MAX_SAFE_INTEGER;
     const id = cursor?.id ?? '';
-    return (this.q.byStream.all(streamId, at, at, id, limit) as RawRecording[]).map(toRecording);
+    return (this.q.byStream.all(streamId, at, id, limit) as RawRecording[]).map(toRecording);
   }
 
   /** The public listing (newest first, after the cursor): ended recordings with media, of listed streams. */

@@ -78,6 +78,9 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE recordings ADD COLUMN thumbnail INTEGER NOT NULL DEFAULT 0;`,
   // Recording per stream (the stream manager): 1 on, 0 off, NULL follows RECORD.
   `ALTER TABLE streams ADD COLUMN record INTEGER;`,
+  // The stream's title when the broadcast started (its recording keeps it through renames); NULL in rows made before
+  // this column: their stream's title stands in.
+  `ALTER TABLE recordings ADD COLUMN title TEXT;`,
 ];
 
 function describe(err: unknown): string {

@@ -68,3 +68,38 @@ export async function loopPublisher(url: string, opts: { seconds?: number } = {}
     '-c', 'copy', '-f', 'flv', url,
   ]);
 }
+
+/** Bits of the pixel clock (seconds 0…63). */
+export const CLOCK_BITS = 6;
+
+/**
+ * A video filter that draws a pixel clock on a 320x240 picture: a black band, and bit k of floor(t) as a 40x40 white
+ * block at x = 10 + 50k, y = 100 (as e2e/replay.spec.ts draws it), so the second of a frame reads back from its pixels.
+ */
+export function clockFilter(): string {
+  const blocks = Array.from(
+    { length: CLOCK_BITS },
+    (_, k) => `drawbox=x=${10 + 50 * k}:y=100:w=40:h=40:color=white:t=fill:enable='eq(mod(floor(t/${2 ** k}),2),1)'`,
+  );
+  return ['drawbox=x=0:y=90:w=320:h=60:color=black:t=fill', ...blocks].join(',');
+}
+
+/**
+ * The second of a picture file (PNG, JPEG) or of the first frame of a media file, read with ffmpeg: scaled to
+ * 320x240 (VLC's snapshots of a 320x240 stream are 320x258) as 8-bit gray, a block's centre brighter than 128 is a 1.
+ * Also whether the band around the blocks is black (false: not a clock picture, e.g. a grey frame decoded without its
+ * keyframe).
+ */
+export async function readClock(file: string, inputArgs: string[] = []): Promise<{ second: number; clock: boolean }> {
+  const p = run('ffmpeg', ['-v', 'error', ...inputArgs, '-i', file, '-frames:v', '1', '-vf', 'scale=320:240', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { timeoutMs: 20000 });
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`ffmpeg (reading the clock of ${file}) exited ${code}: ${p.stderr()}`);
+  const px = p.stdout();
+  if (px.length < 320 * 240) throw new Error(`${file}: ${px.length} bytes of picture`);
+  const at = (x: number, y: number) => px[y * 320 + x];
+  let second = 0;
+  for (let k = 0; k < CLOCK_BITS; k++) if (at(30 + 50 * k, 120) > 128) second |= 1 << k;
+  // Between the blocks (x = 55 + 50k) and above them (y = 95): black in a clock picture.
+  const band = [...Array.from({ length: CLOCK_BITS - 1 }, (_, k) => at(55 + 50 * k, 120)), at(160, 95)];
+  return { second, clock: band.every((v) => v < 40) };
+}

@@ -29,6 +29,9 @@ export async function createReplayPlayer(video: HTMLVideoElement, src: string, e
 function hlsJsReplay(HlsCtor: typeof Hls, video: HTMLVideoElement, src: string, events: PlayerEvents, startAt: number): Player {
   const hls = new HlsCtor({
     lowLatencyMode: false,
+    // Request the init and the start fragment as soon as the playlist is parsed: without it hls.js waits for its
+    // next 100 ms tick after the media is attached (bench:record part 5: first segment in ~100 ms sooner).
+    startFragPrefetch: true,
     startPosition: startAt,
     // An EVENT playlist is "live" to hls.js; its default liveMaxLatencyDurationCount (Infinity) never pulls the
     // viewer back towards the end, and no catch-up speeds them up.

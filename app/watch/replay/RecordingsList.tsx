@@ -30,6 +30,7 @@ export function RecordingsList(props: {
                 data-testid="recording-item"
                 data-rid={r.id}
               >
+                <span className="recording-title" data-testid="recording-title">{r.title || 'Untitled stream'}</span>
                 <span className="recording-date">{localMoment(r.startedAt)}</span>
                 <span className="recording-length">{lengthOf(r.durationSeconds)}</span>
                 {r.state === 'recording' && <span className="badge badge-live">Live now</span>}

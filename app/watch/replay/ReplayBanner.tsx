@@ -21,6 +21,7 @@ export function ReplayBanner(props: { rec: Recording; rewinding: boolean; liveNo
       <div>
         <strong>{headline}</strong>
         <span className="replay-detail">
+          {!rewinding && <><span data-testid="replay-title">{rec.title || 'Untitled stream'}</span> · </>}
           Started {localMoment(rec.startedAt)}
           {!rewinding && <>, {lengthOf(rec.durationSeconds)} long</>}
           {moment && <> · on screen: <span data-testid="replay-moment">{moment.toLocaleTimeString()}</span></>}

@@ -9,6 +9,7 @@ const rec = (state: Recording['state'], durationSeconds = 10): Recording => {
   return {
     id,
     streamId: 's',
+    title: 'Show',
     startedAt: new Date(0).toISOString(),
     endedAt: state === 'recording' ? null : new Date(10_000).toISOString(),
     durationSeconds,
