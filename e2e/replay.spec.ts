@@ -84,7 +84,7 @@ test('a broadcast from /broadcast replays after Stop: a banner, no latency reado
     await viewer.goto(`/watch/${id}`);
     await expect(viewer.getByTestId('phase')).toHaveText('Live', { timeout: 20_000 });
     await expect(viewer.getByTestId('latency')).toHaveText(/s behind live$/, { timeout: 20_000 });
-    await viewer.waitForTimeout(Math.max(0, 16_000 - (Date.now() - started)));
+    await viewer.waitForTimeout(Math.max(0, 10_000 - (Date.now() - started)));
     await broadcaster.bringToFront();
     await broadcaster.getByTestId('stop').click();
     await expect(broadcaster.getByTestId('status')).toHaveText(/ended/i, { timeout: 15_000 });
