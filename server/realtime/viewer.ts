@@ -2,6 +2,9 @@
  * One realtime viewer: a hub subscriber that sends fMP4 over its WebSocket. It sends the init segment, then the
  * cached GOP from its keyframe (one message), then each frame's fragment as the stream's batching group flushes it
  * (relay/fanout.ts: the same shared Buffers as every other viewer of the stream, one message per flush).
+ *
+ * A video frame goes out when the next video frame arrives, with its exact duration (encoder.ts says why); audio as it
+ * arrives. The held frame goes out with an estimated duration when the publisher goes away.
  */
 import type { MediaPacket } from '../codec/flv';
 import type { StreamInit, SubscriberSink } from '../media/hub';
@@ -34,6 +37,8 @@ export class RealtimeViewer implements SubscriberSink {
   /** When the last clock message went out (Date.now()), and whether the newest init still needs one. */
   private clockSentAt = 0;
   private clockDue = false;
+  /** The newest video frame, not sent yet: its duration is known when the next one arrives. */
+  private held: MediaPacket | null = null;
 
   constructor(
     private readonly socket: ViewerSocket,
@@ -47,6 +52,7 @@ export class RealtimeViewer implements SubscriberSink {
 
   start(init: StreamInit): void {
     this.queue.flush();
+    this.held = null;
     this.tracks = null;
     this.videoConfig = init.videoConfig;
     this.audioConfig = init.audioConfig;
@@ -73,6 +79,7 @@ export class RealtimeViewer implements SubscriberSink {
 
   unpublished(): void {
     // The publisher may come back within the grace period; the player just waits. A new publish calls start().
+    this.release(null, (b) => this.queue.push(b));
     this.queue.flush();
   }
 
@@ -96,7 +103,8 @@ export class RealtimeViewer implements SubscriberSink {
   private take(p: MediaPacket, out: (b: Buffer) => void): void {
     if (this.done) return;
     if (p.config) {
-      // New codec parameters: a new init segment at the next keyframe.
+      // New codec parameters: a new init segment at the next keyframe (after the held frame, of the old ones).
+      if (this.tracks && !sameConfig(p.kind === 'video' ? this.tracks.videoConfig : this.tracks.audioConfig, p)) this.release(null, out);
       if (p.kind === 'video') {
         this.videoConfig = p;
         if (this.tracks && !sameConfig(this.tracks.videoConfig, p)) this.tracks = null;
@@ -124,7 +132,21 @@ export class RealtimeViewer implements SubscriberSink {
       this.clockDue = true;
       out(t.init);
     }
+    if (p.kind === 'video') {
+      this.release(p, out);
+      this.held = p;
+      return;
+    }
     const f = this.encoder.fragment(p, this.tracks);
+    if (f) out(f);
+  }
+
+  /** The held video frame, its duration up to `next` (or estimated without one). */
+  private release(next: MediaPacket | null, out: (b: Buffer) => void): void {
+    const held = this.held;
+    this.held = null;
+    if (!held || !this.tracks || this.done) return;
+    const f = this.encoder.fragment(held, this.tracks, next);
     if (f) out(f);
   }
 }
