@@ -19,6 +19,9 @@ export interface ViewerSocket {
   readonly bufferedAmount: number;
 }
 
+/** Audio fragments that may wait for the first video keyframe after an init segment (~1 s of AAC). */
+const MAX_AUDIO_BEFORE_KEY = 50;
+
 /** How often the clock message goes out (and once right after each init segment). */
 export const CLOCK_INTERVAL_MS = 1000;
 
@@ -39,6 +42,8 @@ export class RealtimeViewer implements SubscriberSink {
   private clockDue = false;
   /** The newest video frame, not sent yet: its duration is known when the next one arrives. */
   private held: MediaPacket | null = null;
+  /** Audio after a new init segment, sent right after the keyframe that starts the video (so that comes first). */
+  private audioBeforeKey: Buffer[] | null = null;
 
   constructor(
     private readonly socket: ViewerSocket,
@@ -53,6 +58,7 @@ export class RealtimeViewer implements SubscriberSink {
   start(init: StreamInit): void {
     this.queue.flush();
     this.held = null;
+    this.audioBeforeKey = null;
     this.tracks = null;
     this.videoConfig = init.videoConfig;
     this.audioConfig = init.audioConfig;
@@ -130,6 +136,7 @@ export class RealtimeViewer implements SubscriberSink {
       if (t.video && !isKey) return;
       this.tracks = t;
       this.clockDue = true;
+      this.audioBeforeKey = t.video ? [] : null;
       out(t.init);
     }
     if (p.kind === 'video') {
@@ -138,15 +145,23 @@ export class RealtimeViewer implements SubscriberSink {
       return;
     }
     const f = this.encoder.fragment(p, this.tracks);
-    if (f) out(f);
+    if (!f) return;
+    if (!this.audioBeforeKey) return out(f);
+    // Bounded: a stream whose video stops after its first keyframe sends that frame (estimated) and goes on.
+    if (this.audioBeforeKey.push(f) > MAX_AUDIO_BEFORE_KEY) this.release(null, out);
   }
 
-  /** The held video frame, its duration up to `next` (or estimated without one). */
+  /** The held video frame, its duration up to `next` (or estimated without one); then any audio that waited for it. */
   private release(next: MediaPacket | null, out: (b: Buffer) => void): void {
     const held = this.held;
     this.held = null;
-    if (!held || !this.tracks || this.done) return;
-    const f = this.encoder.fragment(held, this.tracks, next);
+    if (!this.tracks || this.done) return;
+    const f = held && this.encoder.fragment(held, this.tracks, next);
     if (f) out(f);
+    const audio = this.audioBeforeKey;
+    if (audio && (f || next === null)) {
+      this.audioBeforeKey = null;
+      for (const a of audio) out(a);
+    }
   }
 }
