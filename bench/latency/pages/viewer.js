@@ -195,10 +195,10 @@ hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
     stats.lateLoads.push({ sn: frag.sn, part: part ? part.index : null, ageMs: Math.round(age), requestToFirstByteMs: Math.round(st.first - st.start), requestStartAgeMs: Math.round(Date.now() - (performance.now() - st.start) - endPdt) });
   }
 });
-// The realtime player has no hls.js stall events: a 'waiting' after it started is its stall.
+// The realtime player has no hls.js stall events: a 'waiting' after it started, not a seek's, is its stall.
 video.addEventListener('waiting', () => {
   stats.waiting++;
-  if (rtStats && video.currentTime > 0) stats.stalls++;
+  if (rtStats && video.currentTime > 0 && !video.seeking) stats.stalls++;
 });
 const rangesOf = () => {
   const b = video.buffered;
