@@ -34,12 +34,13 @@ process.on('exit', () => {
  * ffmpeg publishing a synthetic 320x240@25 H.264/AAC stream in real time until stopped. `video`: another lavfi
  * source graph for the picture (25 fps, as the keyframe interval assumes).
  */
-export function publish(key: string, opts: { size?: string; video?: string } = {}): { stop: () => Promise<void>; stderr: () => string } {
+/** `videoArgs`: more output options for the video (e.g. to keep uneven frame times: e2e/realtime.spec.ts). */
+export function publish(key: string, opts: { size?: string; video?: string; videoArgs?: string[] } = {}): { stop: () => Promise<void>; stderr: () => string } {
   const child = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', opts.video ?? `testsrc=size=${opts.size ?? '320x240'}:rate=25`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25', ...(opts.videoArgs ?? []),
     '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', `${RTMP_BASE}/${key}`,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   started.add(child);

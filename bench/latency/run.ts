@@ -329,6 +329,9 @@ interface ViewerCollect {
   maxRanges: number;
   errors: string[];
   dropped: number;
+  decoded: number;
+  presented: number;
+  received: number | null;
   visibility: string;
   resolution: string | null;
   readPath: string | null;
@@ -401,6 +404,11 @@ function fromViewer(mode: Mode, c: ViewerCollect, cpu: ModeResult['cpu'], ingest
     framesWithBufferHoles: c.holeFrames,
     maxBufferedRanges: c.maxRanges,
     droppedFrames: c.dropped,
+    // Frames decoded (getVideoPlaybackQuality().totalVideoFrames) and shown (rVFC presentedFrames) per second, and
+    // (realtime) the video frames its socket brought: a frame lost between MSE and the decoder shows here.
+    decodedFps: c.decoded / c.seconds,
+    compositorFps: c.presented / c.seconds,
+    ...(c.received !== null ? { receivedFps: c.received / c.seconds } : {}),
     repeats: c.repeats,
     visibility: c.visibility,
     readPath: c.readPath ?? '-',

@@ -41,9 +41,10 @@ describe('RealtimeViewer', () => {
     await sleep(20);
     assert.ok(a.sent.length > 50);
     assert.equal(a.sent.length, b.sent.length);
-    // The first flush (init segment + first frame) is concatenated per viewer; every later one is shared.
-    assert.ok(a.sent[0].equals(b.sent[0]));
-    a.sent.slice(1).forEach((m, i) => assert.equal(m, b.sent[i + 1], `message ${i + 1} is one shared Buffer`));
+    // The first flushes (init segment; the keyframe with the audio that waited for it) are concatenated per viewer;
+    // every later one is shared.
+    assert.ok(a.sent[0].equals(b.sent[0]) && a.sent[1].equals(b.sent[1]));
+    a.sent.slice(2).forEach((m, i) => assert.equal(m, b.sent[i + 2], `message ${i + 2} is one shared Buffer`));
     const frames = packets.filter((p) => !p.config).length;
     // At most once per frame (audio before the first keyframe is not sent), not once per viewer.
     assert.ok(enc.encoded <= frames && enc.encoded > frames * 0.9, `encoded ${enc.encoded} of ${frames} frames`);
@@ -67,11 +68,13 @@ describe('RealtimeViewer', () => {
     assert.deepEqual(top.slice(0, 3).map((x) => x.type), ['ftyp', 'moov', 'moof']);
     let audioNext: number | null = null;
     let first = true;
+    const gopStart = packets.slice(0, half).findLast((p) => p.kind === 'video' && p.keyframe && !p.config)!;
     for (let i = 2; i < top.length; i += 2) {
       const frag = all.subarray(top[i].start - 8, top[i + 1].end);
       const f = parseFragment(frag);
+      const video = f.get(1);
       if (first) {
-        assert.ok(f.has(1), 'first fragment is video');
+        assert.equal(video?.tfdt, Math.round(gopStart.dts * 90), 'the first fragment is the GOP keyframe');
         first = false;
       }
       const audio = f.get(2);
@@ -81,6 +84,32 @@ describe('RealtimeViewer', () => {
       }
     }
     assert.ok(audioNext !== null);
+  });
+
+  test('video durations are exact on a jittery timeline: each frame ends where the next begins (MSE drops overlapped frames)', () => {
+    const hub = new Hub();
+    const enc = new FragmentEncoder();
+    const sock = fakeSocket();
+    hub.subscribe('s', new RealtimeViewer(sock, enc, new FanoutGroup(0), () => undefined));
+    const pub = hub.publish('s', { kind: 'test', drop() {} });
+    // A browser-made stream: frame intervals between ~25 and ~75 ms (MediaRecorder's timestamps), not a steady 40.
+    const jitter = [0, 30, -12, 25, -18, 8, 35, -5, 14, -20];
+    let n = 0;
+    const sent = packets.map((p) => (p.kind === 'video' && !p.config ? { ...p, dts: p.dts + jitter[n++ % jitter.length] / 3 + (n % 3 === 0 ? 12 : 0) } : clone(p)));
+    sent.forEach((p) => pub.packet(p));
+    pub.end('done');
+    hub.end('s', 'stream ended');
+    const all = Buffer.concat(sock.sent);
+    const top = boxes(all, 0, all.length);
+    const video = top.flatMap((m, i) => (m.type === 'moof' ? [parseFragment(all.subarray(m.start - 8, top[i + 1].end)).get(1)] : [])).filter((v) => v !== undefined);
+    const frames = sent.filter((p) => p.kind === 'video' && !p.config);
+    assert.ok(video.length >= frames.length - 1, `video fragments ${video.length} of ${frames.length} frames`);
+    const intervals = new Set<number>();
+    for (let i = 1; i < video.length; i++) {
+      intervals.add(video[i].tfdt - video[i - 1].tfdt);
+      assert.equal(video[i - 1].tfdt + video[i - 1].duration, video[i].tfdt, `frame ${i - 1} ends where frame ${i} starts`);
+    }
+    assert.ok(intervals.size > 3, 'the timeline was jittery');
   });
 
   test('a socket that does not drain: the hub skips it to the next keyframe, never queues more', () => {

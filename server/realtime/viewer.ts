@@ -2,6 +2,9 @@
  * One realtime viewer: a hub subscriber that sends fMP4 over its WebSocket. It sends the init segment, then the
  * cached GOP from its keyframe (one message), then each frame's fragment as the stream's batching group flushes it
  * (relay/fanout.ts: the same shared Buffers as every other viewer of the stream, one message per flush).
+ *
+ * A video frame goes out when the next video frame arrives, with its exact duration (encoder.ts says why); audio as it
+ * arrives. The held frame goes out with an estimated duration when the publisher goes away.
  */
 import type { MediaPacket } from '../codec/flv';
 import type { StreamInit, SubscriberSink } from '../media/hub';
@@ -15,6 +18,9 @@ export interface ViewerSocket {
   sendText(text: string): void;
   readonly bufferedAmount: number;
 }
+
+/** Audio fragments that may wait for the first video keyframe after an init segment (~1 s of AAC). */
+const MAX_AUDIO_BEFORE_KEY = 50;
 
 /** How often the clock message goes out (and once right after each init segment). */
 export const CLOCK_INTERVAL_MS = 1000;
@@ -34,6 +40,10 @@ export class RealtimeViewer implements SubscriberSink {
   /** When the last clock message went out (Date.now()), and whether the newest init still needs one. */
   private clockSentAt = 0;
   private clockDue = false;
+  /** The newest video frame, not sent yet: its duration is known when the next one arrives. */
+  private held: MediaPacket | null = null;
+  /** Audio after a new init segment, sent right after the keyframe that starts the video (so that comes first). */
+  private audioBeforeKey: Buffer[] | null = null;
 
   constructor(
     private readonly socket: ViewerSocket,
@@ -47,6 +57,8 @@ export class RealtimeViewer implements SubscriberSink {
 
   start(init: StreamInit): void {
     this.queue.flush();
+    this.held = null;
+    this.audioBeforeKey = null;
     this.tracks = null;
     this.videoConfig = init.videoConfig;
     this.audioConfig = init.audioConfig;
@@ -73,6 +85,7 @@ export class RealtimeViewer implements SubscriberSink {
 
   unpublished(): void {
     // The publisher may come back within the grace period; the player just waits. A new publish calls start().
+    this.release(null, (b) => this.queue.push(b));
     this.queue.flush();
   }
 
@@ -96,7 +109,8 @@ export class RealtimeViewer implements SubscriberSink {
   private take(p: MediaPacket, out: (b: Buffer) => void): void {
     if (this.done) return;
     if (p.config) {
-      // New codec parameters: a new init segment at the next keyframe.
+      // New codec parameters: a new init segment at the next keyframe (after the held frame, of the old ones).
+      if (this.tracks && !sameConfig(p.kind === 'video' ? this.tracks.videoConfig : this.tracks.audioConfig, p)) this.release(null, out);
       if (p.kind === 'video') {
         this.videoConfig = p;
         if (this.tracks && !sameConfig(this.tracks.videoConfig, p)) this.tracks = null;
@@ -122,9 +136,32 @@ export class RealtimeViewer implements SubscriberSink {
       if (t.video && !isKey) return;
       this.tracks = t;
       this.clockDue = true;
+      this.audioBeforeKey = t.video ? [] : null;
       out(t.init);
     }
+    if (p.kind === 'video') {
+      this.release(p, out);
+      this.held = p;
+      return;
+    }
     const f = this.encoder.fragment(p, this.tracks);
+    if (!f) return;
+    if (!this.audioBeforeKey) return out(f);
+    // Bounded: a stream whose video stops after its first keyframe sends that frame (estimated) and goes on.
+    if (this.audioBeforeKey.push(f) > MAX_AUDIO_BEFORE_KEY) this.release(null, out);
+  }
+
+  /** The held video frame, its duration up to `next` (or estimated without one); then any audio that waited for it. */
+  private release(next: MediaPacket | null, out: (b: Buffer) => void): void {
+    const held = this.held;
+    this.held = null;
+    if (!this.tracks || this.done) return;
+    const f = held && this.encoder.fragment(held, this.tracks, next);
     if (f) out(f);
+    const audio = this.audioBeforeKey;
+    if (audio && (f || next === null)) {
+      this.audioBeforeKey = null;
+      for (const a of audio) out(a);
+    }
   }
 }

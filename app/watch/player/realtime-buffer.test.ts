@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, JUMP_S, KEEP_S, LIVE_MARGIN_S, liveEdge, type Ranges } from './realtime-buffer';
+import { catchUpRate, decide, JUMP_S, KEEP_S, LIVE_MARGIN_S, liveEdge, MAX_RATE, MAX_TARGET_S, StallGuard, TARGET_S, Trough, type Ranges } from './realtime-buffer';
 
 const ranges = (...r: Array<[number, number]>): Ranges => ({ length: r.length, start: (i) => r[i][0], end: (i) => r[i][1] });
 const near = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} ≈ ${b}`);
@@ -17,15 +17,51 @@ test('first media (a GOP from its keyframe, timeline not at 0): seek into it, at
   near(decide({ currentTime: 0, buffered: ranges([1000, 1000.1]), catchingUp: false }).seek, 1000);
 });
 
-test('at the target: 1x; a little late: 1.05x, more late: 1.1x; back to 1x near the target (hysteresis)', () => {
+test('the low point on target: 1x; over it: 1.05x and up with how late, at most MAX_RATE; back to 1x near it (hysteresis)', () => {
   const r = ranges([100, 110]);
-  assert.equal(decide({ currentTime: 110 - LIVE_MARGIN_S, buffered: r, catchingUp: false }).rate, 1);
-  assert.equal(decide({ currentTime: 109.65, buffered: r, catchingUp: false }).rate, 1.05);
-  assert.equal(decide({ currentTime: 109.2, buffered: r, catchingUp: false }).rate, 1.1);
-  assert.equal(decide({ currentTime: 109.75, buffered: r, catchingUp: true }).rate, 1.05, 'still catching up at 0.25 s');
-  assert.equal(decide({ currentTime: 109.75, buffered: r, catchingUp: false }).rate, 1, 'not starting at 0.25 s');
-  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: true }).rate, 1);
-  assert.equal(decide({ currentTime: 109.5, buffered: r, catchingUp: false }).seek, null);
+  // Right after an append 0.2 s are ahead, but the low point (just before appends) is on target: no catch-up.
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: false, low: TARGET_S }).rate, 1);
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: false, low: TARGET_S + 0.05 }).rate, 1, 'not starting 0.05 s over');
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: true, low: TARGET_S + 0.05 }).rate, 1.05, 'still catching up 0.05 s over');
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: true, low: TARGET_S + 0.005 }).rate, 1);
+  assert.equal(decide({ currentTime: 109.5, buffered: r, catchingUp: false, low: 0.45 }).rate, 1.2);
+  assert.equal(decide({ currentTime: 109, buffered: r, catchingUp: false, low: 1 }).rate, MAX_RATE);
+  // Without a low point yet: what is ahead now.
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: false }).rate, 1.05);
+  // A raised target (after stalls) keeps more.
+  assert.equal(decide({ currentTime: 109.8, buffered: r, catchingUp: false, low: 0.2, target: 0.2 }).rate, 1);
+  assert.equal(decide({ currentTime: 109.5, buffered: r, catchingUp: false, low: 0.45 }).seek, null);
+  assert.equal(catchUpRate(0.07), 1.05);
+  assert.equal(catchUpRate(0.3), 1.15);
+});
+
+test('the low point is the least buffered ahead just before appends over the window; a reset forgets it', () => {
+  const t = new Trough(2000);
+  assert.equal(t.low(0), null);
+  // A sawtooth: 0.25 s after each chunk, 0.12 s just before the next.
+  for (let ms = 0; ms < 3000; ms += 100) t.add(ms, ms % 200 === 0 ? 0.12 : 0.25);
+  assert.equal(t.low(3000), 0.12);
+  t.add(3100, 0.05);
+  assert.equal(t.low(3100), 0.05);
+  assert.equal(t.low(5200), null, 'older than the window');
+  t.add(5300, 0.3);
+  t.reset();
+  assert.equal(t.low(5300), null);
+  t.add(0, NaN);
+  assert.equal(t.low(0), null);
+});
+
+test('each stall raises the low-point target a step (bounded); a calm spell lowers it again', () => {
+  const g = new StallGuard();
+  assert.equal(g.target(0), TARGET_S);
+  g.stalled(1000);
+  near(g.target(1000), TARGET_S + StallGuard.STEP_S);
+  for (let i = 0; i < 20; i++) g.stalled(2000 + i);
+  near(g.target(3000), MAX_TARGET_S);
+  near(g.target(2019 + StallGuard.CALM_MS), MAX_TARGET_S - StallGuard.STEP_S);
+  let now = 2019 + StallGuard.CALM_MS;
+  for (let i = 0; i < 10; i++) g.target((now += StallGuard.CALM_MS));
+  near(g.target(now), TARGET_S);
 });
 
 test('far behind (stall, background tab): jump to the live edge minus the margin', () => {

@@ -13,7 +13,7 @@
 import { AppendQueue } from './append-queue';
 import { initCodecs, isInitSegment } from './fmp4-codecs';
 import { clearSource, mediaSourceCtor, startMuted } from './media';
-import { decide, LIVE_MARGIN_S, liveEdge } from './realtime-buffer';
+import { decide, LIVE_MARGIN_S, liveEdge, StallGuard, Trough } from './realtime-buffer';
 import type { Player } from './types';
 
 export interface RealtimeEvents {
@@ -58,6 +58,8 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
   let session: { stop(): void } | null = null;
   let clock: Clock | null = null;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The buffer's low-point target: raised after stalls (kept across reconnects: the same machine and stream). */
+  const guard = new StallGuard();
 
   const fail = (reason: string) => {
     if (destroyed) return;
@@ -88,6 +90,17 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
     let media = false;
     let stopped = false;
     const pending: Uint8Array[] = [];
+    const trough = new Trough();
+    /** What is buffered ahead of the playhead now (s), or null. */
+    const ahead = (): number | null => {
+      if (!sb || ms.readyState !== 'open') return null;
+      try {
+        const edge = liveEdge(sb.buffered);
+        return edge === null ? null : edge - video.currentTime;
+      } catch {
+        return null;
+      }
+    };
 
     const take = (bytes: Uint8Array) => {
       if (isInitSegment(bytes)) {
@@ -119,6 +132,9 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
         mime = type;
       }
       if (!queue) return; // media before any init: nothing to decode it with
+      // Just before new media: the bottom of the buffer's sawtooth (realtime-buffer.ts).
+      const a = media && !video.paused && !video.seeking ? ahead() : null;
+      if (a !== null) trough.add(performance.now(), a);
       queue.push({ append: bytes });
     };
 
@@ -130,13 +146,26 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
       } catch {
         return;
       }
-      const a = decide({ currentTime: video.currentTime, buffered, catchingUp: video.playbackRate > 1 });
-      if (a.seek !== null && Math.abs(a.seek - video.currentTime) > 0.01) video.currentTime = a.seek;
+      const now = performance.now();
+      const a = decide({ currentTime: video.currentTime, buffered, catchingUp: video.playbackRate > 1, low: trough.low(now), target: guard.target(now) });
+      if (a.seek !== null && Math.abs(a.seek - video.currentTime) > 0.01) {
+        video.currentTime = a.seek;
+        trough.reset();
+      }
       if (video.playbackRate !== a.rate) video.playbackRate = a.rate;
       if (a.removeTo !== null) queue.push({ remove: [0, a.removeTo] });
       if (media && video.paused && !video.ended && video.readyState >= 2) video.play().catch(() => undefined);
     };
     const timer = setInterval(tick, TICK_MS);
+    // A stall while playing (not a seek's wait): keep more buffer from now on. The low point is measured afresh once
+    // playback goes on (what was buffered while stalled says nothing of it).
+    const onWaiting = () => {
+      if (stopped || !media || video.seeking) return;
+      guard.stalled(performance.now());
+    };
+    const onPlaying = () => trough.reset();
+    video.addEventListener('waiting', onWaiting);
+    video.addEventListener('playing', onPlaying);
 
     ms.addEventListener('sourceopen', () => {
       open = true;
@@ -174,6 +203,8 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
       if (!stopped) {
         stopped = true;
         clearInterval(timer);
+        video.removeEventListener('waiting', onWaiting);
+        video.removeEventListener('playing', onPlaying);
         queue?.close();
         ws.onmessage = ws.onclose = null;
         if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);

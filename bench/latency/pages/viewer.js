@@ -18,6 +18,10 @@ const ch = Math.round(HEIGHT * SCALE);
 const canvas = new OffscreenCanvas(cw, ch);
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
 
+/** rt mode's probe socket (rtProbe), and the newest rVFC metadata. */
+let rtStats = null;
+let lastMd = null;
+
 function fresh() {
   return {
     since: Date.now(),
@@ -54,17 +58,84 @@ function fresh() {
     maxRanges: 0,
     errors: [],
     droppedAtStart: video.getVideoPlaybackQuality?.().droppedVideoFrames ?? 0,
+    /** Frames the decoder had (getVideoPlaybackQuality), the compositor showed (rVFC presentedFrames), and, in rt
+     * mode, the socket brought, at the start of the window. */
+    decodedAtStart: video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
+    presentedAtStart: lastMd?.presentedFrames ?? 0,
+    receivedAtStart: rtStats?.frames[1] ?? 0,
     resolution: null,
   };
 }
 let stats = fresh();
 let lastValue = -1;
 
+// rt diagnosis: a second socket to the same /realtime URL, parsing each fragment's per-track timing (tfhd track,
+// tfdt, trun durations), so the timeline can show the video and audio edges separately (one SourceBuffer's
+// `buffered` is their intersection) and how frames arrive (messages per second, frames per message).
+function rtProbe(url) {
+  const st = { timescale: { 1: 90000, 2: 48000 }, edge: {}, msgs: 0, frames: { 1: 0, 2: 0 }, gaps: [], lastEnd: {}, durs: [] };
+  const ws = new WebSocket(url);
+  ws.binaryType = 'arraybuffer';
+  const u32 = (v, o) => v.getUint32(o);
+  function walk(v, from, to, fn) {
+    let at = from;
+    while (at + 8 <= to) {
+      const size = u32(v, at);
+      if (size < 8 || at + size > to) return;
+      fn(String.fromCharCode(v.getUint8(at + 4), v.getUint8(at + 5), v.getUint8(at + 6), v.getUint8(at + 7)), at + 8, at + size);
+      at += size;
+    }
+  }
+  ws.onmessage = (e) => {
+    if (typeof e.data === 'string') return;
+    st.msgs++;
+    const v = new DataView(e.data);
+    walk(v, 0, v.byteLength, (t, s, end) => {
+      if (t === 'moov') walk(v, s, end, (t2, s2, e2) => {
+        if (t2 !== 'trak') return;
+        let id = 0;
+        walk(v, s2, e2, (t3, s3, e3) => {
+          if (t3 === 'tkhd') id = u32(v, s3 + (v.getUint8(s3) === 1 ? 20 : 12));
+          if (t3 === 'mdia') walk(v, s3, e3, (t4, s4) => {
+            if (t4 === 'mdhd') st.timescale[id] = u32(v, s4 + (v.getUint8(s4) === 1 ? 20 : 12));
+          });
+        });
+      });
+      if (t !== 'moof') return;
+      walk(v, s, end, (t2, s2, e2) => {
+        if (t2 !== 'traf') return;
+        let id = 0, base = 0, dur = 0, n = 0;
+        walk(v, s2, e2, (t3, s3) => {
+          if (t3 === 'tfhd') id = u32(v, s3 + 4);
+          if (t3 === 'tfdt') base = v.getUint8(s3) === 1 ? u32(v, s3 + 4) * 2 ** 32 + u32(v, s3 + 8) : u32(v, s3 + 4);
+          if (t3 === 'trun') {
+            const flags = u32(v, s3) & 0xffffff;
+            n = u32(v, s3 + 4);
+            let o = s3 + 8 + (flags & 1 ? 4 : 0) + (flags & 4 ? 4 : 0);
+            const per = ((flags & 0x100 ? 1 : 0) + (flags & 0x200 ? 1 : 0) + (flags & 0x400 ? 1 : 0) + (flags & 0x800 ? 1 : 0)) * 4;
+            for (let i = 0; i < n; i++, o += per) if (flags & 0x100) dur += u32(v, o);
+          }
+        });
+        const ts = st.timescale[id] || 1;
+        const startS = base / ts;
+        if (st.lastEnd[id] !== undefined && st.gaps.length < 40 && Math.abs(startS - st.lastEnd[id]) > 0.002) st.gaps.push({ id, gapMs: Math.round((startS - st.lastEnd[id]) * 1000) });
+        if (id === 1 && st.durs.length < 60) st.durs.push([Math.round(startS * 1000), Math.round((dur / ts) * 1000)]);
+        st.lastEnd[id] = (base + dur) / ts;
+        st.edge[id] = (base + dur) / ts;
+        st.frames[id] = (st.frames[id] || 0) + n;
+      });
+    });
+  };
+  return st;
+}
+
+
 // rt (a ws:// URL): the watch page's realtime player instead of hls.js, behind a stand-in with the fields read below.
 const rt = q.get('rt');
 let realtime = null;
 if (rt) {
   const { createRealtimePlayer } = await import('/player/realtime-player.js');
+  rtStats = rtProbe(rt);
   realtime = createRealtimePlayer(video, 'bench', { onEnded: () => undefined, onFail: (r) => stats.errors.push(`realtime: ${r}`), onMedia: () => undefined }, rt);
 }
 // stock=1: hls.js as a new user gets it, `new Hls()` with no config at all (lowLatencyMode on by default), no
@@ -124,7 +195,11 @@ hls.on(Hls.Events.FRAG_LOADED, (_e, data) => {
     stats.lateLoads.push({ sn: frag.sn, part: part ? part.index : null, ageMs: Math.round(age), requestToFirstByteMs: Math.round(st.first - st.start), requestStartAgeMs: Math.round(Date.now() - (performance.now() - st.start) - endPdt) });
   }
 });
-video.addEventListener('waiting', () => stats.waiting++);
+// The realtime player has no hls.js stall events: a 'waiting' after it started, not a seek's, is its stall.
+video.addEventListener('waiting', () => {
+  stats.waiting++;
+  if (rtStats && video.currentTime > 0 && !video.seeking) stats.stalls++;
+});
 const rangesOf = () => {
   const b = video.buffered;
   const out = [];
@@ -271,6 +346,7 @@ async function onFrame(_now, md) {
   }
 }
 function loop(now, md) {
+  lastMd = md;
   video.requestVideoFrameCallback(loop);
   void onFrame(now, md);
 }
@@ -281,6 +357,11 @@ setInterval(() => {
   const b = video.buffered;
   const r3 = (x) => Math.round(x * 1000);
   stats.timeline.push([Math.round((Date.now() - stats.since) / 1000), l.length ? l[l.length - 1] : null, b.length ? r3(b.end(b.length - 1) - video.currentTime) : 0, video.playbackRate, r3(hls.latency), r3(hls.targetLatency ?? NaN)]);
+  if (rtStats) {
+    const q = video.getVideoPlaybackQuality();
+    const r3 = (x) => (x === undefined ? null : Math.round(x * 1000));
+    logEvent({ ev: 'rt', ctMs: r3(video.currentTime), vEdgeMs: r3(rtStats.edge[1]), aEdgeMs: r3(rtStats.edge[2]), total: q.totalVideoFrames, dropped: q.droppedVideoFrames, presented: lastMd?.presentedFrames, rvfc: stats.frames, msgs: rtStats.msgs, vFrames: rtStats.frames[1], aFrames: rtStats.frames[2], rate: video.playbackRate, rs: video.readyState });
+  }
   status.textContent = `${q.get('label')}: frames ${stats.frames} read ${stats.read} last ${l.length ? l[l.length - 1] : '-'} ms, rate ${video.playbackRate}, target ${hls.targetLatency}`;
 }, 1000);
 
@@ -292,6 +373,7 @@ window.bench = {
     const s = stats;
     stats = fresh();
     const q = video.getVideoPlaybackQuality?.();
-    return { ...s, readPath, prefetch: prefetch ? { ...prefetch.prefetcher.counts } : null, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, visibility: document.visibilityState };
+    if (rtStats) s.events.push({ ev: 'rt-gaps', gaps: rtStats.gaps.slice(0, 20), durs: rtStats.durs.slice(0, 40) });
+    return { ...s, readPath, prefetch: prefetch ? { ...prefetch.prefetcher.counts } : null, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, decoded: (q?.totalVideoFrames ?? 0) - s.decodedAtStart, presented: (lastMd?.presentedFrames ?? 0) - s.presentedAtStart, received: rtStats ? rtStats.frames[1] - s.receivedAtStart : null, visibility: document.visibilityState };
   },
 };
