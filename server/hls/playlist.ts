@@ -26,14 +26,23 @@ export function targetDuration(s: Segmenter, o: PlaylistOptions): number {
   return td;
 }
 
+/** The segments whose parts the playlist lists: the `partSegments` newest of the window, and any open one. */
+function listsParts(shown: readonly Segment[], o: PlaylistOptions, i: number): boolean {
+  return i >= shown.length - o.partSegments || !shown[i].complete;
+}
+
 /**
- * PART-TARGET: the configured target, or the longest part still in memory if one is longer (a frame that arrived
- * late). Only parts in the window count, so one early glitch does not raise PART-HOLD-BACK, and so the players'
- * latency, for the rest of the stream.
+ * PART-TARGET: the configured target, or the longest listed part if one is longer (a single frame longer than the
+ * target: a frame gap). Only the parts the playlist lists count (RFC 8216bis bounds those), so a glitch raises
+ * PART-HOLD-BACK, and so every player's start position, for the few seconds its part is listed, not for the rest
+ * of the stream or for all the segments kept in memory.
  */
 export function partTarget(s: Segmenter, o: PlaylistOptions): number {
+  const shown = s.segments.slice(-o.windowSegments);
   let longest = 0;
-  for (const seg of s.segments) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+  shown.forEach((seg, i) => {
+    if (listsParts(shown, o, i)) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+  });
   return Math.max(o.partTarget, Math.ceil(longest * 1000) / 1000);
 }
 
@@ -72,7 +81,6 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
     if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   }
 
-  const partsFrom = shown.length - o.partSegments;
   let mapVersion = -1;
   shown.forEach((seg: Segment, i) => {
     if (i < skipped) {
@@ -85,7 +93,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
       mapVersion = seg.initVersion;
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.programDateTime).toISOString()}`);
-    if (i >= partsFrom || !seg.complete) {
+    if (listsParts(shown, o, i)) {
       for (const p of seg.parts) {
         lines.push(`#EXT-X-PART:DURATION=${fixed(p.duration)},URI="${uri.part(s.run, seg.msn, p.index)}"${p.independent ? ',INDEPENDENT=YES' : ''}`);
       }

@@ -399,14 +399,22 @@ export class Segmenter {
       this.timelineBreak();
       return this.onVideo(p);
     }
+    const d = p.dts;
+    const partTargetMs = this.opts.partTarget * 1000;
     if (prev) {
       let interval = p.dts - prev.dts;
       if (interval <= 0) interval = 1;
       if (interval < 1000) this.lastVideoInterval = interval;
+      // This frame came later than the part's estimate allowed for (a frame gap, jitter): the frame before it, whose
+      // duration reaches this one, would carry the open part past the part target. End the part before that frame,
+      // so no part outgrows PART-TARGET (which would raise PART-TARGET, and with it PART-HOLD-BACK: every player's
+      // start position) unless one frame alone is longer.
+      if (this.current && this.partVideo.length > 0 && d - this.partStart > partTargetMs + 1) {
+        this.closePart(prev.dts);
+        if (this.segmentFull(prev.dts)) this.cutSegment(prev.dts);
+      }
       this.pushVideoSample(prev, interval);
     }
-    const d = p.dts;
-    const partTargetMs = this.opts.partTarget * 1000;
     if (p.keyframe && (!this.current || this.endsSegment(p))) {
       if (this.current) {
         this.closePart(d);
