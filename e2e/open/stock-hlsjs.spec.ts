@@ -55,7 +55,7 @@ async function goLiveFromBroadcast(page: Page): Promise<string> {
 async function openStockPlayer(page: Page, src: string, debug: boolean): Promise<void> {
   await page.route(PLAYER_URL, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>stock hls.js</title><video id="v" muted autoplay playsinline></video>' }));
   await page.goto(PLAYER_URL);
-  await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.js') });
+  await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.min.js') });
   await page.evaluate(([src, debug]) => {
     type Hls = {
       on(ev: string, fn: (ev: string, data: never) => void): void;
@@ -74,9 +74,9 @@ async function openStockPlayer(page: Page, src: string, debug: boolean): Promise
     const note = (s: string) => state.log.length < 200 && state.log.push(`${((Date.now() - t0) / 1000).toFixed(2)} ct=${video.currentTime.toFixed(3)} [${ranges()}] ${s}`);
     // Diagnosis only (STOCK_HLSJS_LOG): hls.js's own debug log; the test itself runs `new Hls()`.
     const hls = debug ? new H({ debug: true }) : new H();
-    hls.on(H.Events.LEVEL_LOADED, (_e, data: { details: { fragments: Array<{ sn: number; start: number; duration: number }>; partList: unknown[] | null; edge: number; age: number }; stats: { loading: { start: number; end: number } } }) => {
+    hls.on(H.Events.LEVEL_LOADED, (_e, data: { details: { fragments: Array<{ sn: number; start: number; duration: number }>; partList: Array<{ duration: number }> | null; edge: number; age: number; partTarget: number; partHoldBack: number }; stats: { loading: { start: number; end: number } } }) => {
       const d = data.details;
-      if (state.log.length < 40) note(`playlist: frags ${d.fragments.map((f) => `${f.sn}@${f.start.toFixed(3)}+${f.duration.toFixed(3)}`).join(',')} parts ${d.partList?.length ?? 0} edge ${d.edge.toFixed(3)} age ${d.age?.toFixed?.(3)}`);
+      if (state.log.length < 40) note(`playlist: frags ${d.fragments.map((f) => `${f.sn}@${f.start.toFixed(3)}+${f.duration.toFixed(3)}`).join(',')} parts ${d.partList?.length ?? 0} (longest ${Math.max(0, ...(d.partList ?? []).map((p) => p.duration)).toFixed(3)}) PART-TARGET ${d.partTarget} PART-HOLD-BACK ${d.partHoldBack} edge ${d.edge.toFixed(3)} age ${d.age?.toFixed?.(3)}`);
     });
     hls.on(H.Events.FRAG_BUFFERED, (_e, data: { frag: { sn: number; start: number }; part: { index: number; start: number; duration: number } | null }) => {
       if (state.log.length < 60) note(`buffered ${data.frag.sn}.${data.part ? data.part.index : 'all'} ${(data.part ?? data.frag).start.toFixed(3)}`);
