@@ -341,6 +341,34 @@ test('lastPartGapMs: a segment-ending part that comes in the same burst as the p
   assert.deepEqual(shape(paced), shape(plain));
 });
 
+test('lastPartGapMs also holds a last part that a late keyframe ends right after the part it cut short', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  const GAP = 60;
+  const s = new Segmenter({ ...OPTS, lastPartGapMs: GAP });
+  const at = new Map<string, number>();
+  s.onChange = () => {
+    for (const seg of s.segments) for (const p of seg.parts) if (!at.has(`${p.msn}.${p.index}`)) at.set(`${p.msn}.${p.index}`, performance.now());
+  };
+  // Each keyframe after the first comes 30 ms late: the part before it ends one frame early, and the last part is
+  // that frame alone, cut by the same arrival.
+  const late = (p: MediaPacket): MediaPacket => (!p.config && p.kind === 'video' && p.keyframe && p.dts > 0 ? { ...p, dts: p.dts + 30 } : clone(p));
+  for (let t = 0; t <= 4000; t += 100) {
+    for (const p of packets) if (p.dts >= t - 100 && p.dts < t) s.packet(late(p));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, GAP * 2));
+  const done = s.segments.filter((seg) => seg.complete && seg.parts.length > 1);
+  assert.ok(done.length >= 3, 'segments complete');
+  for (const seg of done) {
+    const n = seg.parts.length;
+    assert.ok(seg.parts.every((p) => p.duration <= 0.2 + 0.0011), `segment ${seg.msn}: ${seg.parts.map((p) => p.duration)}`);
+    assert.ok(seg.parts[n - 2].duration < 0.2 - 0.01, `segment ${seg.msn}: the part before the last was cut short (${seg.parts.map((p) => p.duration)})`);
+    const ms = at.get(`${seg.msn}.${n - 1}`)! - at.get(`${seg.msn}.${n - 2}`)!;
+    assert.ok(ms >= GAP - 2, `segment ${seg.msn}: last part ${ms.toFixed(0)} ms after the one before`);
+  }
+  s.end();
+});
+
 test('flush (the publisher left) writes out video still waiting for its audio', async () => {
   const packets = await makeTestPackets({ seconds: 2, fps: 25, gop: 25 });
   const s = new Segmenter(OPTS);
