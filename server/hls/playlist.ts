@@ -6,6 +6,8 @@ import type { Segment, Segmenter } from './segmenter';
 export interface PlaylistOptions {
   segmentTarget: number;
   partTarget: number;
+  /** PART-HOLD-BACK in part targets (default 3; RFC 8216bis: at least 2, SHOULD be at least 3). */
+  partHoldBackParts?: number;
   /** Segments shown (the newest ones). */
   windowSegments: number;
   /** Newest segments whose parts are listed. */
@@ -60,7 +62,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
     `#EXT-X-TARGETDURATION:${td}`,
     `#EXT-X-MEDIA-SEQUENCE:${shown[0]?.msn ?? s.mediaSequence}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySeq}`,
-    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${fixed(pt * 3, 3)},CAN-SKIP-UNTIL=${fixed(canSkipUntil, 1)}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${fixed(pt * Math.max(2, o.partHoldBackParts ?? 3), 3)},CAN-SKIP-UNTIL=${fixed(canSkipUntil, 1)}`,
     `#EXT-X-PART-INF:PART-TARGET=${fixed(pt, 3)}`,
   ];
   if (s.init === null || shown.length === 0) {

@@ -74,6 +74,8 @@ describe('segmenter and playlist', () => {
     const sc = attrs(lines.find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'))!);
     assert.equal(sc['CAN-BLOCK-RELOAD'], 'YES');
     assert.ok(Number(sc['PART-HOLD-BACK']) >= 3 * pt - 1e-9);
+    const two = attrs(renderPlaylist(s, { ...POPTS, partHoldBackParts: 2 }).split('\n').find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'))!);
+    assert.equal(Number(two['PART-HOLD-BACK']), Math.round(2 * pt * 1000) / 1000, 'HLS_PART_HOLD_BACK_PARTS=2: the RFC minimum');
     assert.ok(Number(sc['CAN-SKIP-UNTIL']) >= 6 * td);
     const msn0 = Number(lines.find((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'))!.split(':')[1]);
     assert.equal(msn0, s.segments[0].msn);
