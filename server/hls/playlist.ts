@@ -28,9 +28,23 @@ export function targetDuration(s: Segmenter, o: PlaylistOptions): number {
   return td;
 }
 
-/** The segments whose parts the playlist lists: the `partSegments` newest of the window, and any open one. */
-function listsParts(shown: readonly Segment[], o: PlaylistOptions, i: number): boolean {
-  return i >= shown.length - o.partSegments || !shown[i].complete;
+/**
+ * Where the segments whose parts the playlist lists begin (an index into `shown`): the `partSegments` newest, less
+ * any older than the newest complete one that holds a part longer than the part target (a frame gap: the first
+ * frames of a browser broadcast often are one), and all before such a one. Players start and load parts near the
+ * edge (PART-HOLD-BACK, under a segment), so an old long part only raised PART-TARGET, and so every new player's
+ * start position; from the newest complete segment on, parts are always listed.
+ */
+function partsFrom(shown: readonly Segment[], o: PlaylistOptions): number {
+  const from = Math.max(0, shown.length - o.partSegments);
+  let keep = shown.length - 1;
+  while (keep > 0 && !shown[keep].complete) keep--;
+  for (let i = keep - 1; i >= from; i--) if (shown[i].parts.some((p) => p.duration > o.partTarget + 0.002)) return i + 1;
+  return from;
+}
+
+function listsParts(shown: readonly Segment[], from: number, i: number): boolean {
+  return i >= from || !shown[i].complete;
 }
 
 /**
@@ -41,9 +55,10 @@ function listsParts(shown: readonly Segment[], o: PlaylistOptions, i: number): b
  */
 export function partTarget(s: Segmenter, o: PlaylistOptions): number {
   const shown = s.segments.slice(-o.windowSegments);
+  const from = partsFrom(shown, o);
   let longest = 0;
   shown.forEach((seg, i) => {
-    if (listsParts(shown, o, i)) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+    if (listsParts(shown, from, i)) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
   });
   return Math.max(o.partTarget, Math.ceil(longest * 1000) / 1000);
 }
@@ -83,6 +98,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
     if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   }
 
+  const withParts = partsFrom(shown, o);
   let mapVersion = -1;
   shown.forEach((seg: Segment, i) => {
     if (i < skipped) {
@@ -95,7 +111,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
       mapVersion = seg.initVersion;
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.programDateTime).toISOString()}`);
-    if (listsParts(shown, o, i)) {
+    if (listsParts(shown, withParts, i)) {
       for (const p of seg.parts) {
         lines.push(`#EXT-X-PART:DURATION=${fixed(p.duration)},URI="${uri.part(s.run, seg.msn, p.index)}"${p.independent ? ',INDEPENDENT=YES' : ''}`);
       }

@@ -217,6 +217,26 @@ test('one late frame raises PART-TARGET only while its part is listed', async ()
   assert.equal(partTarget(s, POPTS), 0.2, 'and forgotten once it left the window');
 });
 
+test('a long part older than the newest complete segment is no longer listed, so it does not hold PART-TARGET up', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25, audio: false });
+  const s = new Segmenter(OPTS);
+  let shift = 0;
+  const states: Array<{ complete: number; pt: number; listsFirst: boolean }> = [];
+  for (const p of packets) {
+    if (!p.config && p.dts === 120) shift = 300; // the broadcast's first frames: a 340 ms gap in segment 0
+    s.packet({ ...p, dts: p.dts + shift });
+    const first = s.segments[0];
+    if (!first) continue;
+    const text = renderPlaylist(s, POPTS);
+    states.push({ complete: s.segments.filter((x) => x.complete).length, pt: partTarget(s, POPTS), listsFirst: text.includes(`-part${first.msn}.0.m4s`) });
+  }
+  const at = (n: number) => states.filter((x) => x.complete === n);
+  assert.ok(at(1).length > 0 && at(1).every((x) => x.listsFirst && x.pt > 0.3), 'while segment 0 is the newest complete one, its parts and their PART-TARGET are listed');
+  assert.ok(at(2).length > 0 && at(2).every((x) => !x.listsFirst && x.pt === 0.2), `once a newer segment is complete, they are not: ${JSON.stringify(at(2)[0])}`);
+  const text = renderPlaylist(s, POPTS);
+  assert.ok(text.includes(`-part${s.segments[1].msn}.0.m4s`), 'the segments after it still list their parts');
+});
+
 test('placeAudioFrame keeps the AAC timeline gap-free: jitter snapped, gaps filled with whole frames, overlaps dropped, big jumps restart', () => {
   const R = 48_000;
   assert.deepEqual(placeAudioFrame(5000, null, R), { dts: 5000, fill: 0 });
