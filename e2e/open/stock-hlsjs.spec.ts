@@ -6,8 +6,9 @@
  *
  * OPEN GOAL: this test fails today, so it is outside `npm test` (playwright.config.ts testIgnore); run it with
  * `E2E_OPEN=1 npx playwright test e2e/open/`. hls.js starts PART-HOLD-BACK (0.6 s) behind the edge and keeps its
- * own start-up on top for good (~0.45 s on a quiet machine, 2-3 s when its transmux worker starts on a loaded one):
- * 1.7-1.8 s by the playlist's PDT on a quiet machine, 5 s and more on a loaded one (docs/BENCHMARKS.md known issues).
+ * own start-up on top for good (0.4-1 s on a quiet machine, 2-3.6 s when its transmux worker starts on a loaded one):
+ * here 2.6-3.4 s by the playlist's PDT with a quiet machine (the 720p broadcaster shares the browser), 5 s and more on
+ * a loaded one; the pixel-clock bench's stock hls.js, 1.2-1.7 s (docs/BENCHMARKS.md known issues).
  *
  * STOCK_HLSJS_LOG=file writes what hls.js saw at its start (playlists, buffered ranges, stalls) for diagnosis.
  */
