@@ -248,6 +248,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const hls = new HlsService(hub, {
     segmentTarget: config.hlsSegmentTarget,
     partTarget: config.hlsPartTarget,
+    partHoldBackParts: config.hlsPartHoldBackParts,
     idleStopMs: config.hlsIdleStopMs,
     onPartReady: (ms) => metrics.observePart(ms),
     maxWaiters: config.hlsMaxHeldPerStream,

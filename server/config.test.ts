@@ -13,6 +13,8 @@ test('defaults, and values from the environment', () => {
   assert.equal(d.publisherGraceMs, 10_000);
   assert.equal(d.hlsIdleStopMs, 60_000);
   assert.equal(d.rtmpWriteBatchMs, undefined);
+  assert.equal(d.hlsPartHoldBackParts, 3);
+  assert.equal(loadConfig({ HLS_PART_HOLD_BACK_PARTS: '2' }).hlsPartHoldBackParts, 2);
   const c = loadConfig({ PORT: '8080', RTMP_PORT: '1936', PUBLIC_URL: 'https://live.example.com/', PUBLISH_AUTH: 'none', LOG_LEVEL: 'debug', HLS_IDLE_STOP_SECONDS: '0', RTMP_WRITE_BATCH_MS: '0' });
   assert.equal(c.port, 8080);
   assert.equal(c.rtmpWriteBatchMs, 0);
@@ -39,6 +41,7 @@ test('a bad value names its variable', () => {
     [{ RTMP_WRITE_BATCH_MS: '2.5' }, /^invalid RTMP_WRITE_BATCH_MS/],
     [{ RTMP_WRITE_BATCH_MS: '5000' }, /^invalid RTMP_WRITE_BATCH_MS/],
     [{ HLS_PART_TARGET: '2', HLS_SEGMENT_TARGET: '1' }, /HLS_PART_TARGET=2: must not exceed HLS_SEGMENT_TARGET=1/],
+    [{ HLS_PART_HOLD_BACK_PARTS: '1.5' }, /^invalid HLS_PART_HOLD_BACK_PARTS/],
     [{ BROADCAST_AUTH: 'anyone' }, /^invalid BROADCAST_AUTH="anyone"/],
     [{ MAX_STREAMS: '0' }, /^invalid MAX_STREAMS/],
     [{ STREAM_UNUSED_EXPIRE_DAYS: '-1' }, /^invalid STREAM_UNUSED_EXPIRE_DAYS/],

@@ -24,6 +24,8 @@ const schema = z.object({
   PUBLISHER_GRACE_SECONDS: z.coerce.number().min(0).max(600).default(10),
   HLS_SEGMENT_TARGET: seconds.default(1),
   HLS_PART_TARGET: seconds.default(0.2),
+  /** PART-HOLD-BACK in part targets: where stock LL-HLS players start. RFC 8216bis: at least 2, SHOULD be 3 or more. */
+  HLS_PART_HOLD_BACK_PARTS: z.coerce.number().min(2).max(10).default(3),
   /** Stop packaging a stream as LL-HLS after this many seconds without an HLS request; 0 packages every stream always. */
   HLS_IDLE_STOP_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   /** RTMP players' media is written in batches at most this many ms old (server/relay/fanout.ts); 0 = every message at once. */
@@ -178,6 +180,7 @@ export type Config = {
   publisherGraceMs: number;
   hlsSegmentTarget: number;
   hlsPartTarget: number;
+  hlsPartHoldBackParts: number;
   hlsIdleStopMs: number;
   /** Undefined: the relay's default (fanout.ts DEFAULT_FLUSH_MS). */
   rtmpWriteBatchMs: number | undefined;
@@ -293,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publisherGraceMs: c.PUBLISHER_GRACE_SECONDS * 1000,
     hlsSegmentTarget: c.HLS_SEGMENT_TARGET,
     hlsPartTarget: c.HLS_PART_TARGET,
+    hlsPartHoldBackParts: c.HLS_PART_HOLD_BACK_PARTS,
     hlsIdleStopMs: c.HLS_IDLE_STOP_SECONDS * 1000,
     rtmpWriteBatchMs: c.RTMP_WRITE_BATCH_MS,
     adminToken: c.ADMIN_TOKEN,

@@ -379,6 +379,9 @@ interface PathTiming {
   /** Audio timestamp steps > 50 ms at the relay (holes in the audio timeline), and the largest. */
   audioGapsOver50: number;
   maxAudioGapMs: number;
+  /** Media ms per wall ms at the relay over the window, per track (1 = real time; > 1: the timeline runs fast). */
+  videoRate: number | null;
+  audioRate: number | null;
 }
 const dist = (xs: number[]): Dist => ({ median: median(xs), p95: quantile(xs, 0.95), n: xs.length });
 
@@ -727,7 +730,7 @@ async function main(): Promise<void> {
   const takeRecorderAges = () => bpage.evaluate(() => (window as unknown as { bench: { takeRecorderAges(): unknown } }).bench.takeRecorderAges()) as Promise<Ages>;
   const srv = server;
   const takeRelayAges = async () => {
-    const p = waitJsonLine<Ages & { videoGapsOver100: number; maxVideoGapMs: number; audioGapsOver50: number; maxAudioGapMs: number }>(srv, (o) => o.event === 'probe', 10_000);
+    const p = waitJsonLine<Ages & { videoGapsOver100: number; maxVideoGapMs: number; audioGapsOver50: number; maxAudioGapMs: number; videoRate: number | null; audioRate: number | null }>(srv, (o) => o.event === 'probe', 10_000);
     srv.proc.stdin!.write('probe\n');
     return p;
   };
@@ -749,6 +752,8 @@ async function main(): Promise<void> {
         maxVideoGapMs: relay.maxVideoGapMs,
         audioGapsOver50: relay.audioGapsOver50,
         maxAudioGapMs: relay.maxAudioGapMs,
+        videoRate: relay.videoRate,
+        audioRate: relay.audioRate,
       };
     };
     return async () => {
@@ -912,7 +917,7 @@ function report(): void {
       .join(' ');
     const p = r.path;
     const pathText = p
-      ? `; audio out of MediaRecorder ${fmt(p.recorderAudio.median)} ms, audio at relay ${fmt(p.relayAudio.median)} ms, video gaps >100 ms at relay ${p.videoGapsOver100} (max ${fmt(p.maxVideoGapMs)} ms), audio gaps >50 ms ${p.audioGapsOver50} (max ${fmt(p.maxAudioGapMs)} ms)`
+      ? `; audio out of MediaRecorder ${fmt(p.recorderAudio.median)} ms, audio at relay ${fmt(p.relayAudio.median)} ms, video gaps >100 ms at relay ${p.videoGapsOver100} (max ${fmt(p.maxVideoGapMs)} ms), audio gaps >50 ms ${p.audioGapsOver50} (max ${fmt(p.maxAudioGapMs)} ms), media time per wall second at the relay: video ${fmt(p.videoRate ?? NaN, 4)}, audio ${fmt(p.audioRate ?? NaN, 4)}`
       : '';
     console.log(`- ${r.mode}: ${e}; server CPU ${fmt(r.cpu.serverPct)}% of a core; ingest ${JSON.stringify(r.ingest)}${pathText}`);
   }

@@ -26,7 +26,10 @@ const ages = {
   audioGapsOver50: 0,
   maxAudioGap: 0,
   lastAudioDts: null as number | null,
+  /** Per track, the first and newest (dts, receivedAt) since the last probe: media ms per wall ms (1 = real time). */
+  span: { video: null as null | { d0: number; w0: number; d1: number; w1: number }, audio: null as null | { d0: number; w0: number; d1: number; w1: number } },
 };
+const rate = (s: { d0: number; w0: number; d1: number; w1: number } | null) => (s && s.w1 > s.w0 ? (s.d1 - s.d0) / (s.w1 - s.w0) : null);
 running.hub.events.on('publish', ({ id }) => {
   running.hub.subscribe(id, {
     kind: 'latency-probe',
@@ -35,6 +38,9 @@ running.hub.events.on('publish', ({ id }) => {
       if (p.config || p.captureTime === undefined) return;
       const list = p.kind === 'video' ? ages.video : ages.audio;
       if (list.length < 100_000) list.push(p.receivedAt - p.captureTime);
+      const sp = ages.span[p.kind];
+      if (!sp) ages.span[p.kind] = { d0: p.dts, w0: p.receivedAt, d1: p.dts, w1: p.receivedAt };
+      else if (p.dts > sp.d1) Object.assign(sp, { d1: p.dts, w1: p.receivedAt });
       if (p.kind === 'video') {
         if (ages.lastVideoDts !== null) {
           const gap = p.dts - ages.lastVideoDts;
@@ -65,7 +71,9 @@ process.stdin.on('data', (d: string) => {
     const line = stdinBuf.slice(0, nl).trim();
     stdinBuf = stdinBuf.slice(nl + 1);
     if (line === 'probe') {
-      console.log(JSON.stringify({ event: 'probe', video: ages.video, audio: ages.audio, videoGapsOver100: ages.videoGapsOver100, maxVideoGapMs: ages.maxVideoGap, audioGapsOver50: ages.audioGapsOver50, maxAudioGapMs: ages.maxAudioGap }));
+      console.log(JSON.stringify({ event: 'probe', video: ages.video, audio: ages.audio, videoGapsOver100: ages.videoGapsOver100, maxVideoGapMs: ages.maxVideoGap, audioGapsOver50: ages.audioGapsOver50, maxAudioGapMs: ages.maxAudioGap, videoRate: rate(ages.span.video), audioRate: rate(ages.span.audio) }));
+      ages.span.video = null;
+      ages.span.audio = null;
       ages.video = [];
       ages.audio = [];
       ages.videoGapsOver100 = 0;

@@ -4,8 +4,11 @@
  * live edge from its first second. Latency = this page's Date.now() − hls.playingDate (the playlist's
  * EXT-X-PROGRAM-DATE-TIME, which is anchored to the broadcaster's capture clock), sampled every 250 ms.
  *
- * OPEN GOAL: this test fails today (5-9 s behind on a loaded machine, docs/BENCHMARKS.md known issues), so it is
- * outside `npm test` (playwright.config.ts testIgnore); run it with `E2E_OPEN=1 npx playwright test e2e/open/`.
+ * OPEN GOAL: this test fails today, so it is outside `npm test` (playwright.config.ts testIgnore); run it with
+ * `E2E_OPEN=1 npx playwright test e2e/open/`. hls.js starts PART-HOLD-BACK (0.6 s) behind the edge and keeps its
+ * own start-up on top for good (0.4-1 s on a quiet machine, 2-3.6 s when its transmux worker starts on a loaded one):
+ * here 2.6-3.4 s by the playlist's PDT with a quiet machine (the 720p broadcaster shares the browser), 5 s and more on
+ * a loaded one; the pixel-clock bench's stock hls.js, 1.2-1.7 s (docs/BENCHMARKS.md known issues).
  *
  * STOCK_HLSJS_LOG=file writes what hls.js saw at its start (playlists, buffered ranges, stalls) for diagnosis.
  */
@@ -55,7 +58,7 @@ async function goLiveFromBroadcast(page: Page): Promise<string> {
 async function openStockPlayer(page: Page, src: string, debug: boolean): Promise<void> {
   await page.route(PLAYER_URL, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>stock hls.js</title><video id="v" muted autoplay playsinline></video>' }));
   await page.goto(PLAYER_URL);
-  await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.js') });
+  await page.addScriptTag({ path: require.resolve('hls.js/dist/hls.min.js') });
   await page.evaluate(([src, debug]) => {
     type Hls = {
       on(ev: string, fn: (ev: string, data: never) => void): void;
@@ -74,9 +77,9 @@ async function openStockPlayer(page: Page, src: string, debug: boolean): Promise
     const note = (s: string) => state.log.length < 200 && state.log.push(`${((Date.now() - t0) / 1000).toFixed(2)} ct=${video.currentTime.toFixed(3)} [${ranges()}] ${s}`);
     // Diagnosis only (STOCK_HLSJS_LOG): hls.js's own debug log; the test itself runs `new Hls()`.
     const hls = debug ? new H({ debug: true }) : new H();
-    hls.on(H.Events.LEVEL_LOADED, (_e, data: { details: { fragments: Array<{ sn: number; start: number; duration: number }>; partList: unknown[] | null; edge: number; age: number }; stats: { loading: { start: number; end: number } } }) => {
+    hls.on(H.Events.LEVEL_LOADED, (_e, data: { details: { fragments: Array<{ sn: number; start: number; duration: number }>; partList: Array<{ duration: number }> | null; edge: number; age: number; partTarget: number; partHoldBack: number }; stats: { loading: { start: number; end: number } } }) => {
       const d = data.details;
-      if (state.log.length < 40) note(`playlist: frags ${d.fragments.map((f) => `${f.sn}@${f.start.toFixed(3)}+${f.duration.toFixed(3)}`).join(',')} parts ${d.partList?.length ?? 0} edge ${d.edge.toFixed(3)} age ${d.age?.toFixed?.(3)}`);
+      if (state.log.length < 40) note(`playlist: frags ${d.fragments.map((f) => `${f.sn}@${f.start.toFixed(3)}+${f.duration.toFixed(3)}`).join(',')} parts ${d.partList?.length ?? 0} (longest ${Math.max(0, ...(d.partList ?? []).map((p) => p.duration)).toFixed(3)}) PART-TARGET ${d.partTarget} PART-HOLD-BACK ${d.partHoldBack} edge ${d.edge.toFixed(3)} age ${d.age?.toFixed?.(3)}`);
     });
     hls.on(H.Events.FRAG_BUFFERED, (_e, data: { frag: { sn: number; start: number }; part: { index: number; start: number; duration: number } | null }) => {
       if (state.log.length < 60) note(`buffered ${data.frag.sn}.${data.part ? data.part.index : 'all'} ${(data.part ?? data.frag).start.toFixed(3)}`);

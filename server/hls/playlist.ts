@@ -6,6 +6,8 @@ import type { Segment, Segmenter } from './segmenter';
 export interface PlaylistOptions {
   segmentTarget: number;
   partTarget: number;
+  /** PART-HOLD-BACK in part targets (default 3; RFC 8216bis: at least 2, SHOULD be at least 3). */
+  partHoldBackParts?: number;
   /** Segments shown (the newest ones). */
   windowSegments: number;
   /** Newest segments whose parts are listed. */
@@ -27,13 +29,37 @@ export function targetDuration(s: Segmenter, o: PlaylistOptions): number {
 }
 
 /**
- * PART-TARGET: the configured target, or the longest part still in memory if one is longer (a frame that arrived
- * late). Only parts in the window count, so one early glitch does not raise PART-HOLD-BACK, and so the players'
- * latency, for the rest of the stream.
+ * Where the segments whose parts the playlist lists begin (an index into `shown`): the `partSegments` newest, less
+ * any older than the newest complete one that holds a part longer than the part target (a frame gap: the first
+ * frames of a browser broadcast often are one), and all before such a one. Players start and load parts near the
+ * edge (PART-HOLD-BACK, under a segment), so an old long part only raised PART-TARGET, and so every new player's
+ * start position; from the newest complete segment on, parts are always listed.
+ */
+function partsFrom(shown: readonly Segment[], o: PlaylistOptions): number {
+  const from = Math.max(0, shown.length - o.partSegments);
+  let keep = shown.length - 1;
+  while (keep > 0 && !shown[keep].complete) keep--;
+  for (let i = keep - 1; i >= from; i--) if (shown[i].parts.some((p) => p.duration > o.partTarget + 0.002)) return i + 1;
+  return from;
+}
+
+function listsParts(shown: readonly Segment[], from: number, i: number): boolean {
+  return i >= from || !shown[i].complete;
+}
+
+/**
+ * PART-TARGET: the configured target, or the longest listed part if one is longer (a single frame longer than the
+ * target: a frame gap). Only the parts the playlist lists count (RFC 8216bis bounds those), so a glitch raises
+ * PART-HOLD-BACK, and so every player's start position, for the few seconds its part is listed, not for the rest
+ * of the stream or for all the segments kept in memory.
  */
 export function partTarget(s: Segmenter, o: PlaylistOptions): number {
+  const shown = s.segments.slice(-o.windowSegments);
+  const from = partsFrom(shown, o);
   let longest = 0;
-  for (const seg of s.segments) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+  shown.forEach((seg, i) => {
+    if (listsParts(shown, from, i)) for (const p of seg.parts) if (p.duration > longest) longest = p.duration;
+  });
   return Math.max(o.partTarget, Math.ceil(longest * 1000) / 1000);
 }
 
@@ -51,7 +77,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
     `#EXT-X-TARGETDURATION:${td}`,
     `#EXT-X-MEDIA-SEQUENCE:${shown[0]?.msn ?? s.mediaSequence}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySeq}`,
-    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${fixed(pt * 3, 3)},CAN-SKIP-UNTIL=${fixed(canSkipUntil, 1)}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${fixed(pt * Math.max(2, o.partHoldBackParts ?? 3), 3)},CAN-SKIP-UNTIL=${fixed(canSkipUntil, 1)}`,
     `#EXT-X-PART-INF:PART-TARGET=${fixed(pt, 3)}`,
   ];
   if (s.init === null || shown.length === 0) {
@@ -72,7 +98,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
     if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   }
 
-  const partsFrom = shown.length - o.partSegments;
+  const withParts = partsFrom(shown, o);
   let mapVersion = -1;
   shown.forEach((seg: Segment, i) => {
     if (i < skipped) {
@@ -85,7 +111,7 @@ export function renderPlaylist(s: Segmenter, o: PlaylistOptions, opts: { skip?: 
       mapVersion = seg.initVersion;
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.programDateTime).toISOString()}`);
-    if (i >= partsFrom || !seg.complete) {
+    if (listsParts(shown, withParts, i)) {
       for (const p of seg.parts) {
         lines.push(`#EXT-X-PART:DURATION=${fixed(p.duration)},URI="${uri.part(s.run, seg.msn, p.index)}"${p.independent ? ',INDEPENDENT=YES' : ''}`);
       }

@@ -74,6 +74,8 @@ describe('segmenter and playlist', () => {
     const sc = attrs(lines.find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'))!);
     assert.equal(sc['CAN-BLOCK-RELOAD'], 'YES');
     assert.ok(Number(sc['PART-HOLD-BACK']) >= 3 * pt - 1e-9);
+    const two = attrs(renderPlaylist(s, { ...POPTS, partHoldBackParts: 2 }).split('\n').find((l) => l.startsWith('#EXT-X-SERVER-CONTROL:'))!);
+    assert.equal(Number(two['PART-HOLD-BACK']), Math.round(2 * pt * 1000) / 1000, 'HLS_PART_HOLD_BACK_PARTS=2: the RFC minimum');
     assert.ok(Number(sc['CAN-SKIP-UNTIL']) >= 6 * td);
     const msn0 = Number(lines.find((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'))!.split(':')[1]);
     assert.equal(msn0, s.segments[0].msn);
@@ -185,9 +187,25 @@ describe('segmenter robustness', () => {
   });
 });
 
-test('one late frame raises PART-TARGET only while its part is in the window', async () => {
+test('late frames (jitter) never carry a part past the part target: the part ends before the frame that would', async () => {
+  const packets = await makeTestPackets({ seconds: 6, fps: 25, gop: 25 });
+  const s = new Segmenter(OPTS);
+  // Every 7th video frame comes 25 ms late (its own timestamp later, as a browser's capture jitter gives).
+  let n = 0;
+  for (const p of packets) s.packet(!p.config && p.kind === 'video' && ++n % 7 === 0 ? { ...p, dts: p.dts + 25 } : clone(p));
+  s.end();
+  const parts = s.segments.flatMap((seg) => seg.parts);
+  assert.ok(parts.length >= 25, `${parts.length} parts`);
+  for (const part of parts) assert.ok(part.duration <= OPTS.partTarget + 0.0011, `part ${part.msn}.${part.index} lasts ${part.duration}`);
+  assert.equal(partTarget(s, POPTS), 0.2, 'PART-TARGET stays at its setting');
+  const total = s.segments.reduce((t, seg) => t + seg.duration, 0);
+  assert.ok(Math.abs(total - parts.reduce((t, p) => t + p.duration, 0)) < 0.01 && total > 5.5, `parts cover the stream (${total} s)`);
+});
+
+test('one late frame raises PART-TARGET only while its part is listed', async () => {
   const packets = await makeTestPackets({ seconds: 8, fps: 25, gop: 25, audio: false });
-  const s = new Segmenter({ ...OPTS, keepSegments: 3 });
+  // Segments kept in memory (10) outlast the parts listed (3 segments): only the listed ones count.
+  const s = new Segmenter(OPTS);
   let shift = 0;
   let withGlitch = 0;
   for (const p of packets) {
@@ -197,6 +215,26 @@ test('one late frame raises PART-TARGET only while its part is in the window', a
   }
   assert.ok(withGlitch > 0.5, `the long part is declared while listed (${withGlitch})`);
   assert.equal(partTarget(s, POPTS), 0.2, 'and forgotten once it left the window');
+});
+
+test('a long part older than the newest complete segment is no longer listed, so it does not hold PART-TARGET up', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25, audio: false });
+  const s = new Segmenter(OPTS);
+  let shift = 0;
+  const states: Array<{ complete: number; pt: number; listsFirst: boolean }> = [];
+  for (const p of packets) {
+    if (!p.config && p.dts === 120) shift = 300; // the broadcast's first frames: a 340 ms gap in segment 0
+    s.packet({ ...p, dts: p.dts + shift });
+    const first = s.segments[0];
+    if (!first) continue;
+    const text = renderPlaylist(s, POPTS);
+    states.push({ complete: s.segments.filter((x) => x.complete).length, pt: partTarget(s, POPTS), listsFirst: text.includes(`-part${first.msn}.0.m4s`) });
+  }
+  const at = (n: number) => states.filter((x) => x.complete === n);
+  assert.ok(at(1).length > 0 && at(1).every((x) => x.listsFirst && x.pt > 0.3), 'while segment 0 is the newest complete one, its parts and their PART-TARGET are listed');
+  assert.ok(at(2).length > 0 && at(2).every((x) => !x.listsFirst && x.pt === 0.2), `once a newer segment is complete, they are not: ${JSON.stringify(at(2)[0])}`);
+  const text = renderPlaylist(s, POPTS);
+  assert.ok(text.includes(`-part${s.segments[1].msn}.0.m4s`), 'the segments after it still list their parts');
 });
 
 test('placeAudioFrame keeps the AAC timeline gap-free: jitter snapped, gaps filled with whole frames, overlaps dropped, big jumps restart', () => {
@@ -323,6 +361,34 @@ test('lastPartGapMs: a segment-ending part that comes in the same burst as the p
   // Same segments, same parts, same video: only when they were published differs.
   const shape = (s: Segmenter) => s.segments.map((seg) => seg.parts.map((p) => `${p.duration}${p.independent ? 'i' : ''}`).join(' '));
   assert.deepEqual(shape(paced), shape(plain));
+});
+
+test('lastPartGapMs also holds a last part that a late keyframe ends right after the part it cut short', async () => {
+  const packets = await makeTestPackets({ seconds: 4, fps: 25, gop: 25 });
+  const GAP = 60;
+  const s = new Segmenter({ ...OPTS, lastPartGapMs: GAP });
+  const at = new Map<string, number>();
+  s.onChange = () => {
+    for (const seg of s.segments) for (const p of seg.parts) if (!at.has(`${p.msn}.${p.index}`)) at.set(`${p.msn}.${p.index}`, performance.now());
+  };
+  // Each keyframe after the first comes 30 ms late: the part before it ends one frame early, and the last part is
+  // that frame alone, cut by the same arrival.
+  const late = (p: MediaPacket): MediaPacket => (!p.config && p.kind === 'video' && p.keyframe && p.dts > 0 ? { ...p, dts: p.dts + 30 } : clone(p));
+  for (let t = 0; t <= 4000; t += 100) {
+    for (const p of packets) if (p.dts >= t - 100 && p.dts < t) s.packet(late(p));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, GAP * 2));
+  const done = s.segments.filter((seg) => seg.complete && seg.parts.length > 1);
+  assert.ok(done.length >= 3, 'segments complete');
+  for (const seg of done) {
+    const n = seg.parts.length;
+    assert.ok(seg.parts.every((p) => p.duration <= 0.2 + 0.0011), `segment ${seg.msn}: ${seg.parts.map((p) => p.duration)}`);
+    assert.ok(seg.parts[n - 2].duration < 0.2 - 0.01, `segment ${seg.msn}: the part before the last was cut short (${seg.parts.map((p) => p.duration)})`);
+    const ms = at.get(`${seg.msn}.${n - 1}`)! - at.get(`${seg.msn}.${n - 2}`)!;
+    assert.ok(ms >= GAP - 2, `segment ${seg.msn}: last part ${ms.toFixed(0)} ms after the one before`);
+  }
+  s.end();
 });
 
 test('flush (the publisher left) writes out video still waiting for its audio', async () => {

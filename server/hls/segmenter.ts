@@ -302,6 +302,8 @@ export class Segmenter {
   private holdSegmentEnd(p: MediaPacket): boolean {
     const gap = this.opts.lastPartGapMs ?? 0;
     if (gap <= 0 || !this.endsSegment(p)) return false;
+    // A part that `p` ends early (endPartBeforeLate) is published now, so the segment's last part waits after it.
+    this.endPartBeforeLate(p);
     const wait = this.lastPartAt + gap - Date.now();
     if (wait <= 0) return false;
     if (!this.holdTimer) {
@@ -399,14 +401,15 @@ export class Segmenter {
       this.timelineBreak();
       return this.onVideo(p);
     }
+    const d = p.dts;
+    const partTargetMs = this.opts.partTarget * 1000;
     if (prev) {
       let interval = p.dts - prev.dts;
       if (interval <= 0) interval = 1;
       if (interval < 1000) this.lastVideoInterval = interval;
+      this.endPartBeforeLate(p);
       this.pushVideoSample(prev, interval);
     }
-    const d = p.dts;
-    const partTargetMs = this.opts.partTarget * 1000;
     if (p.keyframe && (!this.current || this.endsSegment(p))) {
       if (this.current) {
         this.closePart(d);
@@ -418,6 +421,19 @@ export class Segmenter {
       if (this.segmentFull(d)) this.cutSegment(d);
     }
     this.lastVideo = { dts: d, cts: p.cts, keyframe: p.keyframe, data: p.data };
+  }
+
+  /**
+   * `p` came later than the open part's estimate allowed for (a frame gap, jitter): the frame before it (still
+   * pending), whose duration reaches `p`, would carry the part past the part target. End the part before that frame,
+   * so that no part outgrows PART-TARGET (which would raise PART-TARGET, and with it PART-HOLD-BACK: every player's
+   * start position) unless one frame alone is longer.
+   */
+  private endPartBeforeLate(p: MediaPacket): void {
+    const prev = this.lastVideo;
+    if (!prev || !this.current || this.partVideo.length === 0 || p.dts - this.partStart <= this.opts.partTarget * 1000 + 1) return;
+    this.closePart(prev.dts);
+    if (this.segmentFull(prev.dts)) this.cutSegment(prev.dts);
   }
 
   /** The open part holds as many samples or bytes as a part may. */

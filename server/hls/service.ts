@@ -18,6 +18,8 @@ import { WaitList, type Waiting } from './waiters';
 export interface HlsOptions {
   segmentTarget: number;
   partTarget: number;
+  /** PART-HOLD-BACK in part targets (>= 2, RFC 8216bis). */
+  partHoldBackParts: number;
   /** Segments in the playlist (>= 6). */
   windowSegments: number;
   /** Longest a blocking request is held, ms (at most; also bounded by 3 target durations). */
@@ -61,6 +63,7 @@ export interface HlsOptions {
 const DEFAULTS: HlsOptions = {
   segmentTarget: 1,
   partTarget: 0.2,
+  partHoldBackParts: 3,
   windowSegments: 7,
   maxBlockMs: 10_000,
   maxWaiters: 20_000,
@@ -499,6 +502,7 @@ export class HlsService {
     this.playlistOptions = {
       segmentTarget: this.options.segmentTarget,
       partTarget: this.options.partTarget,
+      partHoldBackParts: this.options.partHoldBackParts,
       windowSegments: this.options.windowSegments,
       partSegments: 3,
     };
