@@ -65,13 +65,14 @@ test('switch recording off and on in the manager; the broadcast is on / with its
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(renamed);
   await expect(page.locator(`[data-testid="recording-item"][data-rid="${rec.id}"] [data-testid="recording-title"]`)).toHaveText(title);
   await expect(page.getByTestId('replay-title')).toHaveText(title);
-  await rename(title);
 
-  // Delete it from the manager (asked first).
+  // The manager lists it under that title too; delete it from there (asked first).
   await page.goto('/streams');
-  await row.getByRole('button', { name: `Recordings of ${title}` }).click();
+  await row.getByRole('button', { name: `Recordings of ${renamed}` }).click();
   const item = page.locator(`[data-testid="recording-item"][data-recording-id="${rec.id}"]`);
   await expect(item).toBeVisible();
+  await expect(item.getByTestId('recording-title')).toHaveText(title);
+  await rename(title);
   await expect(item.getByRole('link', { name: 'Replay' })).toHaveAttribute('href', `/watch/${s.id}?recording=${rec.id}`);
   await item.getByRole('button', { name: /^Delete the recording/ }).click();
   await item.getByRole('button', { name: 'Delete recording' }).click();

@@ -82,6 +82,11 @@ export function RecordingsPanel({ streamId, name, onSignedOut }: { streamId: str
           {items.map((r) => (
             <li key={r.id} data-testid="recording-item" data-recording-id={r.id} aria-busy={busy === r.id || undefined}>
               <span>
+                {r.title && (
+                  <>
+                    <span data-testid="recording-title">{r.title}</span> ·{' '}
+                  </>
+                )}
                 {when(r.startedAt)} · {formatDuration(r.durationSeconds * 1000)} · {size(r.bytes)} · <span title={r.error ?? undefined}>{STATE[r.state]}</span>
               </span>
               {confirm === r.id ? (
