@@ -66,6 +66,7 @@ describe('webhook events of recording and forwarding', () => {
     assert.equal(ev.streamId, s.id);
     const rec = ev.recording!;
     assert.match(rec.rid, /\S+/);
+    assert.equal(rec.title, 'recorded', 'the title it was broadcast under');
     assert.ok(rec.durationSeconds > 0.5, `duration ${rec.durationSeconds}`);
     assert.ok(rec.bytes > 50_000, `bytes ${rec.bytes}`);
     assert.equal(rec.urls.playlist, `/api/recordings/${rec.rid}/index.m3u8`);

@@ -19,6 +19,8 @@ import { Thumbnails, type TakeSnapshot } from './thumbnail';
 export interface RecordingReady {
   rid: string;
   streamId: string;
+  /** The stream's title when the broadcast started. */
+  title: string;
   startedAt: string;
   endedAt: string;
   durationSeconds: number;
@@ -126,6 +128,7 @@ export class RecordingService {
     return {
       rid: r.id,
       streamId: r.streamId,
+      title: r.title ?? '',
       startedAt: new Date(r.startedAt).toISOString(),
       endedAt: new Date(r.endedAt ?? Date.now()).toISOString(),
       durationSeconds: Math.round(r.durationUs / 1000) / 1000,
