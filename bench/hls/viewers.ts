@@ -2,7 +2,7 @@
  * LL-HLS fan-out benchmark: N low-latency viewers of one 2.5 Mbit/s 720p30 stream.
  *
  *   npx tsx bench/hls/viewers.ts [--viewers 1,100,500,1000] [--seconds 30] [--ramp 10] [--settle 3]
- *     [--profile] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
+ *     [--profile] [--warmup 0] [--json out.json] [--quiet-wait 20] [--max-other 60] [--plain] [--nice=-10]
  *     [--server-flags=--max-semi-space-size=64] [--client hint|hlsjs|mixed] [--loadgens 1] [--via direct,nginx]
  *
  * --via nginx puts a real nginx (Debian's) running the shipped docs/deploy/nginx-cache.conf between the viewers and
@@ -32,6 +32,11 @@
  * fastest viewer across every process; the server-side probe figures are read once. Load generator
  * CPU is the sum over the processes, its loop delay the largest of theirs. K = 1 (default): one
  * process, which summarises its own result, as before.
+ * --warmup S lets each point's server run S seconds with the publisher alone (and its live check) before the viewers
+ * start: a fresh Node server spends its first ~30-60 s of traffic JIT-compiling its hot paths (about 1.5-2 % of a core
+ * at one stream, concurrent compiler and GC threads included), which a window that begins ~10 s after start counts as
+ * the stream's cost (default 0: as before). Keep it under HLS_IDLE_STOP_SECONDS (60): the live check is the last
+ * request before the viewers, and an unasked stream stops being packaged after that long.
  * --profile runs the server with `--cpu-prof` (bench/.cache/profiles-hls) and prints where its CPU goes.
  * The server runs with the preload server-probe.ts (exact part creation times; --plain: without it).
  * --nice N runs the children (server, ffmpeg, load generators) at priority N (os.setPriority), for a
@@ -71,6 +76,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     json: { type: 'string' },
     'quiet-wait': { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '0' },
     'max-other': { type: 'string', default: '60' },
     plain: { type: 'boolean', default: false },
     nice: { type: 'string', default: '0' },
@@ -233,6 +239,11 @@ async function runPoint(n: number, runTag: string, via: string): Promise<PointRe
       const r = await fetch(`${base}/hls/${id}/index.m3u8`).catch(() => null);
       if (r?.ok && parsePlaylist(await r.text()).parts.length >= 3) break;
       await sleep(200);
+    }
+    const warmupS = Number(args.warmup);
+    if (warmupS > 0) {
+      log(`${n} viewers ${via}: warm-up ${warmupS} s with the publisher alone`);
+      await sleep(warmupS * 1000);
     }
     let viewBase = base;
     const variant = nginxVariant(via);

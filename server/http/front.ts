@@ -201,16 +201,24 @@ function dateLine(close: boolean): Buffer {
 /**
  * Whole 200 responses (head, Date line, body) in one buffer, per body: every viewer of a part or of a rendered playlist
  * gets the same bytes, so each response is a single write (no writev of three pieces). Rebuilt when the Date line
- * changes (once a second); an entry goes when its body does.
+ * changes (once a second); an entry goes when its body does. Built from a body's second response on: a body asked
+ * for once (each part when nginx caches in front, one viewer) is written as three pieces instead of being copied
+ * whole, its allocation and page faults included (issue #18, docs/BENCHMARKS.md).
  */
-const joined = new WeakMap<Buffer, { head: readonly string[]; date: Buffer; bytes: Buffer }>();
+const joined = new WeakMap<Buffer, { head: readonly string[]; date: Buffer; bytes: Buffer | null }>();
 
-function joinedResponse(head: readonly string[], body: Buffer): Buffer {
+/** The joined response for `body`, or null the first time `body` is answered (write it in pieces then). */
+function joinedResponse(head: readonly string[], body: Buffer): Buffer | null {
   const date = dateLine(false);
-  let j = joined.get(body);
-  if (!j || j.head !== head || j.date !== date) {
-    j = { head, date, bytes: Buffer.concat([serializeHead(200, head), date, body]) };
-    joined.set(body, j);
+  const j = joined.get(body);
+  if (!j) {
+    joined.set(body, { head, date, bytes: null });
+    return null;
+  }
+  if (j.bytes === null || j.head !== head || j.date !== date) {
+    j.head = head;
+    j.date = date;
+    j.bytes = Buffer.concat([serializeHead(200, head), date, body]);
   }
   return j.bytes;
 }
@@ -416,7 +424,8 @@ class FrontConnection implements FastReply {
     const socket = this.socket;
     const close = this.closeAfter;
     const withBody = !headOnly && !this.headOnly && status !== 204 && status !== 304;
-    if (status === 200 && withBody && !close && Buffer.isBuffer(body)) socket.write(joinedResponse(head, body));
+    const whole = status === 200 && withBody && !close && Buffer.isBuffer(body) ? joinedResponse(head, body) : null;
+    if (whole !== null) socket.write(whole);
     else {
       socket.cork();
       socket.write(serializeHead(status, head));

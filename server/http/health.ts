@@ -31,13 +31,21 @@ export interface HealthInput {
 
 const MIB = 1024 * 1024;
 const WINDOW_MS = 10_000;
+/**
+ * How often the histogram samples the loop. Each sample is a libuv timer waking the process: at 20 ms that was 50
+ * wake-ups a second, ~0.35 % of a core on this machine for an idle process, a tenth of what one live stream costs
+ * the origin (docs/BENCHMARKS.md, issue #18); at 50 ms it is 20 a second. A block of the loop still shows as a sample
+ * of its length less at most one resolution (the timer was due somewhere in the block), far below the 503
+ * threshold's default of 1000 ms.
+ */
+export const LOOP_SAMPLE_MS = 50;
 
 /**
- * Event-loop delay over the last ~10 s (perf_hooks' histogram, sampled every 20 ms): the current window, or the last
- * complete one when the current has just begun.
+ * Event-loop delay over the last ~10 s (perf_hooks' histogram, sampled every LOOP_SAMPLE_MS): the current window, or
+ * the last complete one when the current has just begun.
  */
 export class EventLoopMonitor {
-  private readonly h: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private readonly h: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private last: { p50: number; p99: number; max: number } | null = null;
   private windowStart = Date.now();
   private readonly timer: ReturnType<typeof setInterval>;
@@ -55,8 +63,8 @@ export class EventLoopMonitor {
   }
 
   private read(): { p50: number; p99: number; max: number } {
-    // The histogram is in ns; the resolution (20 ms) is part of every sample, so it is taken off.
-    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - 20) * 10) / 10);
+    // The histogram is in ns; the resolution is part of every sample, so it is taken off.
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - LOOP_SAMPLE_MS) * 10) / 10);
     return this.h.count === 0 ? { p50: 0, p99: 0, max: 0 } : { p50: ms(this.h.percentile(50)), p99: ms(this.h.percentile(99)), max: ms(this.h.max) };
   }
 

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamStats } from '../media/hub';
 import type { RtmpServerStats } from '../rtmp/server';
+import { LOOP_SAMPLE_MS } from '../http/health';
 
 /** What the metrics read, at each scrape. */
 export interface MetricsSources {
@@ -68,7 +69,9 @@ export class Metrics {
   ) {
     this.tokenHash = opts.token ? digest(opts.token) : null;
     const r = this.registry;
-    collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 20 });
+    // prom-client's event-loop lag keeps a histogram of its own: sampled as seldom as /healthz's (each sample wakes
+    // the process; two at 20 ms were 100 wake-ups a second, issue #18).
+    collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
 
     new Gauge({
       name: 'golive_streams',
