@@ -37,6 +37,12 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
   const inFlight = useRef(false);
   /** Bumped by every request for the list: only the latest one's answer is shown. */
   const seq = useRef(0);
+  /**
+   * Bumped when a change starts and when it ends: a poll whose answer may be from before the change (it was sent
+   * before or during it) is not shown, or it would undo what the page shows at once (a switched checkbox flicking back).
+   */
+  const changes = useRef(0);
+  const changing = useRef(0);
   const current = useRef(streamId);
   useEffect(() => {
     current.current = streamId;
@@ -58,10 +64,12 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
       const id = current.current;
       if (!id || (inFlight.current && !force)) return;
       const mine = ++seq.current;
+      const gen = changes.current;
       inFlight.current = true;
       try {
         const list = await listForwards(id);
         if (seq.current !== mine || current.current !== id) return;
+        if (!force && (changing.current > 0 || changes.current !== gen)) return;
         setTargets(list);
         setListError(null);
         setSignedOut(false);
@@ -99,6 +107,8 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
     async (doing: string, act: (id: string) => Promise<unknown>): Promise<boolean> => {
       setBusy(true);
       setChangeError(null);
+      changes.current++;
+      changing.current++;
       try {
         const s = await ensureStream();
         current.current = s.id;
@@ -111,6 +121,8 @@ export function useForwards(identity: StreamIdentity, onSignedOut: () => void): 
         fail(err, doing, setChangeError);
         return false;
       } finally {
+        changing.current--;
+        changes.current++;
         setBusy(false);
       }
     },
