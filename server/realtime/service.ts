@@ -12,7 +12,7 @@ import { STREAM_ID_PATTERN, type StreamRegistry } from '../media/registry';
 import { FanoutGroup, fanoutDefaults } from '../relay/fanout';
 import { FragmentEncoder } from './encoder';
 import { binaryFrame } from './frame';
-import { RealtimeViewer } from './viewer';
+import { RealtimeViewer, type ClockMessage } from './viewer';
 import { clientAddress } from '../http/trust-proxy';
 
 export const REALTIME_PREFIX = '/realtime/';
@@ -166,15 +166,25 @@ export class RealtimeService {
     }
     let unsubscribe = (): void => undefined;
     const sink = {
-      send: (b: Buffer) => {
+      send: (b: Buffer, clock?: ClockMessage) => {
         if (ws.readyState !== ws.OPEN) return;
         // The frame is built once per shared batch (frame.ts); the ws library would frame it again per socket. Written
-        // to the socket whole, between the library's own writes (control frames, the clock texts), never inside one.
+        // to the socket whole, between the library's own writes (control frames), never inside one; a clock message
+        // after it in the same write (corked: one writev).
         const raw = (ws as unknown as { _socket?: Duplex })._socket;
-        if (raw && !raw.destroyed) raw.write(binaryFrame(b));
-        else ws.send(b, { binary: true });
+        if (raw && !raw.destroyed) {
+          if (!clock) raw.write(binaryFrame(b));
+          else {
+            raw.cork();
+            raw.write(binaryFrame(b));
+            raw.write(clock.frame);
+            raw.uncork();
+          }
+        } else {
+          ws.send(b, { binary: true });
+          if (clock) ws.send(clock.text, { binary: false });
+        }
       },
-      sendText: (t: string) => ws.readyState === ws.OPEN && ws.send(t, { binary: false }),
       get bufferedAmount() {
         return ws.bufferedAmount;
       },

@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function fakeSocket() {
   const sent: Buffer[] = [];
   const texts: string[] = [];
-  return { sent, texts, bufferedAmount: 0, send(b: Buffer) { sent.push(b); }, sendText(t: string) { texts.push(t); } };
+  return { sent, texts, bufferedAmount: 0, send(b: Buffer, c?: { text: string }) { sent.push(b); if (c) texts.push(c.text); } };
 }
 
 describe('RealtimeViewer', () => {

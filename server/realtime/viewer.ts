@@ -10,12 +10,18 @@ import type { MediaPacket } from '../codec/flv';
 import type { StreamInit, SubscriberSink } from '../media/hub';
 import type { FanoutGroup, PlayerQueue } from '../relay/fanout';
 import { sameConfig, type FragmentEncoder, type RealtimeTracks } from './encoder';
+import { textFrame } from './frame';
+
+/** A clock message (docs/realtime-protocol.md): its text, and that text as one WebSocket text frame. */
+export interface ClockMessage {
+  text: string;
+  frame: Buffer;
+}
 
 /** What the viewer needs of its socket (a `ws` WebSocket). */
 export interface ViewerSocket {
-  send(bytes: Buffer): void;
-  /** A text message (the clock, docs/realtime-protocol.md). */
-  sendText(text: string): void;
+  /** Media as one binary message; then `clock`, if given, as a text message in the same socket write. */
+  send(bytes: Buffer, clock?: ClockMessage): void;
   readonly bufferedAmount: number;
 }
 
@@ -30,6 +36,17 @@ export function clockMessage(mediaMs: number, wallMs: number): string {
   return JSON.stringify({ clock: { mediaMs, wallMs } });
 }
 
+/** The clock message of a frame, made once for every viewer that sends it (viewers in sync pick the same frames). */
+const clocks = new WeakMap<MediaPacket, ClockMessage>();
+function clockOf(p: MediaPacket): ClockMessage {
+  let c = clocks.get(p);
+  if (!c) {
+    const text = clockMessage(p.dts, p.captureTime ?? p.receivedAt);
+    clocks.set(p, (c = { text, frame: textFrame(text) }));
+  }
+  return c;
+}
+
 export class RealtimeViewer implements SubscriberSink {
   readonly kind = 'realtime';
   private readonly queue: PlayerQueue;
@@ -37,9 +54,14 @@ export class RealtimeViewer implements SubscriberSink {
   private videoConfig: MediaPacket | null = null;
   private audioConfig: MediaPacket | null = null;
   private done = false;
-  /** When the last clock message went out (Date.now()), and whether the newest init still needs one. */
-  private clockSentAt = 0;
+  /**
+   * The second (of the frames' arrival times) of the last clock message, whether the newest init still needs one, and
+   * the message waiting for the next media write. Seconds of the arrival time, not of each viewer's own clock, so the
+   * viewers in sync pick the same frame for it, and it rides in their media write (no write of its own).
+   */
+  private clockSecond = -1;
   private clockDue = false;
+  private pendingClock: ClockMessage | null = null;
   /** The newest video frame, not sent yet: its duration is known when the next one arrives. */
   private held: MediaPacket | null = null;
   /** Audio after a new init segment, sent right after the keyframe that starts the video (so that comes first). */
@@ -52,7 +74,7 @@ export class RealtimeViewer implements SubscriberSink {
     /** The subscription is over: `reason` is the hub's ('stream ended', 'subscriber too slow', ...) or ours. */
     private readonly onEnd: (reason: string) => void,
   ) {
-    this.queue = group.join({ write: (b) => this.socket.send(b) }, true);
+    this.queue = group.join({ write: (b) => this.socket.send(b, this.takeClock()) }, true);
   }
 
   start(init: StreamInit): void {
@@ -64,8 +86,8 @@ export class RealtimeViewer implements SubscriberSink {
     this.audioConfig = init.audioConfig;
     const out: Buffer[] = [];
     for (const p of init.gop) this.take(p, (b) => out.push(b));
-    if (out.length && !this.done) this.socket.send(out.length === 1 ? out[0] : Buffer.concat(out));
     this.clock(init.gop.at(-1));
+    if (out.length && !this.done) this.socket.send(out.length === 1 ? out[0] : Buffer.concat(out), this.takeClock());
   }
 
   packet(p: MediaPacket): void {
@@ -73,14 +95,23 @@ export class RealtimeViewer implements SubscriberSink {
     this.clock(p);
   }
 
-  /** The clock message for `p` (the newest frame), if one is due: after an init segment, then every second. */
+  /**
+   * The clock message for `p` (the newest frame), if one is due: after an init segment, then once a second (when a
+   * frame's arrival time enters a new second). It goes out with the next media write.
+   */
   private clock(p: MediaPacket | undefined): void {
     if (this.done || !this.tracks || !p || p.config) return;
-    const now = Date.now();
-    if (!this.clockDue && now - this.clockSentAt < CLOCK_INTERVAL_MS) return;
+    const second = Math.floor(p.receivedAt / CLOCK_INTERVAL_MS);
+    if (!this.clockDue && second === this.clockSecond) return;
     this.clockDue = false;
-    this.clockSentAt = now;
-    this.socket.sendText(clockMessage(p.dts, p.captureTime ?? p.receivedAt));
+    this.clockSecond = second;
+    this.pendingClock = clockOf(p);
+  }
+
+  private takeClock(): ClockMessage | undefined {
+    const c = this.pendingClock ?? undefined;
+    this.pendingClock = null;
+    return c;
   }
 
   unpublished(): void {
