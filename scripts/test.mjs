@@ -80,7 +80,8 @@ const alone = files.filter((f) => f.includes(`${path.sep}hostile${path.sep}`));
 // The long files (a real server, ffmpeg, browsers) start first, so the short unit files fill the gaps at the end
 // instead of one long file running by itself at the tail.
 const LONG = /\.integration\.test\.ts$|startTestServer|startServerProcess|publishTestStream|chromium/;
-const slow = (f) => (LONG.test(f) || LONG.test(readFileSync(f, 'utf8')) ? 0 : 1);
+const isLong = new Set(files.filter((f) => LONG.test(f) || LONG.test(readFileSync(f, 'utf8'))));
+const slow = (f) => (isLong.has(f) ? 0 : 1);
 const together = files.filter((f) => !alone.includes(f)).sort((a, b) => slow(a) - slow(b) || a.localeCompare(b));
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const first = await runNodeTests(together, { extraArgs: [`--test-concurrency=${concurrency}`] });
