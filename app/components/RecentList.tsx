@@ -3,18 +3,13 @@
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import { formatDuration } from '../lib/clock';
+import type { Recording } from '../lib/recording';
 
-/** One entry of GET /api/recordings (ended recordings of listed streams, newest first). */
-export interface RecentBroadcast {
-  id: string;
-  streamId: string;
-  title: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationSeconds: number;
+/** One entry of GET /api/recordings (ended recordings of listed streams, newest first): a recording's public part. */
+export type RecentBroadcast = Pick<Recording, 'id' | 'streamId' | 'title' | 'startedAt' | 'endedAt' | 'durationSeconds'> & {
   /** A frame taken while it was live, or null when none was taken. */
   thumbnail: string | null;
-}
+};
 
 const PAGE = 12;
 
