@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { catchUpRate, decide, JUMP_S, KEEP_S, LIVE_MARGIN_S, liveEdge, MAX_RATE, MAX_TARGET_S, StallGuard, TARGET_S, Trough, type Ranges } from './realtime-buffer';
+import { catchUpRate, decide, JUMP_S, KEEP_S, LIVE_MARGIN_S, liveEdge, MAX_RATE, MAX_TARGET_S, SLOW_RATE, SLOW_S, StallGuard, TARGET_S, Trough, type Ranges } from './realtime-buffer';
 
 const ranges = (...r: Array<[number, number]>): Ranges => ({ length: r.length, start: (i) => r[i][0], end: (i) => r[i][1] });
 const near = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${a} ≈ ${b}`);
@@ -33,6 +33,33 @@ test('the low point on target: 1x; over it: 1.05x and up with how late, at most 
   assert.equal(decide({ currentTime: 109.5, buffered: r, catchingUp: false, low: 0.45 }).seek, null);
   assert.equal(catchUpRate(0.07), 1.05);
   assert.equal(catchUpRate(0.3), 1.15);
+});
+
+test('the low point under the target: slower than 1x until back on it (hysteresis); a little under: 1x', () => {
+  const r = ranges([100, 110]);
+  const at = (low: number, slowingDown = false) => decide({ currentTime: 109.8, buffered: r, catchingUp: false, slowingDown, low }).rate;
+  assert.equal(at(TARGET_S - SLOW_S / 2), 1, 'within the band');
+  assert.equal(at(TARGET_S - SLOW_S - 0.01), SLOW_RATE);
+  assert.ok(SLOW_RATE < 1 && SLOW_RATE >= 0.9, 'a slow-down nobody hears (pitch is kept)');
+  assert.equal(at(TARGET_S - 0.005, true), SLOW_RATE, 'still slowing just under the target');
+  assert.equal(at(TARGET_S + 0.001, true), 1, 'back on target: 1x');
+  assert.equal(at(0, false), SLOW_RATE, 'nothing left at the low point');
+});
+
+test('the low point follows the playhead: samples from before a faster (or slower) stretch count what it changed', () => {
+  const t = new Trough(2000);
+  // 1x: the playhead moves with the wall clock, the samples stand as they are.
+  t.add(0, 0.2, 50);
+  t.add(100, 0.15, 50.1);
+  near(t.low(200, 50.2)!, 0.15);
+  // Then 1.25x for 0.4 s: the playhead went 0.1 s further than the wall clock, so 0.1 s less is ahead.
+  near(t.low(600, 50.7)!, 0.05);
+  // Slower than the wall clock: more ahead.
+  near(t.low(600, 50.5)!, 0.15 + 0.1);
+  // Without playheads: as sampled.
+  const plain = new Trough(2000);
+  plain.add(0, 0.2);
+  near(plain.low(600, 51)!, 0.2);
 });
 
 test('the low point is the least buffered ahead just before appends over the window; a reset forgets it', () => {

@@ -10,6 +10,10 @@
  * (a fixed ~0.2 s margin) kept ~0.1 s more than needed on average.
  *
  * - the low point over the target: play at 1.05-1.25x (pitch kept) until back on it;
+ * - the low point under the target by more than `SLOW_S`: play at `SLOW_RATE` until back on it. The publisher's media
+ *   clock may run a little slower than the viewer's (a loaded encoder: measured 0.98x), and then the playhead creeps
+ *   up on the edge until it stalls; without this the steering only ever sped up, so the low point drifted from the
+ *   target to nothing in ~15 s and each stall raised the target for 30 s;
  * - far behind (over `JUMP_S`: a stall, a background tab, the first join at the GOP's keyframe): jump to the edge;
  * - not in a buffered range (the start, or a hole after the server skipped us to a keyframe): seek to the next one;
  * - drop what is older than `KEEP_S` behind the playhead, so memory stays bounded.
@@ -24,6 +28,9 @@ export const MAX_TARGET_S = 0.3;
 export const START_S = 0.06;
 export const STOP_S = 0.01;
 export const MAX_RATE = 1.25;
+/** Slow down once the low point is this far under the target, to `SLOW_RATE`, until it is back on it. */
+export const SLOW_S = 0.03;
+export const SLOW_RATE = 0.95;
 export const JUMP_S = 1.5;
 export const KEEP_S = 10;
 /** Trim only once this much more than `KEEP_S` has piled up (one remove() every few seconds, not every tick). */
@@ -42,6 +49,8 @@ export interface BufferState {
   buffered: Ranges;
   /** Playing faster than 1x now (for the hysteresis). */
   catchingUp: boolean;
+  /** Playing slower than 1x now (for the hysteresis). */
+  slowingDown?: boolean;
   /** The buffer's recent low point (s ahead of the playhead, `Trough.low`); without one, what is ahead now. */
   low?: number | null;
   /** The low point to keep (s); `TARGET_S` unless given. */
@@ -97,28 +106,41 @@ export function decide(s: BufferState): BufferAction {
   if (removeTo !== null && removeTo <= b.start(0)) removeTo = null;
   const late = Math.min(behind, s.low ?? behind) - aim;
   const catchUp = s.catchingUp ? late > STOP_S : late > START_S;
-  return { seek: null, rate: catchUp ? catchUpRate(late) : 1, removeTo };
+  if (catchUp) return { seek: null, rate: catchUpRate(late), removeTo };
+  const slow = s.slowingDown ? late < 0 : late < -SLOW_S;
+  return { seek: null, rate: slow ? SLOW_RATE : 1, removeTo };
 }
 
 /**
  * The buffer's low point: what was ahead of the playhead just before each append (the bottom of the sawtooth), the
  * least over the last `windowMs`. A seek or stall resets it (the old samples describe another position).
+ *
+ * Given the playhead with each sample and with the question, each sample is moved to the playhead of now: the edge
+ * goes on at 1x in wall time, so a playhead that went further than the wall clock since (catching up at 1.2x) has
+ * that much less ahead, one that went less (slowing down) that much more. Without it a rate change showed in the low
+ * point only once the window had forgotten the samples from before it, and the player kept catching up (or slowing
+ * down) for up to a window too long.
  */
 export class Trough {
-  private samples: Array<{ at: number; ahead: number }> = [];
+  private samples: Array<{ at: number; ahead: number; playhead: number | null }> = [];
   constructor(private readonly windowMs = 2000) {}
 
-  add(at: number, ahead: number): void {
+  add(at: number, ahead: number, playhead: number | null = null): void {
     if (!Number.isFinite(ahead)) return;
     const s = this.samples;
     while (s.length && (s[0].at <= at - this.windowMs || s.length >= 256)) s.shift();
-    s.push({ at, ahead });
+    s.push({ at, ahead, playhead });
   }
 
-  /** The least sample within the window before `now`, or null with none. */
-  low(now: number): number | null {
+  /** The least sample within the window before `now` (at the playhead `playhead`, if given), or null with none. */
+  low(now: number, playhead: number | null = null): number | null {
     let min: number | null = null;
-    for (const x of this.samples) if (x.at > now - this.windowMs && (min === null || x.ahead < min)) min = x.ahead;
+    for (const x of this.samples) {
+      if (x.at <= now - this.windowMs) continue;
+      const moved = playhead !== null && x.playhead !== null ? playhead - x.playhead - (now - x.at) / 1000 : 0;
+      const v = x.ahead - moved;
+      if (min === null || v < min) min = v;
+    }
     return min;
   }
 

@@ -51,7 +51,7 @@ export function parseClock(text: string): Clock | null {
 }
 
 /** `url`: the socket's address (the page's own /realtime/<id> unless given: the latency benchmark's viewer page). */
-export function createRealtimePlayer(video: HTMLVideoElement, id: string, events: RealtimeEvents, url = realtimeUrl(id)): Player {
+export function createRealtimePlayer(video: HTMLVideoElement, id: string, events: RealtimeEvents, url = realtimeUrl(id)): Player & { steering(): Steering } {
   const found = mediaSourceCtor();
   let destroyed = false;
   let attempt = 0;
@@ -134,7 +134,7 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
       if (!queue) return; // media before any init: nothing to decode it with
       // Just before new media: the bottom of the buffer's sawtooth (realtime-buffer.ts).
       const a = media && !video.paused && !video.seeking ? ahead() : null;
-      if (a !== null) trough.add(performance.now(), a);
+      if (a !== null) trough.add(performance.now(), a, video.currentTime);
       queue.push({ append: bytes });
     };
 
@@ -147,7 +147,7 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
         return;
       }
       const now = performance.now();
-      const a = decide({ currentTime: video.currentTime, buffered, catchingUp: video.playbackRate > 1, low: trough.low(now), target: guard.target(now) });
+      const a = decide({ currentTime: video.currentTime, buffered, catchingUp: video.playbackRate > 1, slowingDown: video.playbackRate < 1, low: trough.low(now, video.currentTime), target: guard.target(now) });
       if (a.seek !== null && Math.abs(a.seek - video.currentTime) > 0.01) {
         video.currentTime = a.seek;
         trough.reset();
@@ -159,11 +159,16 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
     const timer = setInterval(tick, TICK_MS);
     // A stall while playing (not a seek's wait): keep more buffer from now on. The low point is measured afresh once
     // playback goes on (what was buffered while stalled says nothing of it).
+    // Only once this session has played: the 'waiting' before its first frame is the start, not a stall.
+    let played = false;
     const onWaiting = () => {
-      if (stopped || !media || video.seeking) return;
+      if (stopped || !played || video.seeking) return;
       guard.stalled(performance.now());
     };
-    const onPlaying = () => trough.reset();
+    const onPlaying = () => {
+      played = true;
+      trough.reset();
+    };
     video.addEventListener('waiting', onWaiting);
     video.addEventListener('playing', onPlaying);
 
@@ -220,10 +225,13 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
         stop(true);
       },
     };
-    current = { edge: () => (sb && ms.readyState !== 'closed' ? safeEdge(sb) : null) };
+    current = {
+      edge: () => (sb && ms.readyState !== 'closed' ? safeEdge(sb) : null),
+      steering: () => ({ lowMs: ms1(trough.low(performance.now(), video.currentTime)), targetMs: ms1(guard.target(performance.now())) }),
+    };
   }
 
-  let current: { edge(): number | null } = { edge: () => null };
+  let current: { edge(): number | null; steering(): Steering } = { edge: () => null, steering: () => ({ lowMs: null, targetMs: null }) };
   const safeEdge = (sb: SourceBuffer) => {
     try {
       return liveEdge(sb.buffered);
@@ -252,6 +260,14 @@ export function createRealtimePlayer(video: HTMLVideoElement, id: string, events
       if (edge !== null) video.currentTime = Math.max(0, edge - LIVE_MARGIN_S);
       video.play().catch(() => undefined);
     },
+    steering: () => current.steering(),
     destroy,
   };
 }
+
+/** What the buffer steering sees now (ms; for the latency benchmark's details): its low point and its target. */
+export interface Steering {
+  lowMs: number | null;
+  targetMs: number | null;
+}
+const ms1 = (s: number | null): number | null => (s === null ? null : Math.round(s * 1000));

@@ -360,7 +360,7 @@ setInterval(() => {
   if (rtStats) {
     const q = video.getVideoPlaybackQuality();
     const r3 = (x) => (x === undefined ? null : Math.round(x * 1000));
-    logEvent({ ev: 'rt', ctMs: r3(video.currentTime), vEdgeMs: r3(rtStats.edge[1]), aEdgeMs: r3(rtStats.edge[2]), total: q.totalVideoFrames, dropped: q.droppedVideoFrames, presented: lastMd?.presentedFrames, rvfc: stats.frames, msgs: rtStats.msgs, vFrames: rtStats.frames[1], aFrames: rtStats.frames[2], rate: video.playbackRate, rs: video.readyState });
+    logEvent({ ev: 'rt', ctMs: r3(video.currentTime), vEdgeMs: r3(rtStats.edge[1]), aEdgeMs: r3(rtStats.edge[2]), total: q.totalVideoFrames, dropped: q.droppedVideoFrames, presented: lastMd?.presentedFrames, rvfc: stats.frames, msgs: rtStats.msgs, vFrames: rtStats.frames[1], aFrames: rtStats.frames[2], rate: video.playbackRate, rs: video.readyState, ...realtime.steering() });
   }
   status.textContent = `${q.get('label')}: frames ${stats.frames} read ${stats.read} last ${l.length ? l[l.length - 1] : '-'} ms, rate ${video.playbackRate}, target ${hls.targetLatency}`;
 }, 1000);
