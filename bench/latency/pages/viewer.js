@@ -221,6 +221,27 @@ hls.on(Hls.Events.ERROR, (_e, data) => {
 });
 video.addEventListener('waiting', () => logEvent({ ev: 'waiting' }));
 video.addEventListener('seeking', () => logEvent({ ev: 'seeking' }));
+// The start, from the page's load (kept through the warm-up; issue #17's question of where a stock player starts and
+// why): the first playlists, part/segment loads and appends, the first seek and 'playing', with the playhead and the
+// edge at each, ms since the page's script ran.
+const startLog = [];
+const t0 = performance.now();
+const startEvent = (ev, extra) => {
+  if (startLog.length >= 40) return;
+  const b = video.buffered;
+  startLog.push({ ev, ms: Math.round(performance.now() - t0), ct: +video.currentTime.toFixed(3), edge: b.length ? +b.end(b.length - 1).toFixed(3) : null, ...extra });
+};
+if (!rt) {
+  hls.on(Hls.Events.MANIFEST_LOADED, () => startEvent('manifest'));
+  hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => {
+    const det = d.details;
+    if (startLog.filter((x) => x.ev === 'level').length < 3) startEvent('level', { plEdge: +det.edge.toFixed(3), age: +(det.age ?? 0).toFixed(3), sync: hls.liveSyncPosition === null ? null : +hls.liveSyncPosition.toFixed(3), target: hls.targetLatency, startPosition: hls.startPosition });
+  });
+  hls.on(Hls.Events.FRAG_LOADING, (_e, d) => startEvent('loading', { sn: d.frag.sn, part: d.part ? d.part.index : null, start: +(d.part ?? d.frag).start.toFixed(3), independent: d.part ? d.part.independent : undefined }));
+  hls.on(Hls.Events.FRAG_BUFFERED, (_e, d) => startEvent('buffered', { sn: d.frag.sn, part: d.part ? d.part.index : null }));
+}
+video.addEventListener('seeking', () => startEvent('seeking'), { once: true });
+video.addEventListener('playing', () => startEvent('playing', { sync: hls.liveSyncPosition ?? null }), { once: true });
 hls.loadSource(q.get('src'));
 hls.attachMedia(video);
 // As the watch page (app/watch/[id]/Watch.tsx), in low-latency mode.
@@ -373,6 +394,7 @@ window.bench = {
     const s = stats;
     stats = fresh();
     const q = video.getVideoPlaybackQuality?.();
+    if (startLog.length) s.events.push({ ev: 'start', log: startLog.slice() });
     if (rtStats) s.events.push({ ev: 'rt-gaps', gaps: rtStats.gaps.slice(0, 20), durs: rtStats.durs.slice(0, 40) });
     return { ...s, readPath, prefetch: prefetch ? { ...prefetch.prefetcher.counts } : null, seconds: (Date.now() - s.since) / 1000, dropped: (q?.droppedVideoFrames ?? 0) - s.droppedAtStart, decoded: (q?.totalVideoFrames ?? 0) - s.decodedAtStart, presented: (lastMd?.presentedFrames ?? 0) - s.presentedAtStart, received: rtStats ? rtStats.frames[1] - s.receivedAtStart : null, visibility: document.visibilityState };
   },
